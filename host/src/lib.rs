@@ -1,0 +1,18 @@
+//! A wasmtime host for components of the `connector:source` world: loads and
+//! caches them, sandboxes them, serves their imports, and hands their output
+//! to a [`Sink`].
+
+pub mod bindings;
+pub mod http;
+pub mod instance;
+pub mod logging;
+pub mod output;
+pub mod runtime;
+pub mod sandbox;
+pub mod singer;
+pub mod state;
+
+pub use bindings::{ConnectorError, ErrorCategory, LogLevel};
+pub use output::Sink;
+pub use runtime::{Connector, Outcome, Runtime};
+pub use sandbox::{Limits, NetworkPolicy};

@@ -1,0 +1,71 @@
+//! The `output` import, and the `Sink` that receives what a guest emits.
+//! Guest output is untrusted: schemas, records and states are checked to be
+//! JSON objects and records to belong to a declared stream before a sink
+//! sees them.
+
+use serde_json::value::RawValue;
+use wasmtime::{Result, format_err};
+
+use crate::bindings::LogLevel;
+use crate::bindings::connector::source::output;
+use crate::instance::HostState;
+
+/// Where a run's output goes. `checkpoint` is a commit point: a sink must make
+/// every record it received before it durable no later than the state.
+pub trait Sink: Send + 'static {
+    fn schema(
+        &mut self,
+        stream: &str,
+        schema: &RawValue,
+        key_properties: &[String],
+        bookmark_properties: &[String],
+    ) -> Result<()>;
+    fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()>;
+    fn checkpoint(&mut self, state: &RawValue) -> Result<()>;
+    fn log(&mut self, level: LogLevel, message: &str);
+}
+
+/// Parses guest JSON and insists on an object.
+pub(crate) fn json_object(what: &str, text: String) -> Result<Box<RawValue>> {
+    let raw =
+        RawValue::from_string(text).map_err(|e| format_err!("{what} is not valid JSON: {e}"))?;
+    if !raw.get().starts_with('{') {
+        return Err(format_err!("{what} is not a JSON object"));
+    }
+    Ok(raw)
+}
+
+impl<S: Sink> output::Host for HostState<S> {
+    fn schema(
+        &mut self,
+        stream: String,
+        schema: String,
+        key_properties: Vec<String>,
+        bookmark_properties: Vec<String>,
+    ) -> wasmtime::Result<()> {
+        let schema = json_object(&format!("schema of stream `{stream}`"), schema)?;
+        self.sink
+            .schema(&stream, &schema, &key_properties, &bookmark_properties)?;
+        self.declared_streams.insert(stream);
+        Ok(())
+    }
+
+    fn records(&mut self, stream: String, records: Vec<String>) -> wasmtime::Result<()> {
+        if !self.declared_streams.contains(&stream) {
+            return Err(format_err!(
+                "component emitted records for undeclared stream `{stream}`"
+            ));
+        }
+        let records = records
+            .into_iter()
+            .map(|r| json_object(&format!("a record of stream `{stream}`"), r))
+            .collect::<Result<Vec<_>>>()?;
+        self.sink.records(&stream, &records)?;
+        Ok(())
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        self.sink.log(level, &message);
+        Ok(())
+    }
+}

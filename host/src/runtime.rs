@@ -1,0 +1,202 @@
+//! Loading components (with an on-disk cache of compiled artifacts) and
+//! calling their exports, each call in a fresh, sandboxed instance.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::error::Context;
+use wasmtime::{Engine, Store};
+use wasmtime::{Result, format_err};
+
+use crate::bindings::{ConnectorError, SourceConnector};
+use crate::instance::{HostState, linker};
+use crate::output::Sink;
+use crate::sandbox::{Limits, NetworkPolicy};
+
+/// What an export returned: the connector's own error is an outcome, not a
+/// host failure.
+pub type Outcome<T> = std::result::Result<T, ConnectorError>;
+
+pub struct Runtime {
+    engine: Engine,
+    cache_dir: Option<PathBuf>,
+    limits: Limits,
+}
+
+impl Runtime {
+    /// `cache_dir`: where compiled components are kept; None compiles every time.
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self> {
+        let engine = Engine::new(&wasmtime::Config::new())?;
+        Ok(Self {
+            engine,
+            cache_dir,
+            limits,
+        })
+    }
+
+    pub fn load(&self, path: &Path) -> Result<Connector> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read component {}", path.display()))?;
+        let component = self
+            .compile_cached(&bytes)
+            .with_context(|| format!("cannot load component {}", path.display()))?;
+        Ok(Connector {
+            engine: self.engine.clone(),
+            component,
+            limits: self.limits.clone(),
+        })
+    }
+
+    fn compile_cached(&self, bytes: &[u8]) -> Result<Component> {
+        let Some(dir) = &self.cache_dir else {
+            return Component::new(&self.engine, bytes);
+        };
+        let path = dir.join(format!("{}.cwasm", self.cache_key(bytes)));
+        if path.exists() {
+            // SAFETY: the file was written by `serialize` below for this
+            // engine's configuration (the key covers both), in a cache
+            // directory the user owns.
+            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok(component);
+            }
+        }
+        let component = Component::new(&self.engine, bytes)?;
+        // A cache that cannot be written only costs the next start time.
+        let _ = write_atomically(&path, &component.serialize()?);
+        Ok(component)
+    }
+
+    /// Content hash of the component plus the engine's compatibility hash.
+    fn cache_key(&self, bytes: &[u8]) -> String {
+        struct ShaHasher(Sha256);
+        impl Hasher for ShaHasher {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.update(bytes);
+            }
+            fn finish(&self) -> u64 {
+                0
+            }
+        }
+        let mut hasher = ShaHasher(Sha256::new());
+        hasher.write(bytes);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        hasher
+            .0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = tempfile_in(dir)?;
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Ok(dir.join(format!(".tmp-{}-{nanos}", std::process::id())))
+}
+
+/// A loaded component, ready to be instantiated per call.
+pub struct Connector {
+    engine: Engine,
+    component: Component,
+    limits: Limits,
+}
+
+impl Connector {
+    /// Runs `call` in a fresh instance whose output goes to `sink`, and
+    /// returns the sink with the result.
+    fn with_instance<S: Sink, T>(
+        &self,
+        sink: S,
+        policy: NetworkPolicy,
+        state: Option<String>,
+        call: impl FnOnce(&SourceConnector, &mut Store<HostState<S>>) -> wasmtime::Result<T>,
+    ) -> Result<(S, T)> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(sink, policy, &self.limits, state),
+        );
+        store.limiter(|s| &mut s.limits);
+        let linker = linker::<S>(&self.engine)?;
+        let instance = SourceConnector::instantiate(&mut store, &self.component, &linker)
+            .map_err(|e| format_err!("cannot instantiate component: {e:#}"))?;
+        // The root cause is the trap or host error; the rest is a wasm backtrace.
+        let result = call(&instance, &mut store)
+            .map_err(|e| format_err!("component failed: {}", e.root_cause()));
+        let data = store.into_data();
+        if let Some(failure) = data.commit_failure {
+            return Err(failure.context("could not commit a checkpoint"));
+        }
+        Ok((data.sink, result?))
+    }
+
+    pub fn spec<S: Sink>(&self, sink: S) -> Result<String> {
+        let (_, spec) = self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
+            c.connector_source_source().call_spec(store)
+        })?;
+        Ok(spec)
+    }
+
+    /// The network policy for `config`: the component's declared origins,
+    /// vetted by [`NetworkPolicy::from_declared`].
+    pub fn network_policy<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<NetworkPolicy>> {
+        let (_, declared) =
+            self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
+                c.connector_source_source()
+                    .call_allowed_origins(store, config)
+            })?;
+        match declared {
+            Ok(origins) => Ok(Ok(NetworkPolicy::from_declared(&origins, config)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    pub fn discover<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<String>> {
+        let (_, catalog) =
+            self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
+                c.connector_source_source().call_discover(store, config)
+            })?;
+        Ok(catalog)
+    }
+
+    pub fn check<S: Sink>(
+        &self,
+        config: &str,
+        policy: NetworkPolicy,
+        sink: S,
+    ) -> Result<Outcome<String>> {
+        let (_, result) = self.with_instance(sink, policy, None, |c, store| {
+            c.connector_source_source().call_check(store, config)
+        })?;
+        Ok(result)
+    }
+
+    /// Runs a sync. The sink comes back so the caller can inspect or flush it.
+    pub fn read<S: Sink>(
+        &self,
+        config: &str,
+        catalog: Option<&str>,
+        state: Option<&str>,
+        policy: NetworkPolicy,
+        sink: S,
+    ) -> Result<(S, Outcome<()>)> {
+        self.with_instance(sink, policy, state.map(String::from), |c, store| {
+            c.connector_source_source()
+                .call_read(store, config, catalog, state)
+        })
+    }
+}

@@ -1,0 +1,23 @@
+//! The `state` import: the host keeps the latest committed state document
+//! and passes each checkpoint to the sink as a commit point.
+
+use crate::bindings::connector::source::state;
+use crate::instance::HostState;
+use crate::output::{Sink, json_object};
+
+impl<S: Sink> state::Host for HostState<S> {
+    fn get(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.state.clone())
+    }
+
+    fn checkpoint(&mut self, document: String) -> wasmtime::Result<Result<(), String>> {
+        let raw = json_object("checkpointed state", document)?;
+        if let Err(e) = self.sink.checkpoint(&raw) {
+            let message = format!("{e:#}");
+            self.commit_failure = Some(e);
+            return Ok(Err(message));
+        }
+        self.state = Some(raw.get().to_string());
+        Ok(Ok(()))
+    }
+}

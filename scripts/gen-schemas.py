@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Derives the connector's stream schemas (src/schemas/*.json) from Intercom's
+official OpenAPI description in ../shared. Run with --check to verify the
+committed files are current.
+
+Rules: $refs are inlined; `nullable` and optional fields become `["T", "null"]`
+(Singer targets must accept absent values); integer UNIX timestamps
+(`format: date-time`) become RFC 3339 strings, which the connector emits.
+"""
+import json, os, sys, yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPEC = os.path.join(ROOT, "..", "shared", "intercom", "api.intercom.io-2.16.yaml")
+OUT = os.path.join(ROOT, "src", "schemas")
+
+# stream -> (component schema, primary key fields, extra top-level properties)
+STREAMS = {
+    "admins": ("admin", ["id"], {}),
+    "teams": ("team", ["id"], {}),
+    "tags": ("tag", ["id"], {}),
+}
+DROP = {"example", "examples", "x-tags", "x-fern-sdk-group-name", "title", "deprecated"}
+
+
+def convert(node, components, keys=(), depth=0):
+    if depth > 12:
+        return {}
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        merged = dict(components[name])
+        merged.update({k: v for k, v in node.items() if k != "$ref"})
+        return convert(merged, components, keys, depth + 1)
+    if "allOf" in node and len(node["allOf"]) == 1:
+        merged = dict(convert(node["allOf"][0], components, (), depth + 1))
+        merged.update({k: v for k, v in node.items() if k != "allOf"})
+        return convert(merged, components, keys, depth + 1)
+    out = {}
+    for k, v in node.items():
+        if k in DROP or k == "nullable" or k == "required":
+            continue
+        if k == "properties":
+            out[k] = {p: nullable(convert(s, components, (), depth + 1)) for p, s in v.items()}
+        elif k == "items":
+            out[k] = convert(v, components, (), depth + 1)
+        elif k in ("anyOf", "oneOf"):
+            out[k] = [convert(s, components, (), depth + 1) for s in v]
+        elif k == "enum":
+            continue  # Intercom adds values over time; an enum would reject them
+        else:
+            out[k] = v
+    if out.get("type") == "integer" and out.get("format") == "date-time":
+        out["type"] = "string"
+    elif out.get("format") == "date-time" and out.get("type") != "string":
+        out.pop("format")
+    return out
+
+
+def nullable(schema):
+    t = schema.get("type")
+    if isinstance(t, str):
+        schema["type"] = [t, "null"]
+    return schema
+
+
+def build(spec):
+    components = spec["components"]["schemas"]
+    result = {}
+    for stream, (component, keys, extra) in STREAMS.items():
+        schema = convert(components[component], components)
+        schema["type"] = "object"
+        schema["properties"].update(extra)
+        for key in keys:  # keys are never null
+            schema["properties"][key]["type"] = schema["properties"][key]["type"][0]
+        schema["required"] = keys
+        schema = {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
+        result[stream] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return result
+
+
+def main():
+    with open(SPEC) as f:
+        spec = yaml.safe_load(f)
+    stale = []
+    for stream, text in build(spec).items():
+        path = os.path.join(OUT, stream + ".json")
+        current = open(path).read() if os.path.exists(path) else None
+        if current != text:
+            stale.append(path)
+            if "--check" not in sys.argv:
+                os.makedirs(OUT, exist_ok=True)
+                with open(path, "w") as f:
+                    f.write(text)
+    if "--check" in sys.argv and stale:
+        sys.exit("stale schemas (run scripts/gen-schemas.py): " + ", ".join(stale))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+//! One module per resource family: each generates its records and serves them.
+
+use axum::Router;
+
+use crate::server::AppState;
+
+pub(crate) mod admins;
+pub(crate) mod me;
+pub(crate) mod tags;
+pub(crate) mod teams;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(me::routes())
+        .merge(admins::routes())
+        .merge(teams::routes())
+        .merge(tags::routes())
+}

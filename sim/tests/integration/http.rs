@@ -1,0 +1,63 @@
+//! A minimal blocking client for talking to the simulator.
+
+use intercom_sim::{SimConfig, Simulator};
+use serde_json::Value;
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The one error's `code`, after checking the `error.list` envelope around it.
+    pub fn error_code(&self) -> &str {
+        assert_eq!(self.body["type"], "error.list", "{}", self.body);
+        let request_id = self.body["request_id"].as_str().unwrap_or_default();
+        assert_eq!(request_id.len(), 36, "request_id {request_id:?}");
+        let errors = self.body["errors"].as_array().expect("errors array");
+        assert_eq!(errors.len(), 1, "{}", self.body);
+        errors[0]["code"].as_str().expect("error code")
+    }
+}
+
+pub fn start(config: SimConfig) -> Simulator {
+    Simulator::start(config).expect("simulator starts")
+}
+
+pub fn bearer() -> String {
+    format!("Bearer {}", SimConfig::default().token)
+}
+
+/// `GET path` with the default token.
+pub fn get(sim: &Simulator, path: &str) -> Reply {
+    request(sim, "GET", path, &[("Authorization", bearer().as_bytes())])
+}
+
+/// Any method, with exactly the given headers (raw bytes, so tests can send
+/// invalid ones).
+pub fn request(sim: &Simulator, method: &str, path: &str, headers: &[(&str, &[u8])]) -> Reply {
+    let mut builder = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", sim.base_url()));
+    for &(name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let request = builder.body(()).expect("valid request");
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent.run(request).expect("simulator answers");
+    let text = response.body_mut().read_to_string().expect("readable body");
+    Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{method} {path}: body is not JSON ({err}): {text}")),
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: real HTTP over loopback against a running simulator.
+//! One test binary with a module per concern keeps linking cheap.
+
+mod binary;
+mod conformance;
+mod endpoints;
+mod http;
+mod openapi;

@@ -1,0 +1,177 @@
+//! Validators built from Intercom's OpenAPI 3.0 description, so tests check served
+//! bodies against the official schemas rather than against a copy of them.
+//!
+//! OpenAPI 3.0 schemas are almost JSON Schema; the differences handled here are
+//! `nullable: true` (JSON Schema spells it as a union with `null`) and references
+//! to `#/components/schemas/*`, which become `$defs` of each compiled schema.
+
+use std::fs;
+use std::path::PathBuf;
+
+use jsonschema::{Draft, Validator};
+use serde_json::{Map, Value, json};
+
+pub struct Spec {
+    doc: Value,
+    defs: Map<String, Value>,
+}
+
+pub struct Schema {
+    label: String,
+    validator: Validator,
+}
+
+impl Spec {
+    /// Reads the spec from `../shared/intercom/` beside the workspace. A missing
+    /// file fails the test: conformance must not pass silently.
+    pub fn load() -> Spec {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/intercom/api.intercom.io-2.16.yaml");
+        let text = fs::read_to_string(&path).unwrap_or_else(|err| {
+            panic!(
+                "cannot read Intercom's OpenAPI spec at {} ({err}); the conformance tests \
+                 need the shared reference files in ../shared/intercom/ next to the workspace",
+                path.display()
+            )
+        });
+        let doc: Value = serde_yaml::from_str(&text)
+            .unwrap_or_else(|err| panic!("{} is not valid YAML: {err}", path.display()));
+        let defs = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .expect("the spec has components/schemas")
+            .iter()
+            .map(|(name, schema)| (name.clone(), convert(schema)))
+            .collect();
+        Spec { doc, defs }
+    }
+
+    /// The schema of the JSON body the spec declares for `method path` answering `status`.
+    pub fn response(&self, path: &str, method: &str, status: u16) -> Schema {
+        let label = format!("{method} {path} {status}");
+        let operation = self
+            .doc
+            .get("paths")
+            .and_then(|paths| paths.get(path))
+            .and_then(|item| item.get(method.to_ascii_lowercase()))
+            .unwrap_or_else(|| panic!("the spec has no operation {method} {path}"));
+        let mut response = operation
+            .pointer(&format!("/responses/{status}"))
+            .unwrap_or_else(|| panic!("the spec declares no response for {label}"));
+        if let Some(reference) = response.get("$ref").and_then(Value::as_str) {
+            response = reference
+                .strip_prefix('#')
+                .and_then(|pointer| self.doc.pointer(pointer))
+                .unwrap_or_else(|| panic!("{label}: dangling reference {reference}"));
+        }
+        let schema = response
+            .pointer("/content/application~1json/schema")
+            .unwrap_or_else(|| panic!("{label}: no application/json schema"));
+        self.compile(schema, label)
+    }
+
+    /// A named schema of `components/schemas`, for answers an operation does not
+    /// declare (Intercom's error envelope is the same everywhere).
+    pub fn component(&self, name: &str) -> Schema {
+        assert!(self.defs.contains_key(name), "no component schema {name}");
+        let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
+        self.compile(&reference, name.to_owned())
+    }
+
+    fn compile(&self, schema: &Value, label: String) -> Schema {
+        let root = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$defs": self.defs,
+            "allOf": [convert(schema)],
+        });
+        let validator = jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&root)
+            .unwrap_or_else(|err| panic!("{label}: the converted schema does not compile: {err}"));
+        Schema { label, validator }
+    }
+}
+
+impl Schema {
+    pub fn errors(&self, instance: &Value) -> Vec<String> {
+        self.validator
+            .iter_errors(instance)
+            .map(|err| format!("{} at {}", err, err.instance_path()))
+            .collect()
+    }
+
+    pub fn assert_valid(&self, instance: &Value) {
+        let errors = self.errors(instance);
+        assert!(
+            errors.is_empty(),
+            "body does not conform to the spec's {}:\n  {}\nbody: {instance}",
+            self.label,
+            errors.join("\n  ")
+        );
+    }
+}
+
+/// OpenAPI 3.0 schema object → JSON Schema 2020-12.
+fn convert(schema: &Value) -> Value {
+    let Value::Object(map) = schema else {
+        return schema.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in map {
+        let converted = match key.as_str() {
+            "$ref" => rewrite_ref(value),
+            "properties" | "patternProperties" => Value::Object(
+                value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, property)| (name.clone(), convert(property)))
+                    .collect(),
+            ),
+            "items" | "additionalProperties" | "not" => convert(value),
+            "allOf" | "anyOf" | "oneOf" => Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(convert)
+                    .collect(),
+            ),
+            // Annotations without a JSON Schema meaning; examples may even hold `$ref`s.
+            "nullable" | "discriminator" | "example" | "examples" | "xml" | "externalDocs" => {
+                continue;
+            }
+            other if other.starts_with("x-") => continue,
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+    if map.get("nullable") == Some(&Value::Bool(true)) {
+        // A union also covers `nullable` beside `$ref` or `enum`, which a plain
+        // `"type": [.., "null"]` would not.
+        json!({ "anyOf": [Value::Object(out), { "type": "null" }] })
+    } else {
+        Value::Object(out)
+    }
+}
+
+fn rewrite_ref(reference: &Value) -> Value {
+    let target = reference.as_str().unwrap_or_default();
+    let name = target
+        .strip_prefix("#/components/schemas/")
+        .unwrap_or_else(|| panic!("unsupported schema reference {target:?}"));
+    Value::String(format!("#/$defs/{name}"))
+}
+
+#[test]
+fn nullable_becomes_a_union_with_null() {
+    let converted = convert(&json!({
+        "type": "object",
+        "properties": {"app": {"$ref": "#/components/schemas/app", "nullable": true}},
+    }));
+    assert_eq!(
+        converted["properties"]["app"],
+        json!({"anyOf": [{"$ref": "#/$defs/app"}, {"type": "null"}]})
+    );
+}

@@ -1,0 +1,127 @@
+//! The thin layer between the WIT world and the native logic.
+
+wit_bindgen::generate!({ path: "wit", world: "source-connector" });
+
+use connector::source::types as wit;
+use connector::source::{http, output, state};
+use exports::connector::source::source::Guest;
+
+use crate::error::{Category, Error};
+use crate::host::{Host, LogLevel, Method, Request, Response, TransportError};
+
+struct Component;
+
+export!(Component);
+
+impl Guest for Component {
+    fn spec() -> String {
+        crate::spec()
+    }
+
+    fn allowed_origins(config: String) -> Result<Vec<String>, wit::ConnectorError> {
+        crate::allowed_origins(&config).map_err(into_wit)
+    }
+
+    fn check(config: String) -> Result<String, wit::ConnectorError> {
+        crate::check(&WitHost, &config).map_err(into_wit)
+    }
+
+    fn discover(config: String) -> Result<String, wit::ConnectorError> {
+        crate::discover(&config).map_err(into_wit)
+    }
+
+    fn read(
+        config: String,
+        catalog: Option<String>,
+        state: Option<String>,
+    ) -> Result<(), wit::ConnectorError> {
+        crate::read(&WitHost, &config, catalog.as_deref(), state.as_deref()).map_err(into_wit)
+    }
+}
+
+fn into_wit(error: Error) -> wit::ConnectorError {
+    let category = match error.category {
+        Category::Config => wit::ErrorCategory::Config,
+        Category::Auth => wit::ErrorCategory::Auth,
+        Category::RateLimit => wit::ErrorCategory::RateLimit,
+        Category::Transient => wit::ErrorCategory::Transient,
+        Category::Api => wit::ErrorCategory::Api,
+        Category::Internal => wit::ErrorCategory::Internal,
+    };
+    wit::ConnectorError {
+        category,
+        message: error.message,
+    }
+}
+
+struct WitHost;
+
+fn to_wit(request: Request) -> wit::Request {
+    wit::Request {
+        method: match request.method {
+            Method::Get => wit::Method::Get,
+            Method::Post => wit::Method::Post,
+        },
+        url: request.url,
+        headers: request.headers,
+        body: request.body,
+        timeout_ms: request.timeout_ms,
+    }
+}
+
+fn from_wit(
+    result: Result<wit::Response, wit::TransportError>,
+) -> Result<Response, TransportError> {
+    match result {
+        Ok(r) => Ok(Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }),
+        Err(e) => Err(TransportError(match e {
+            wit::TransportError::Timeout => "timed out".to_string(),
+            wit::TransportError::Connection(m) => format!("connection failed: {m}"),
+            wit::TransportError::Tls(m) => format!("TLS failed: {m}"),
+            wit::TransportError::Denied(m) => format!("refused by the host: {m}"),
+            wit::TransportError::TooLarge(n) => format!("response larger than {n} bytes"),
+            wit::TransportError::Other(m) => m,
+        })),
+    }
+}
+
+impl Host for WitHost {
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        from_wit(http::send(&to_wit(request)))
+    }
+
+    fn send_batch(&self, requests: Vec<Request>) -> Vec<Result<Response, TransportError>> {
+        let requests: Vec<_> = requests.into_iter().map(to_wit).collect();
+        http::send_batch(&requests)
+            .into_iter()
+            .map(from_wit)
+            .collect()
+    }
+
+    fn schema(&self, stream: &str, schema: &str, key_properties: &[String], bookmarks: &[String]) {
+        output::schema(stream, schema, key_properties, bookmarks);
+    }
+
+    fn records(&self, stream: &str, records: Vec<String>) {
+        output::records(stream, &records);
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        let level = match level {
+            LogLevel::Debug => wit::LogLevel::Debug,
+            LogLevel::Info => wit::LogLevel::Info,
+            LogLevel::Warn => wit::LogLevel::Warn,
+            LogLevel::Error => wit::LogLevel::Error,
+        };
+        output::log(level, message);
+    }
+
+    fn checkpoint(&self, document: &str) -> crate::error::Result<()> {
+        state::checkpoint(document)
+            .map_err(|m| Error::internal(format!("the host could not commit state: {m}")))
+    }
+}

@@ -1,0 +1,239 @@
+//! The connector's config document: parsing, validation and defaults.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The Intercom API version every request pins. 2.16 is the newest stable
+/// version and the one whose OpenAPI description the schemas derive from.
+pub const API_VERSION: &str = "2.16";
+
+/// Intercom caps search pages at 150 records.
+pub const MAX_PAGE_SIZE: u32 = 150;
+
+const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    Us,
+    Eu,
+    Au,
+}
+
+impl Region {
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Region::Us => "https://api.intercom.io",
+            Region::Eu => "https://api.eu.intercom.io",
+            Region::Au => "https://api.au.intercom.io",
+        }
+    }
+}
+
+/// The raw document, as a user writes it.
+#[derive(Deserialize)]
+struct RawConfig {
+    access_token: Option<String>,
+    start_date: Option<String>,
+    region: Option<String>,
+    base_url: Option<String>,
+    page_size: Option<u32>,
+    request_timeout_seconds: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub access_token: String,
+    /// Records updated before this are not replicated on a first sync.
+    pub start_date: DateTime<Utc>,
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub page_size: u32,
+    pub timeout_ms: u32,
+}
+
+/// The JSON Schema of the config, returned by `spec`.
+pub const SPEC: &str = include_str!("spec.json");
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::config(format!("config is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(Error::config("config must be a JSON object"));
+        }
+        let raw: RawConfig =
+            serde_json::from_value(value).map_err(|e| Error::config(format!("config: {e}")))?;
+        let access_token = raw
+            .access_token
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| Error::config("config: field `access_token` is required"))?;
+        let start_date = match raw.start_date.as_deref() {
+            None | Some("") => DateTime::UNIX_EPOCH,
+            Some(text) => parse_start_date(text).ok_or_else(|| {
+                Error::config(format!(
+                    "config: field `start_date`: `{text}` is neither ISO 8601 nor MM/DD/YYYY"
+                ))
+            })?,
+        };
+        let base_url = match (raw.base_url, raw.region) {
+            (Some(url), _) => parse_base_url(&url)?,
+            (None, Some(region)) => region_from_name(&region)?.base_url().to_string(),
+            (None, None) => Region::Us.base_url().to_string(),
+        };
+        let page_size = raw.page_size.unwrap_or(MAX_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(Error::config(format!(
+                "config: field `page_size` must be between 1 and {MAX_PAGE_SIZE}, got {page_size}"
+            )));
+        }
+        let timeout = raw
+            .request_timeout_seconds
+            .unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+        if timeout == 0 {
+            return Err(Error::config(
+                "config: field `request_timeout_seconds` must be positive",
+            ));
+        }
+        Ok(Config {
+            access_token,
+            start_date,
+            base_url,
+            page_size,
+            timeout_ms: timeout.saturating_mul(1000),
+        })
+    }
+
+    /// The single origin every request of this config goes to.
+    pub fn origin(&self) -> String {
+        // base_url was validated as an absolute URL in `parse`.
+        url::Url::parse(&self.base_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+}
+
+fn region_from_name(name: &str) -> Result<Region> {
+    serde_json::from_value(Value::String(name.to_ascii_lowercase())).map_err(|_| {
+        Error::config(format!(
+            "config: field `region` must be one of us, eu, au; got `{name}`"
+        ))
+    })
+}
+
+fn parse_base_url(text: &str) -> Result<String> {
+    let url = url::Url::parse(text).map_err(|e| {
+        Error::config(format!(
+            "config: field `base_url`: `{text}` is not a URL: {e}"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::config(format!(
+            "config: field `base_url` must be an http(s) URL with a host, got `{text}`"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(
+            "config: field `base_url` must not carry a query or fragment",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Accepts RFC 3339 / ISO 8601 date-times (with or without offset), ISO dates,
+/// and the MM/DD/YYYY form some Singer UIs produce. Times without offset are UTC.
+pub fn parse_start_date(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    ["%Y-%m-%d", "%m/%d/%Y"]
+        .iter()
+        .find_map(|format| NaiveDate::parse_from_str(text, format).ok())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Config> {
+        Config::parse(json)
+    }
+
+    #[test]
+    fn defaults_to_us_region_and_full_pages() {
+        let c = parse(r#"{"access_token":"t"}"#).unwrap();
+        assert_eq!(c.base_url, "https://api.intercom.io");
+        assert_eq!(c.page_size, 150);
+        assert_eq!(c.start_date, DateTime::UNIX_EPOCH);
+        assert_eq!(c.origin(), "https://api.intercom.io");
+    }
+
+    #[test]
+    fn region_and_base_url() {
+        let c = parse(r#"{"access_token":"t","region":"EU"}"#).unwrap();
+        assert_eq!(c.base_url, "https://api.eu.intercom.io");
+        let c = parse(r#"{"access_token":"t","region":"au","base_url":"http://127.0.0.1:8080/"}"#)
+            .unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:8080");
+        assert_eq!(c.origin(), "http://127.0.0.1:8080");
+        let e = parse(r#"{"access_token":"t","region":"mars"}"#).unwrap_err();
+        assert!(e.message.contains("`region`"), "{}", e.message);
+        let e = parse(r#"{"access_token":"t","base_url":"ftp://x"}"#).unwrap_err();
+        assert!(e.message.contains("`base_url`"), "{}", e.message);
+    }
+
+    #[test]
+    fn start_date_forms() {
+        let expected = Utc.with_ymd_and_hms(2024, 3, 5, 0, 0, 0).unwrap();
+        for text in [
+            "2024-03-05",
+            "03/05/2024",
+            "2024-03-05T00:00:00Z",
+            "2024-03-05T01:00:00+01:00",
+            "2024-03-05T00:00:00",
+        ] {
+            assert_eq!(parse_start_date(text), Some(expected), "{text}");
+        }
+        assert_eq!(parse_start_date("05.03.2024"), None);
+        let e = parse(r#"{"access_token":"t","start_date":"yesterday"}"#).unwrap_err();
+        assert!(e.message.contains("`start_date`"), "{}", e.message);
+    }
+
+    #[test]
+    fn rejects_bad_documents_with_the_field_named() {
+        for (json, field) in [
+            ("{}", "access_token"),
+            (r#"{"access_token":"  "}"#, "access_token"),
+            (r#"{"access_token":5}"#, "access_token"),
+            (r#"{"access_token":"t","page_size":151}"#, "page_size"),
+            (r#"{"access_token":"t","page_size":"x"}"#, "page_size"),
+            (
+                r#"{"access_token":"t","request_timeout_seconds":0}"#,
+                "request_timeout_seconds",
+            ),
+        ] {
+            let e = parse(json).unwrap_err();
+            assert!(e.message.contains(field), "{json}: {}", e.message);
+        }
+        assert!(parse("[1]").unwrap_err().message.contains("object"));
+        assert!(parse("{").unwrap_err().message.contains("JSON"));
+    }
+
+    #[test]
+    fn spec_is_a_json_schema_object() {
+        let spec: Value = serde_json::from_str(SPEC).unwrap();
+        assert_eq!(spec["type"], "object");
+        assert_eq!(spec["required"][0], "access_token");
+    }
+}

@@ -1,0 +1,49 @@
+//! The connector's error type: a category the host can act on, and one line for the user.
+
+use std::fmt;
+
+/// Mirrors the WIT `error-category`, so the pure logic builds without bindings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    Config,
+    Auth,
+    RateLimit,
+    Transient,
+    Api,
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub category: Category,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(category: Category, message: impl Into<String>) -> Self {
+        Self {
+            category,
+            message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(Category::Config, message)
+    }
+
+    pub fn api(message: impl Into<String>) -> Self {
+        Self::new(Category::Api, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Category::Internal, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} error: {}", self.category, self.message)
+    }
+}

@@ -1,0 +1,61 @@
+//! What the connector needs from its host, as a trait: the WIT imports in
+//! production, a test double in native unit tests.
+
+use crate::error::Result;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout_ms: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// Header names arrive lower-cased from the host.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// A transport failure, already rendered to one line by the bindings layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportError(pub String);
+
+pub trait Host {
+    fn send(&self, request: Request) -> std::result::Result<Response, TransportError>;
+    fn send_batch(
+        &self,
+        requests: Vec<Request>,
+    ) -> Vec<std::result::Result<Response, TransportError>>;
+    fn schema(&self, stream: &str, schema: &str, key_properties: &[String], bookmarks: &[String]);
+    fn records(&self, stream: &str, records: Vec<String>);
+    fn log(&self, level: LogLevel, message: &str);
+    /// Commits everything emitted so far together with `state`.
+    fn checkpoint(&self, state: &str) -> Result<()>;
+}

@@ -1,0 +1,62 @@
+//! Intercom source connector. The Intercom logic is plain Rust over the
+//! [`host::Host`] trait, so it runs natively in unit tests; `component`
+//! binds it to the WIT world when built for wasm32.
+
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod host;
+pub mod record;
+pub mod state;
+pub mod streams;
+pub mod sync;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+
+use api::Api;
+use config::Config;
+use error::Result;
+use host::Host;
+use state::State;
+
+pub fn spec() -> String {
+    config::SPEC.to_string()
+}
+
+pub fn allowed_origins(config: &str) -> Result<Vec<String>> {
+    Ok(vec![Config::parse(config)?.origin()])
+}
+
+/// Reads `/me`: proves the token and region, and names the workspace.
+pub fn check(host: &dyn Host, config: &str) -> Result<String> {
+    let config = Config::parse(config)?;
+    let me = Api::new(host, &config).get("/me")?;
+    let app = &me["app"];
+    Ok(format!(
+        "workspace `{}` (id {}, region {}) as {}",
+        app["name"].as_str().unwrap_or("?"),
+        app["id_code"].as_str().unwrap_or("?"),
+        app["region"].as_str().unwrap_or("?"),
+        me["email"].as_str().unwrap_or("?"),
+    ))
+}
+
+pub fn discover(config: &str) -> Result<String> {
+    Config::parse(config)?;
+    Ok(catalog::discover().to_string())
+}
+
+pub fn read(
+    host: &dyn Host,
+    config: &str,
+    catalog: Option<&str>,
+    state: Option<&str>,
+) -> Result<()> {
+    let config = Config::parse(config)?;
+    let selected = catalog::select(catalog)?;
+    let mut state = State::parse(state)?;
+    sync::run(&Api::new(host, &config), &selected, &mut state)?;
+    host.checkpoint(&state.to_json())
+}
