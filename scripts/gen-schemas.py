@@ -13,11 +13,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join(ROOT, "..", "shared", "intercom", "api.intercom.io-2.16.yaml")
 OUT = os.path.join(ROOT, "src", "schemas")
 
-# stream -> (component schema, primary key fields, extra top-level properties)
+TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+HASH = {"type": "string", "description": "SHA-256 (hex) of the JSON array [model, full_name, name]: stable across syncs."}
+
+# stream -> (component schema, primary key fields, extra top-level properties, dropped properties)
 STREAMS = {
-    "admins": ("admin", ["id"], {}),
-    "teams": ("team", ["id"], {}),
-    "tags": ("tag", ["id"], {}),
+    "admins": ("admin", ["id"], {}, []),
+    "companies": ("company", ["id"], {}, []),
+    "company_attributes": ("data_attribute", ["_sdc_record_hash"], {"_sdc_record_hash": HASH}, []),
+    "company_segments": ("segment", ["id"], {}, []),
+    "contact_attributes": ("data_attribute", ["_sdc_record_hash"], {"_sdc_record_hash": HASH}, []),
+    "contacts": ("contact", ["id"], {}, []),
+    "conversation_parts": ("conversation_part", ["id"], {
+        "conversation_id": {"type": ["string", "null"], "description": "Id of the conversation the part belongs to."},
+        "conversation_created_at": dict(TIMESTAMP, description="When the conversation was created."),
+        "conversation_updated_at": dict(TIMESTAMP, description="When the conversation was last updated."),
+    }, []),
+    "conversations": ("conversation", ["id"], {}, ["conversation_parts"]),
+    "segments": ("segment", ["id"], {}, []),
+    "tags": ("tag", ["id"], {}, []),
+    "teams": ("team", ["id"], {}, []),
 }
 DROP = {"example", "examples", "x-tags", "x-fern-sdk-group-name", "title", "deprecated"}
 
@@ -39,7 +54,7 @@ def convert(node, components, keys=(), depth=0):
         if k in DROP or k == "nullable" or k == "required":
             continue
         if k == "properties":
-            out[k] = {p: nullable(convert(s, components, (), depth + 1)) for p, s in v.items()}
+            out[k] = {p: nullable(timestamp(p, convert(s, components, (), depth + 1))) for p, s in v.items()}
         elif k == "items":
             out[k] = convert(v, components, (), depth + 1)
         elif k in ("anyOf", "oneOf"):
@@ -55,6 +70,14 @@ def convert(node, components, keys=(), depth=0):
     return out
 
 
+def timestamp(name, schema):
+    """Intercom's timestamps are integer UNIX seconds; not all carry `format: date-time`."""
+    if schema.get("type") == "integer" and name.endswith("_at"):
+        schema["format"] = "date-time"
+        schema["type"] = "string"
+    return schema
+
+
 def nullable(schema):
     t = schema.get("type")
     if isinstance(t, str):
@@ -65,10 +88,12 @@ def nullable(schema):
 def build(spec):
     components = spec["components"]["schemas"]
     result = {}
-    for stream, (component, keys, extra) in STREAMS.items():
+    for stream, (component, keys, extra, dropped) in STREAMS.items():
         schema = convert(components[component], components)
         schema["type"] = "object"
         schema["properties"].update(extra)
+        for field in dropped:
+            del schema["properties"][field]
         for key in keys:  # keys are never null
             schema["properties"][key]["type"] = schema["properties"][key]["type"][0]
         schema["required"] = keys

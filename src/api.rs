@@ -43,13 +43,67 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// The path (and query) of a link the API returned, when it points back
+    /// at the API: relative, or absolute on the configured origin.
+    pub fn path_of_link(&self, link: &str) -> Option<String> {
+        if link.starts_with('/') {
+            return Some(link.to_string());
+        }
+        let url = url::Url::parse(link).ok()?;
+        if url.origin().ascii_serialization() != self.config.origin() {
+            return None;
+        }
+        let prefix = url::Url::parse(&self.config.base_url).ok()?.path().trim_end_matches('/').to_string();
+        let path = url.path().strip_prefix(&prefix).unwrap_or(url.path());
+        Some(match url.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_string(),
+        })
+    }
+
     pub fn get(&self, path: &str) -> Result<Value> {
-        let request = self.request(Method::Get, path, None);
+        self.call(Method::Get, path, None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call(Method::Post, path, Some(body))
+    }
+
+    fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let name = method_name(method);
         let response = self
             .host
-            .send(request)
-            .map_err(|e| Error::new(Category::Transient, format!("GET {path}: {}", e.0)))?;
-        parse_response("GET", path, &response)
+            .send(self.request(method, path, body))
+            .map_err(|e| Error::new(Category::Transient, format!("{name} {path}: {}", e.0)))?;
+        parse_response(name, path, &response)
+    }
+
+    /// GETs independent paths through the host's batch call; results keep
+    /// the order of `paths`.
+    pub fn get_batch(&self, paths: &[String]) -> Vec<(u16, Result<Value>)> {
+        let requests = paths
+            .iter()
+            .map(|p| self.request(Method::Get, p, None))
+            .collect();
+        self.host
+            .send_batch(requests)
+            .into_iter()
+            .zip(paths)
+            .map(|(result, path)| match result {
+                Ok(response) => (response.status, parse_response("GET", path, &response)),
+                Err(e) => (
+                    0,
+                    Err(Error::new(Category::Transient, format!("GET {path}: {}", e.0))),
+                ),
+            })
+            .collect()
+    }
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
     }
 }
 

@@ -16,18 +16,25 @@ pub fn discover() -> Value {
 
 fn catalog_entry(stream: &StreamDef) -> Value {
     let schema: Value = serde_json::from_str(stream.schema).unwrap_or_default();
-    let mut metadata = vec![json!({
-        "breadcrumb": [],
-        "metadata": {
-            "table-key-properties": stream.key_properties,
-            "forced-replication-method": stream.replication.singer_name(),
-            "inclusion": "available",
-            "selected-by-default": true,
-        }
-    })];
+    let replication_key = stream.replication.key();
+    let mut top = json!({
+        "table-key-properties": stream.key_properties,
+        "forced-replication-method": stream.replication.singer_name(),
+        "inclusion": "available",
+        "selected-by-default": true,
+    });
+    if let Some(key) = replication_key {
+        top["valid-replication-keys"] = json!([key]);
+    }
+    if let Some(parent) = stream.parent {
+        top["parent-tap-stream-id"] = json!(parent.name());
+    }
+    let mut metadata = vec![json!({ "breadcrumb": [], "metadata": top })];
     if let Some(properties) = schema["properties"].as_object() {
         for field in properties.keys() {
-            let inclusion = if stream.key_properties.contains(&field.as_str()) {
+            let automatic = stream.key_properties.contains(&field.as_str())
+                || replication_key == Some(field.as_str());
+            let inclusion = if automatic {
                 "automatic"
             } else {
                 "available"
@@ -38,14 +45,18 @@ fn catalog_entry(stream: &StreamDef) -> Value {
             }));
         }
     }
-    json!({
+    let mut entry = json!({
         "tap_stream_id": stream.name,
         "stream": stream.name,
         "key_properties": stream.key_properties,
         "replication_method": stream.replication.singer_name(),
         "schema": schema,
         "metadata": metadata,
-    })
+    });
+    if let Some(key) = replication_key {
+        entry["replication_key"] = json!(key);
+    }
+    entry
 }
 
 /// A stream chosen for this run, with the top-level fields left out.
@@ -92,7 +103,8 @@ pub fn select(catalog: Option<&str>) -> Result<Vec<Selected>> {
                 [properties, field]
                     if properties == "properties"
                         && !is_selected(Some(m))
-                        && !stream.key_properties.contains(&field.as_str()) =>
+                        && !stream.key_properties.contains(&field.as_str())
+                        && stream.replication.key() != Some(field.as_str()) =>
                 {
                     Some(field.clone())
                 }
@@ -168,16 +180,21 @@ mod tests {
             .find(|m| m["breadcrumb"] == json!(["properties", "id"]))
             .unwrap();
         assert_eq!(id["metadata"]["inclusion"], "automatic");
+        let contacts = streams.iter().find(|s| s["stream"] == "contacts").unwrap();
+        let top = &contacts["metadata"][0]["metadata"];
+        assert_eq!(top["forced-replication-method"], "INCREMENTAL");
+        assert_eq!(top["valid-replication-keys"], json!(["updated_at"]));
+        assert_eq!(contacts["replication_key"], "updated_at");
+        let parts = streams.iter().find(|s| s["stream"] == "conversation_parts").unwrap();
+        assert_eq!(parts["metadata"][0]["metadata"]["parent-tap-stream-id"], "conversations");
     }
 
     #[test]
     fn discovery_output_selects_everything_when_fed_back() {
         let text = discover().to_string();
-        assert_eq!(
-            names(&select(Some(&text)).unwrap()),
-            ["admins", "tags", "teams"]
-        );
-        assert_eq!(names(&select(None).unwrap()), ["admins", "tags", "teams"]);
+        let all: Vec<&str> = STREAMS.iter().map(|s| s.name).collect();
+        assert_eq!(names(&select(Some(&text)).unwrap()), all);
+        assert_eq!(names(&select(None).unwrap()), all);
     }
 
     #[test]

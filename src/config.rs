@@ -14,6 +14,7 @@ pub const API_VERSION: &str = "2.16";
 pub const MAX_PAGE_SIZE: u32 = 150;
 
 const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
+const DEFAULT_SEARCH_LOOKBACK_SECONDS: i64 = 600;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +43,7 @@ struct RawConfig {
     base_url: Option<String>,
     page_size: Option<u32>,
     request_timeout_seconds: Option<u32>,
+    search_lookback_seconds: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -53,6 +55,9 @@ pub struct Config {
     pub base_url: String,
     pub page_size: u32,
     pub timeout_ms: u32,
+    /// Search streams re-read this far before their bookmark: Intercom
+    /// indexes new and changed records for search with a delay of minutes.
+    pub search_lookback_seconds: i64,
 }
 
 /// The JSON Schema of the config, returned by `spec`.
@@ -65,8 +70,9 @@ impl Config {
         if !value.is_object() {
             return Err(Error::config("config must be a JSON object"));
         }
-        let raw: RawConfig =
-            serde_json::from_value(value).map_err(|e| Error::config(format!("config: {e}")))?;
+        let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            Error::config(format!("config: field `{}`: {}", e.path(), e.inner()))
+        })?;
         let access_token = raw
             .access_token
             .filter(|t| !t.trim().is_empty())
@@ -98,7 +104,16 @@ impl Config {
                 "config: field `request_timeout_seconds` must be positive",
             ));
         }
+        let search_lookback_seconds = raw
+            .search_lookback_seconds
+            .unwrap_or(DEFAULT_SEARCH_LOOKBACK_SECONDS);
+        if search_lookback_seconds < 0 {
+            return Err(Error::config(
+                "config: field `search_lookback_seconds` must not be negative",
+            ));
+        }
         Ok(Config {
+            search_lookback_seconds,
             access_token,
             start_date,
             base_url,

@@ -7,6 +7,8 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod lists;
+pub mod pager;
 pub mod record;
 pub mod state;
 pub mod streams;
@@ -56,7 +58,9 @@ pub fn read(
 ) -> Result<()> {
     let config = Config::parse(config)?;
     let selected = catalog::select(catalog)?;
-    let mut state = State::parse(state)?;
-    sync::run(&Api::new(host, &config), &selected, &mut state)?;
-    host.checkpoint(&state.to_json())
+    let state = State::parse(state)?;
+    let api = Api::new(host, &config);
+    let mut sync = sync::Sync::new(&api, &config, state);
+    sync.run(&selected)?;
+    host.checkpoint(&sync.state().to_json())
 }

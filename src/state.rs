@@ -1,5 +1,6 @@
 //! The state document: one versioned JSON object with a bookmark per stream.
 
+use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
@@ -44,6 +45,37 @@ impl State {
         Ok(State { bookmarks })
     }
 
+    /// The bookmark `field` of `stream`, in UNIX seconds. Accepts RFC 3339
+    /// text (what this connector writes) and integers.
+    pub fn bookmark(&self, stream: &str, field: &str) -> Result<Option<i64>> {
+        let Some(value) = self.bookmarks.get(stream).and_then(|b| b.get(field)) else {
+            return Ok(None);
+        };
+        let parsed = match value {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp()),
+            _ => None,
+        };
+        parsed.map(Some).ok_or_else(|| {
+            Error::config(format!(
+                "state: field `bookmarks.{stream}.{field}` must be an RFC 3339 date-time, got {value}"
+            ))
+        })
+    }
+
+    pub fn set_bookmark(&mut self, stream: &str, field: &str, seconds: i64) {
+        let text = crate::record::rfc3339(seconds as f64).unwrap_or_default();
+        let entry = self
+            .bookmarks
+            .entry(stream.to_string())
+            .or_insert_with(|| json!({}));
+        if let Value::Object(map) = entry {
+            map.insert(field.to_string(), Value::String(text));
+        } else {
+            *entry = json!({ field: text });
+        }
+    }
+
     pub fn to_json(&self) -> String {
         json!({ "version": STATE_VERSION, "bookmarks": self.bookmarks }).to_string()
     }
@@ -63,6 +95,21 @@ mod tests {
         assert_eq!(State::parse(Some(&wrapped)).unwrap(), state);
         assert_eq!(State::parse(None).unwrap(), State::default());
         assert_eq!(State::parse(Some("{}")).unwrap(), State::default());
+    }
+
+    #[test]
+    fn bookmarks_round_trip_as_rfc3339() {
+        let mut state = State::default();
+        assert_eq!(state.bookmark("contacts", "updated_at").unwrap(), None);
+        state.set_bookmark("contacts", "updated_at", 1709632800);
+        assert!(state.to_json().contains(r#""updated_at":"2024-03-05T10:00:00Z""#));
+        let again = State::parse(Some(&state.to_json())).unwrap();
+        assert_eq!(again.bookmark("contacts", "updated_at").unwrap(), Some(1709632800));
+        let numeric = State::parse(Some(r#"{"version":1,"bookmarks":{"c":{"updated_at":5}}}"#));
+        assert_eq!(numeric.unwrap().bookmark("c", "updated_at").unwrap(), Some(5));
+        let bad = State::parse(Some(r#"{"version":1,"bookmarks":{"c":{"updated_at":"soon"}}}"#));
+        let e = bad.unwrap().bookmark("c", "updated_at").unwrap_err();
+        assert!(e.message.contains("bookmarks.c.updated_at"), "{}", e.message);
     }
 
     #[test]

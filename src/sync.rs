@@ -1,66 +1,358 @@
-//! The generic sync loop: for each selected stream, fetch pages as its
-//! definition says, shape records, emit them, checkpoint.
+//! The generic sync loop. Streams are grouped by root (a stream without a
+//! parent); each root's pages are read once and feed the root's records and
+//! its children's requests. Bookmarks only move past emitted records and are
+//! checkpointed after every page of a search, whose order is ascending.
 
-use serde_json::Value;
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::api::Api;
 use crate::catalog::Selected;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::host::LogLevel;
+use crate::pager::{ListPager, Pager, ScrollPager, SearchPager, take_records};
 use crate::record::RecordShape;
 use crate::state::State;
-use crate::streams::{Pagination, StreamDef};
+use crate::streams::{DateMatching, Parent, STREAMS, Source, StreamDef};
 
-pub fn run(api: &Api, selected: &[Selected], _state: &mut State) -> Result<()> {
-    selected.iter().try_for_each(|s| sync_stream(api, s))
+const DAY: i64 = 86_400;
+
+pub struct Sync<'a> {
+    api: &'a Api<'a>,
+    config: &'a Config,
+    state: State,
 }
 
-fn sync_stream(api: &Api, selection: &Selected) -> Result<()> {
-    let stream = selection.stream;
-    let mut schema: Value = serde_json::from_str(stream.schema)
-        .map_err(|e| Error::internal(format!("{}: bad built-in schema: {e}", stream.name)))?;
-    if let Some(properties) = schema["properties"].as_object_mut() {
-        properties.retain(|field, _| !selection.excluded_fields.contains(field));
+/// One selected stream during a run.
+struct Run {
+    stream: &'static StreamDef,
+    shape: RecordShape,
+    /// Lower bound (UNIX seconds) of the replication key to emit, or, for
+    /// `Parent::Changed` children, of the parents to read.
+    since: Option<i64>,
+    /// Highest key emitted (or parent key read) so far.
+    reached: Option<i64>,
+    emitted: u64,
+    /// Keys already emitted, for children read from every parent.
+    seen: HashSet<String>,
+}
+
+impl<'a> Sync<'a> {
+    pub fn new(api: &'a Api<'a>, config: &'a Config, state: State) -> Self {
+        Self { api, config, state }
     }
-    let keys: Vec<String> = stream
-        .key_properties
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
-    api.host()
-        .schema(stream.name, &schema.to_string(), &keys, &[]);
-    let shape = RecordShape::new(&schema, selection.excluded_fields.clone());
-    let count = match stream.pagination {
-        Pagination::Unpaginated => {
-            let page = api.get(stream.path)?;
-            emit_page(api, stream, &shape, page)?
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn run(&mut self, selected: &[Selected]) -> Result<()> {
+        for root in STREAMS.iter().filter(|s| s.parent.is_none()) {
+            let own = selected.iter().find(|s| s.stream.name == root.name);
+            let children: Vec<&Selected> = selected
+                .iter()
+                .filter(|s| s.stream.parent.map(Parent::name) == Some(root.name))
+                .collect();
+            if own.is_none() && children.is_empty() {
+                continue;
+            }
+            self.sync_root(root, own, &children)?;
         }
-    };
-    api.host()
-        .log(LogLevel::Info, &format!("{}: {count} records", stream.name));
-    Ok(())
+        Ok(())
+    }
+
+    fn start_run(&self, selection: &Selected) -> Result<Run> {
+        let stream = selection.stream;
+        let mut schema: Value = serde_json::from_str(stream.schema)
+            .map_err(|e| Error::internal(format!("{}: bad built-in schema: {e}", stream.name)))?;
+        if let Some(properties) = schema["properties"].as_object_mut() {
+            properties.retain(|field, _| !selection.excluded_fields.contains(field));
+        }
+        let keys: Vec<String> = stream.key_properties.iter().map(|k| k.to_string()).collect();
+        let bookmarks: Vec<String> = stream.replication.key().map(String::from).into_iter().collect();
+        self.api
+            .host()
+            .schema(stream.name, &schema.to_string(), &keys, &bookmarks);
+        let since = match stream.replication.key() {
+            None => None,
+            Some(_) => {
+                let bookmark = self.state.bookmark(stream.name, bookmark_field(stream))?;
+                let lookback = match stream.source {
+                    Source::Search { .. } => self.config.search_lookback_seconds,
+                    _ => 0,
+                };
+                Some(match bookmark {
+                    Some(b) => b - lookback,
+                    None => self.config.start_date.timestamp(),
+                })
+            }
+        };
+        Ok(Run {
+            stream,
+            shape: RecordShape::new(&schema, selection.excluded_fields.clone()),
+            since,
+            reached: None,
+            emitted: 0,
+            seen: HashSet::new(),
+        })
+    }
+
+    fn sync_root(
+        &mut self,
+        root: &'static StreamDef,
+        own: Option<&Selected>,
+        children: &[&Selected],
+    ) -> Result<()> {
+        let mut own = own.map(|s| self.start_run(s)).transpose()?;
+        let mut children = children
+            .iter()
+            .map(|s| self.start_run(s))
+            .collect::<Result<Vec<_>>>()?;
+        // Read parents from the earliest point any of the runs needs.
+        let lower = own
+            .iter()
+            .map(|r| r.since)
+            .chain(
+                children
+                    .iter()
+                    .filter(|c| matches!(c.stream.parent, Some(Parent::Changed(_))))
+                    .map(|c| c.since),
+            )
+            .map(|since| since.unwrap_or(i64::MIN))
+            .min();
+        let mut pager = self.pager(root, lower)?;
+        let monotonic = matches!(root.source, Source::Search { .. });
+        while let Some(mut records) = pager.next_page(self.api)? {
+            for child in &mut children {
+                self.sync_children(root, child, &records)?;
+            }
+            if let Some(run) = &mut own {
+                self.emit(run, &mut records, true)?;
+            }
+            if monotonic {
+                self.save_bookmarks(own.iter().chain(&children));
+                self.api.host().checkpoint(&self.state.to_json())?;
+            }
+        }
+        self.save_bookmarks(own.iter().chain(&children));
+        self.api.host().checkpoint(&self.state.to_json())?;
+        for run in own.iter().chain(&children) {
+            self.api.host().log(
+                LogLevel::Info,
+                &format!("{}: {} records", run.stream.name, run.emitted),
+            );
+        }
+        Ok(())
+    }
+
+    fn pager(&self, root: &StreamDef, lower: Option<i64>) -> Result<Box<dyn Pager>> {
+        Ok(match root.source {
+            Source::List { path, records_key } => Box::new(ListPager::new(path.to_string(), records_key)),
+            Source::Scroll { path } => Box::new(ScrollPager::new(path)),
+            Source::Search {
+                path,
+                records_key,
+                dates,
+            } => {
+                let key = root.replication.key().ok_or_else(|| {
+                    Error::internal(format!("{}: a search stream needs a replication key", root.name))
+                })?;
+                let lower = lower.unwrap_or(0).max(0);
+                // Both endpoints' `>` may include or exclude the value itself
+                // (and contacts compare whole days): start early, filter here.
+                let value = match dates {
+                    DateMatching::CalendarDay => (lower - 2 * DAY).max(0),
+                    DateMatching::Seconds => (lower - 1).max(0),
+                };
+                let query = json!({
+                    "operator": "AND",
+                    "value": [{ "field": key, "operator": ">", "value": value }],
+                });
+                Box::new(SearchPager::new(path, records_key, query, key, self.config.page_size))
+            }
+            Source::PerParent { .. } => {
+                return Err(Error::internal(format!("{}: a root cannot be per-parent", root.name)));
+            }
+        })
+    }
+
+    /// Shapes and emits records of `run`. With `own_key`, only those at or
+    /// after its bookmark, tracking how far they reach.
+    fn emit(&self, run: &mut Run, records: &mut [Value], own_key: bool) -> Result<()> {
+        let stream = run.stream;
+        let key = stream.replication.key().filter(|_| own_key);
+        let mut passing: Vec<Map<String, Value>> = Vec::with_capacity(records.len());
+        for record in records.iter_mut() {
+            let Value::Object(object) = record.take() else {
+                return Err(Error::api(format!("{}: a record is not a JSON object", stream.name)));
+            };
+            let value = key.map(|k| timestamp(&object, k, stream.name)).transpose()?;
+            if let (Some(value), Some(since)) = (value, run.since)
+                && value < since
+            {
+                continue;
+            }
+            if matches!(stream.parent, Some(Parent::Every(_))) {
+                let id = primary_key(&object, stream)?;
+                if !run.seen.insert(id) {
+                    continue;
+                }
+            }
+            if let Some(value) = value {
+                run.reached = run.reached.max(Some(value));
+            }
+            passing.push(object);
+        }
+        if !stream.shaping.complete_lists.is_empty() {
+            crate::lists::complete(self.api, stream, &mut passing)?;
+        }
+        let mut lines = Vec::with_capacity(passing.len());
+        for mut object in passing {
+            for field in stream.shaping.drop {
+                object.remove(*field);
+            }
+            if let Some(fields) = stream.shaping.record_hash {
+                object.insert("_sdc_record_hash".into(), Value::String(record_hash(&object, fields)));
+            }
+            run.shape.apply(&mut object);
+            lines.push(Value::Object(object).to_string());
+        }
+        run.emitted += lines.len() as u64;
+        if !lines.is_empty() {
+            self.api.host().records(stream.name, lines);
+        }
+        Ok(())
+    }
+
+    /// Fetches and emits the child records of one page of parents.
+    fn sync_children(&self, parent: &StreamDef, run: &mut Run, parents: &[Value]) -> Result<()> {
+        let Source::PerParent {
+            path,
+            records_at,
+            total_at,
+        } = run.stream.source
+        else {
+            return Err(Error::internal(format!("{}: a child must be per-parent", run.stream.name)));
+        };
+        let parent_key = parent.replication.key();
+        let mut chosen = Vec::new();
+        for record in parents {
+            let Value::Object(object) = record else {
+                return Err(Error::api(format!("{}: a record is not a JSON object", parent.name)));
+            };
+            if let (Some(Parent::Changed(_)), Some(key)) = (run.stream.parent, parent_key) {
+                let updated = timestamp(object, key, parent.name)?;
+                if run.since.is_some_and(|since| updated < since) {
+                    continue;
+                }
+                run.reached = run.reached.max(Some(updated));
+            }
+            chosen.push(object);
+        }
+        let paths: Vec<String> = chosen
+            .iter()
+            .map(|p| primary_key(p, parent).map(|id| path.replace("{id}", &url_segment(&id))))
+            .collect::<Result<_>>()?;
+        let mut children = Vec::new();
+        for ((status, response), parent_record) in self.api.get_batch(&paths).into_iter().zip(&chosen) {
+            let id = primary_key(parent_record, parent)?;
+            let mut body = match response {
+                Ok(body) => body,
+                Err(_) if status == 404 => {
+                    self.api.host().log(
+                        LogLevel::Warn,
+                        &format!("{}: {} {id} disappeared during the sync; skipped", run.stream.name, parent.name),
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let (pointer_parent, key) = records_at.rsplit_once('/').unwrap_or(("", records_at));
+            let what = format!("GET {}", path.replace("{id}", &id));
+            let container = body
+                .pointer_mut(pointer_parent)
+                .ok_or_else(|| Error::api(format!("{what}: response has no `{pointer_parent}`")))?;
+            let records = take_records(container, key, &what)?;
+            if let Some(total) = total_at.and_then(|p| body.pointer(p)).and_then(Value::as_u64)
+                && total > records.len() as u64
+            {
+                self.api.host().log(
+                    LogLevel::Warn,
+                    &format!(
+                        "{}: {} {id} has {total} but Intercom returned only the newest {}",
+                        run.stream.name,
+                        parent.name,
+                        records.len()
+                    ),
+                );
+            }
+            for mut child in records {
+                if let Value::Object(object) = &mut child {
+                    for (field, from) in run.stream.shaping.parent_fields {
+                        object.insert(field.to_string(), parent_record.get(*from).cloned().unwrap_or(Value::Null));
+                    }
+                }
+                children.push(child);
+            }
+        }
+        // Children of changed parents are all replicated: no filter of their own.
+        let own_key = matches!(run.stream.parent, Some(Parent::Every(_)));
+        self.emit(run, &mut children, own_key)
+    }
+
+    fn save_bookmarks<'r>(&mut self, runs: impl Iterator<Item = &'r Run>) {
+        for run in runs {
+            if let Some(reached) = run.reached {
+                self.state
+                    .set_bookmark(run.stream.name, bookmark_field(run.stream), reached);
+            }
+        }
+    }
 }
 
-/// Emits the records of one response page; returns how many.
-fn emit_page(api: &Api, stream: &StreamDef, shape: &RecordShape, mut page: Value) -> Result<usize> {
-    let Value::Array(items) = page[stream.records_key].take() else {
-        return Err(Error::api(format!(
-            "GET {}: response has no `{}` array",
-            stream.path, stream.records_key
-        )));
-    };
-    let mut records = Vec::with_capacity(items.len());
-    for item in items {
-        let Value::Object(mut object) = item else {
-            return Err(Error::api(format!(
-                "GET {}: `{}` holds a non-object item",
-                stream.path, stream.records_key
-            )));
-        };
-        shape.apply(&mut object);
-        records.push(Value::Object(object).to_string());
+/// Children of changed parents bookmark how far the parents were read.
+fn bookmark_field(stream: &StreamDef) -> &'static str {
+    match (stream.parent, stream.replication.key()) {
+        (Some(Parent::Changed(_)), _) => "parent_updated_at",
+        (_, Some(key)) => key,
+        (_, None) => "",
     }
-    let count = records.len();
-    api.host().records(stream.name, records);
-    Ok(count)
+}
+
+fn timestamp(object: &Map<String, Value>, key: &str, stream: &str) -> Result<i64> {
+    object
+        .get(key)
+        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+        .ok_or_else(|| {
+            Error::api(format!(
+                "{stream}: record {} has no integer `{key}`",
+                object.get("id").map(Value::to_string).unwrap_or_default()
+            ))
+        })
+}
+
+fn primary_key(object: &Map<String, Value>, stream: &StreamDef) -> Result<String> {
+    let field = stream.key_properties.first().copied().unwrap_or("id");
+    match object.get(field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(Error::api(format!("{}: a record has no `{field}`", stream.name))),
+    }
+}
+
+fn url_segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// SHA-256 (hex) of the JSON array of `fields`' values, absent ones as null.
+pub fn record_hash(object: &Map<String, Value>, fields: &[&str]) -> String {
+    let values: Vec<&Value> = fields
+        .iter()
+        .map(|f| object.get(*f).unwrap_or(&Value::Null))
+        .collect();
+    let digest = Sha256::digest(serde_json::to_vec(&values).unwrap_or_default());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

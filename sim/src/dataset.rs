@@ -1,14 +1,27 @@
 //! The simulated workspace: every record exactly as the API serves it.
 
-use rand::SeedableRng;
+use std::collections::HashMap;
+
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::SimConfig;
-use crate::resources::{admins, me, tags, teams};
+use crate::resources::contacts::{self, Links};
+use crate::resources::conversations::{self, People};
+use crate::resources::{admins, companies, data_attributes, me, segments, tags, teams};
+use crate::times::Timeline;
 
 /// A snapshot of the simulated workspace. Each record is the JSON object the API
 /// serves for that item, so a connector's output can be compared to it directly.
+///
+/// Conversations are stored as `POST /conversations/search` serves them (no
+/// `conversation_parts`); their parts live in [`Dataset::conversation_parts`],
+/// keyed by conversation id, oldest first. Contacts embed their first ten tags,
+/// notes and companies; the full lists live in `contact_tags`,
+/// `contact_companies` and `contact_notes`. After changing those maps or the
+/// records' ids by hand inside [`crate::Simulator::mutate`], call
+/// [`Dataset::refresh_contact_embeds`]; the id indexes are rebuilt automatically.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     /// The `app` object embedded in `GET /me`.
@@ -16,6 +29,46 @@ pub struct Dataset {
     pub admins: Vec<Value>,
     pub teams: Vec<Value>,
     pub tags: Vec<Value>,
+    /// People segments (`GET /segments`), with `count` as `include_count=true` shows it.
+    pub segments: Vec<Value>,
+    /// Company segments (`GET /segments?type=company`), with `count`.
+    pub company_segments: Vec<Value>,
+    /// Data attributes of both models, archived ones included.
+    pub data_attributes: Vec<Value>,
+    pub companies: Vec<Value>,
+    pub contacts: Vec<Value>,
+    /// Contact id → every tag id (the embedded list shows ten).
+    pub contact_tags: HashMap<String, Vec<String>>,
+    /// Contact id → every company id.
+    pub contact_companies: HashMap<String, Vec<String>>,
+    /// Contact id → every note (`note` schema), newest first.
+    pub contact_notes: HashMap<String, Vec<Value>>,
+    /// Conversations as search lists them, without parts.
+    pub conversations: Vec<Value>,
+    /// Conversation id → all its parts, oldest first.
+    pub conversation_parts: HashMap<String, Vec<Value>>,
+    index: Index,
+    maker: Maker,
+}
+
+/// Positions by id, rebuilt after every mutation.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    contacts: HashMap<String, usize>,
+    companies: HashMap<String, usize>,
+    conversations: HashMap<String, usize>,
+}
+
+/// What mutation helpers need to create plausible records.
+#[derive(Clone, Debug)]
+struct Maker {
+    rng: ChaCha8Rng,
+    timeline: Timeline,
+    contact_serial: usize,
+    company_serial: usize,
+    next_conversation_id: u64,
+    next_part_id: u64,
+    next_note_id: u64,
 }
 
 /// One ChaCha stream per resource family, so that changing one family's count (or
@@ -26,6 +79,13 @@ enum Stream {
     Admins = 2,
     Teams = 3,
     Tags = 4,
+    Segments = 5,
+    Companies = 6,
+    Contacts = 7,
+    Conversations = 8,
+    DataAttributes = 9,
+    Timeline = 10,
+    Mutations = 11,
 }
 
 impl Dataset {
@@ -35,15 +95,416 @@ impl Dataset {
             rng.set_stream(stream as u64);
             rng
         };
-        let app = me::generate_app(&mut rng(Stream::App));
+        let mut app = me::generate_app(&mut rng(Stream::App));
+        app["timezone"] = Value::from(config.timezone.as_str());
+        let workspace_id = app["id_code"].as_str().unwrap_or_default().to_owned();
         let mut admins = admins::generate(&mut rng(Stream::Admins), config.admins, &app);
         let teams = teams::generate(&mut rng(Stream::Teams), config.teams, &mut admins);
         let tags = tags::generate(&mut rng(Stream::Tags), config.tags);
-        Dataset {
+        let timeline = Timeline::new(&mut rng(Stream::Timeline));
+
+        let mut r = rng(Stream::Segments);
+        let (segments, company_segments) = segments::generate(&mut r, &timeline, config.segments);
+
+        let mut r = rng(Stream::Companies);
+        let companies: Vec<Value> = (0..config.companies)
+            .map(|serial| {
+                let times = timeline.created_updated(&mut r);
+                companies::generate_one(
+                    &mut r,
+                    serial,
+                    times,
+                    &workspace_id,
+                    &tags,
+                    &company_segments,
+                )
+            })
+            .collect();
+
+        let mut r = rng(Stream::Contacts);
+        let links = Links {
+            workspace_id: &workspace_id,
+            tag_ids: ids(&tags),
+            company_ids: ids(&companies),
+            admins: &admins,
+        };
+        let mut next_note_id = 7_000_000 + r.random_range(0..1_000);
+        let mut contact_list = Vec::with_capacity(config.contacts);
+        let (mut contact_tags, mut contact_companies, mut contact_notes) =
+            (HashMap::new(), HashMap::new(), HashMap::new());
+        for serial in 0..config.contacts {
+            let times = timeline.created_updated(&mut r);
+            let made =
+                contacts::generate_one(&mut r, &links, serial, times, &timeline, &mut next_note_id);
+            let id = made.record["id"].as_str().unwrap_or_default().to_owned();
+            contact_tags.insert(id.clone(), made.tags);
+            contact_companies.insert(id.clone(), made.companies);
+            contact_notes.insert(id, made.notes);
+            contact_list.push(made.record);
+        }
+
+        let mut r = rng(Stream::Conversations);
+        let people = People {
+            contacts: &contact_list,
+            admins: &admins,
+            teams: &teams,
+            tags: &tags,
+        };
+        let mut next_conversation_id = 100_000_000_000 + r.random_range(0..1_000_000);
+        let mut next_part_id = 1_000_000_000 + r.random_range(0..1_000_000);
+        let mut conversation_list = Vec::with_capacity(config.conversations);
+        let mut conversation_parts = HashMap::with_capacity(config.conversations);
+        for n in 0..config.conversations {
+            next_conversation_id += r.random_range(1..=50);
+            let part_count = if n < config.huge_conversations {
+                r.random_range(520..=600)
+            } else {
+                r.random_range(1..=config.max_parts_per_conversation.max(1))
+            };
+            let (conversation, parts) = conversations::generate_one(
+                &mut r,
+                next_conversation_id,
+                part_count,
+                &timeline,
+                &people,
+                &mut next_part_id,
+            );
+            conversation_parts.insert(next_conversation_id.to_string(), parts);
+            conversation_list.push(conversation);
+        }
+
+        let data_attributes =
+            data_attributes::generate(&mut rng(Stream::DataAttributes), &timeline, &admins);
+        let mut dataset = Dataset {
             app,
             admins,
             teams,
             tags,
+            segments,
+            company_segments,
+            data_attributes,
+            companies,
+            contacts: contact_list,
+            contact_tags,
+            contact_companies,
+            contact_notes,
+            conversations: conversation_list,
+            conversation_parts,
+            index: Index::default(),
+            maker: Maker {
+                rng: rng(Stream::Mutations),
+                timeline,
+                contact_serial: config.contacts,
+                company_serial: config.companies,
+                next_conversation_id,
+                next_part_id,
+                next_note_id,
+            },
+        };
+        dataset.reindex();
+        dataset
+    }
+
+    /// Rebuilds the id indexes; [`crate::Simulator::mutate`] calls it after every change.
+    pub(crate) fn reindex(&mut self) {
+        let positions = |records: &[Value]| {
+            records
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((r["id"].as_str()?.to_owned(), i)))
+                .collect()
+        };
+        self.index = Index {
+            contacts: positions(&self.contacts),
+            companies: positions(&self.companies),
+            conversations: positions(&self.conversations),
+        };
+    }
+
+    /// Rewrites every contact's embedded `tags`, `notes` and `companies` from the
+    /// relation maps.
+    pub fn refresh_contact_embeds(&mut self) {
+        for contact in &mut self.contacts {
+            let id = contact["id"].as_str().unwrap_or_default().to_owned();
+            contacts::embed_relations(
+                contact,
+                self.contact_tags
+                    .get(&id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+                self.contact_companies
+                    .get(&id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+                self.contact_notes
+                    .get(&id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            );
         }
     }
+
+    // ---- Lookups, exactly as the endpoints serve the records ----
+
+    /// A contact as `GET /contacts/{id}` and contact search serve it.
+    pub fn contact(&self, id: &str) -> Option<&Value> {
+        self.index
+            .contacts
+            .get(id)
+            .and_then(|&i| self.contacts.get(i))
+            .filter(|c| c["id"] == id)
+    }
+
+    /// A company as `GET /companies/{id}` and the scroll serve it.
+    pub fn company(&self, id: &str) -> Option<&Value> {
+        self.index
+            .companies
+            .get(id)
+            .and_then(|&i| self.companies.get(i))
+            .filter(|c| c["id"] == id)
+    }
+
+    /// A conversation as conversation search lists it (no parts).
+    pub fn conversation(&self, id: &str) -> Option<&Value> {
+        self.index
+            .conversations
+            .get(id)
+            .and_then(|&i| self.conversations.get(i))
+            .filter(|c| c["id"] == id)
+    }
+
+    /// A conversation as `GET /conversations/{id}` serves it: at most the 500
+    /// newest parts, with `total_count` of all.
+    pub fn conversation_with_parts(&self, id: &str) -> Option<Value> {
+        let conversation = self.conversation(id)?;
+        let parts = self
+            .conversation_parts
+            .get(id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Some(conversations::with_parts(conversation, parts))
+    }
+
+    /// Every part of every conversation as `(conversation id, part)`, conversations
+    /// in dataset order, parts oldest first: what a complete replication holds.
+    pub fn all_conversation_parts(&self) -> Vec<(String, Value)> {
+        self.conversations
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .flat_map(|id| {
+                self.conversation_parts
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .map(move |part| (id.to_owned(), part.clone()))
+            })
+            .collect()
+    }
+
+    /// `GET /contacts/{id}/tags`: the full tag objects.
+    pub fn contact_tag_list(&self, id: &str) -> Vec<Value> {
+        self.contact_tags
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|tag_id| self.tags.iter().find(|t| t["id"] == tag_id.as_str()))
+            .map(|tag| serde_json::json!({"type": "tag", "id": tag["id"], "name": tag["name"]}))
+            .collect()
+    }
+
+    /// `GET /contacts/{id}/companies`: the full company objects.
+    pub fn contact_company_list(&self, id: &str) -> Vec<Value> {
+        self.contact_companies
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|company_id| self.company(company_id).cloned())
+            .collect()
+    }
+
+    /// `GET /data_attributes`: `model` `None` lists both models.
+    pub fn data_attributes(&self, model: Option<&str>, include_archived: bool) -> Vec<Value> {
+        self.data_attributes
+            .iter()
+            .filter(|a| model.is_none_or(|m| a["model"] == m))
+            .filter(|a| include_archived || a["archived"] != true)
+            .cloned()
+            .collect()
+    }
+
+    // ---- Mutation helpers for tests; each returns the changed record's id ----
+
+    /// Sets `updated_at` and a visible field (`last_seen_at`). `None` if unknown.
+    pub fn update_contact(&mut self, id: &str, updated_at: i64) -> Option<String> {
+        let &i = self.index.contacts.get(id)?;
+        let contact = self.contacts.get_mut(i)?;
+        contact["updated_at"] = Value::from(updated_at);
+        contact["last_seen_at"] = Value::from(updated_at);
+        Some(id.to_owned())
+    }
+
+    /// A new contact created and updated at `updated_at`, appended.
+    pub fn create_contact(&mut self, updated_at: i64) -> String {
+        let links = Links {
+            workspace_id: self.app["id_code"].as_str().unwrap_or_default(),
+            tag_ids: ids(&self.tags),
+            company_ids: ids(&self.companies),
+            admins: &self.admins,
+        };
+        let m = &mut self.maker;
+        let made = contacts::generate_one(
+            &mut m.rng,
+            &links,
+            m.contact_serial,
+            (updated_at, updated_at),
+            &m.timeline,
+            &mut m.next_note_id,
+        );
+        m.contact_serial += 1;
+        let id = made.record["id"].as_str().unwrap_or_default().to_owned();
+        self.contact_tags.insert(id.clone(), made.tags);
+        self.contact_companies.insert(id.clone(), made.companies);
+        self.contact_notes.insert(id.clone(), made.notes);
+        self.contacts.push(made.record);
+        self.reindex();
+        id
+    }
+
+    /// Removes the contact and its relations; `false` if unknown.
+    pub fn delete_contact(&mut self, id: &str) -> bool {
+        let Some(&i) = self.index.contacts.get(id) else {
+            return false;
+        };
+        self.contacts.remove(i);
+        self.contact_tags.remove(id);
+        self.contact_companies.remove(id);
+        self.contact_notes.remove(id);
+        self.reindex();
+        true
+    }
+
+    /// Sets `updated_at` and `last_request_at`. `None` if unknown.
+    pub fn update_company(&mut self, id: &str, updated_at: i64) -> Option<String> {
+        let &i = self.index.companies.get(id)?;
+        let company = self.companies.get_mut(i)?;
+        company["updated_at"] = Value::from(updated_at);
+        company["last_request_at"] = Value::from(updated_at);
+        Some(id.to_owned())
+    }
+
+    pub fn create_company(&mut self, updated_at: i64) -> String {
+        let m = &mut self.maker;
+        let company = companies::generate_one(
+            &mut m.rng,
+            m.company_serial,
+            (updated_at, updated_at),
+            self.app["id_code"].as_str().unwrap_or_default(),
+            &self.tags,
+            &self.company_segments,
+        );
+        m.company_serial += 1;
+        let id = company["id"].as_str().unwrap_or_default().to_owned();
+        self.companies.push(company);
+        self.reindex();
+        id
+    }
+
+    /// Removes the company (contacts' links to it are dropped from the full lists).
+    pub fn delete_company(&mut self, id: &str) -> bool {
+        let Some(&i) = self.index.companies.get(id) else {
+            return false;
+        };
+        self.companies.remove(i);
+        for list in self.contact_companies.values_mut() {
+            list.retain(|company| company != id);
+        }
+        self.refresh_contact_embeds();
+        self.reindex();
+        true
+    }
+
+    /// Sets `updated_at` and flips `read`. `None` if unknown.
+    pub fn update_conversation(&mut self, id: &str, updated_at: i64) -> Option<String> {
+        let &i = self.index.conversations.get(id)?;
+        let conversation = self.conversations.get_mut(i)?;
+        let read = conversation["read"].as_bool().unwrap_or(false);
+        conversation["updated_at"] = Value::from(updated_at);
+        conversation["read"] = Value::from(!read);
+        Some(id.to_owned())
+    }
+
+    /// A new conversation with a few parts, all at `updated_at`.
+    pub fn create_conversation(&mut self, updated_at: i64) -> String {
+        let m = &mut self.maker;
+        m.next_conversation_id += m.rng.random_range(1..=50);
+        let id = m.next_conversation_id;
+        let people = People {
+            contacts: &self.contacts,
+            admins: &self.admins,
+            teams: &self.teams,
+            tags: &self.tags,
+        };
+        let part_count = m.rng.random_range(1..=3);
+        let (mut conversation, mut parts) = conversations::generate_one(
+            &mut m.rng,
+            id,
+            part_count,
+            &m.timeline,
+            &people,
+            &mut m.next_part_id,
+        );
+        for record in std::iter::once(&mut conversation).chain(parts.iter_mut()) {
+            record["created_at"] = Value::from(updated_at);
+            record["updated_at"] = Value::from(updated_at);
+            if record.get("notified_at").is_some() {
+                record["notified_at"] = Value::from(updated_at);
+            }
+        }
+        self.conversation_parts.insert(id.to_string(), parts);
+        self.conversations.push(conversation);
+        self.reindex();
+        id.to_string()
+    }
+
+    /// Removes the conversation and its parts: `GET` then answers 404.
+    pub fn delete_conversation(&mut self, id: &str) -> bool {
+        let Some(&i) = self.index.conversations.get(id) else {
+            return false;
+        };
+        self.conversations.remove(i);
+        self.conversation_parts.remove(id);
+        self.reindex();
+        true
+    }
+
+    /// Appends an admin comment at `at` and bumps the conversation's `updated_at`
+    /// to at least `at`. Returns the new part's id; `None` if the conversation is unknown.
+    pub fn add_conversation_part(&mut self, conversation_id: &str, at: i64) -> Option<String> {
+        let &i = self.index.conversations.get(conversation_id)?;
+        let m = &mut self.maker;
+        m.next_part_id += m.rng.random_range(1..5);
+        let author = match self.admins.len() {
+            0 => serde_json::json!({"type": "bot", "id": "0"}),
+            n => conversations::admin_author(&self.admins[m.rng.random_range(0..n)]),
+        };
+        let part = conversations::part(&mut m.rng, m.next_part_id, at, author, "comment");
+        let parts = self
+            .conversation_parts
+            .entry(conversation_id.to_owned())
+            .or_default();
+        parts.push(part);
+        let count = parts.len();
+        let conversation = self.conversations.get_mut(i)?;
+        let updated = conversation["updated_at"].as_i64().unwrap_or(at).max(at);
+        conversation["updated_at"] = Value::from(updated);
+        conversation["statistics"]["count_conversation_parts"] = Value::from(count);
+        Some(m.next_part_id.to_string())
+    }
+}
+
+fn ids(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect()
 }

@@ -45,6 +45,9 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     } else {
         next.run(request).await
     };
+    // Counted once answered, so a hook due after `n` requests changes the data
+    // only after the `n`th answer was computed.
+    state.shared.served_one();
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(admission.limit));
     headers.insert(

@@ -4,22 +4,29 @@
 //! the real API: the data is generated deterministically from a seed, and the
 //! simulator enforces the same authentication, version and rate-limit rules.
 
+#![recursion_limit = "256"]
+
 mod dataset;
 mod envelope;
 mod gate;
 mod names;
 mod resources;
+mod search;
 mod server;
+mod times;
 
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 pub use dataset::Dataset;
+/// 2026-06-01T00:00:00Z: generated timestamps fall in the two years before it.
+pub use times::EPOCH as DATA_EPOCH;
 
 /// How to generate the simulated workspace and how to serve it.
 #[derive(Clone)]
@@ -31,6 +38,21 @@ pub struct SimConfig {
     pub admins: usize,
     pub teams: usize,
     pub tags: usize,
+    pub contacts: usize,
+    pub companies: usize,
+    pub conversations: usize,
+    /// People and company segments together; every third is a company segment.
+    pub segments: usize,
+    /// Ordinary conversations get 1 to this many parts.
+    pub max_parts_per_conversation: usize,
+    /// The first this many conversations get 520 to 600 parts, past the 500 that
+    /// `GET /conversations/{id}` shows.
+    pub huge_conversations: usize,
+    /// A companies scroll unused this long expires and frees the app's slot.
+    pub scroll_expiry: Duration,
+    /// The app's IANA timezone, shown in `/me` and used by contact search's
+    /// calendar-day date matching.
+    pub timezone: String,
     /// Port on 127.0.0.1; 0 lets the OS pick a free one.
     pub port: u16,
     /// `None` never answers 429 (headers still sent); `Some(n)` allows `n / 6`
@@ -46,6 +68,14 @@ impl Default for SimConfig {
             admins: 25,
             teams: 6,
             tags: 40,
+            contacts: 2000,
+            companies: 500,
+            conversations: 1000,
+            segments: 12,
+            max_parts_per_conversation: 12,
+            huge_conversations: 1,
+            scroll_expiry: Duration::from_secs(60),
+            timezone: "America/Los_Angeles".to_owned(),
             port: 0,
             rate_limit_per_minute: None,
         }
@@ -61,6 +91,17 @@ impl fmt::Debug for SimConfig {
             .field("admins", &self.admins)
             .field("teams", &self.teams)
             .field("tags", &self.tags)
+            .field("contacts", &self.contacts)
+            .field("companies", &self.companies)
+            .field("conversations", &self.conversations)
+            .field("segments", &self.segments)
+            .field(
+                "max_parts_per_conversation",
+                &self.max_parts_per_conversation,
+            )
+            .field("huge_conversations", &self.huge_conversations)
+            .field("scroll_expiry", &self.scroll_expiry)
+            .field("timezone", &self.timezone)
             .field("port", &self.port)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .finish()
@@ -71,7 +112,7 @@ impl fmt::Debug for SimConfig {
 /// be used from plain synchronous tests; dropping it stops the server.
 pub struct Simulator {
     addr: SocketAddr,
-    data: Arc<RwLock<Dataset>>,
+    shared: Arc<server::Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -86,12 +127,18 @@ impl Simulator {
                 "admins must be at least 1: the access token belongs to the first admin",
             ));
         }
+        let timezone: chrono_tz::Tz = config.timezone.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown timezone {:?}", config.timezone),
+            )
+        })?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
 
-        let data = Arc::new(RwLock::new(Dataset::generate(&config)));
-        let state = server::AppState::new(&config, Arc::clone(&data));
+        let shared = Arc::new(server::Shared::new(Dataset::generate(&config)));
+        let state = server::AppState::new(&config, timezone, Arc::clone(&shared));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("intercom-sim-worker")
@@ -108,7 +155,7 @@ impl Simulator {
 
         Ok(Simulator {
             addr,
-            data,
+            shared,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
@@ -121,10 +168,30 @@ impl Simulator {
 
     /// A copy of the data as served right now, to compare a connector's output to.
     pub fn dataset(&self) -> Dataset {
-        self.data
+        self.shared
+            .data
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Changes the served data while the server runs; the id indexes are rebuilt
+    /// afterwards, so records may be edited, added or removed freely.
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {
+        self.shared.mutate(f)
+    }
+
+    /// UNIX seconds by the real clock: what tests should stamp on mutations, so
+    /// they sort after every generated record (all before [`DATA_EPOCH`]).
+    pub fn now(&self) -> i64 {
+        times::unix_now()
+    }
+
+    /// Runs `f` once, as soon as `n` authenticated requests (any status) have been
+    /// answered: request `n` still sees the old data, request `n + 1` the new.
+    /// Runs at once if `n` requests were already served.
+    pub fn mutate_after_requests(&self, n: u64, f: impl FnOnce(&mut Dataset) + Send + 'static) {
+        self.shared.after_requests(n, Box::new(f));
     }
 }
 

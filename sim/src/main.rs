@@ -2,9 +2,12 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use intercom_sim::{SimConfig, Simulator};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// Simulator of Intercom's REST API (2.16) on 127.0.0.1.
 #[derive(Parser)]
@@ -25,9 +28,32 @@ struct Args {
     teams: usize,
     #[arg(long, default_value_t = SimConfig::default().tags)]
     tags: usize,
+    #[arg(long, default_value_t = SimConfig::default().contacts)]
+    contacts: usize,
+    #[arg(long, default_value_t = SimConfig::default().companies)]
+    companies: usize,
+    #[arg(long, default_value_t = SimConfig::default().conversations)]
+    conversations: usize,
+    #[arg(long, default_value_t = SimConfig::default().segments)]
+    segments: usize,
+    #[arg(long, default_value_t = SimConfig::default().max_parts_per_conversation)]
+    max_parts_per_conversation: usize,
+    /// Conversations with 520 to 600 parts (more than `GET /conversations/{id}` shows).
+    #[arg(long, default_value_t = SimConfig::default().huge_conversations)]
+    huge_conversations: usize,
+    /// Seconds an unused companies scroll stays open.
+    #[arg(long, default_value_t = SimConfig::default().scroll_expiry.as_secs())]
+    scroll_expiry_secs: u64,
+    /// The app's IANA timezone.
+    #[arg(long, default_value_t = SimConfig::default().timezone)]
+    timezone: String,
     /// Enforce this many requests per minute (split into 10-second windows).
     #[arg(long)]
     rate_limit_per_minute: Option<u32>,
+    /// Every N seconds, update a few random contacts, companies and conversations
+    /// (seeded) and add a conversation part, stamped with the real clock.
+    #[arg(long)]
+    mutate_every_secs: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -38,10 +64,18 @@ fn main() -> ExitCode {
         admins: args.admins,
         teams: args.teams,
         tags: args.tags,
+        contacts: args.contacts,
+        companies: args.companies,
+        conversations: args.conversations,
+        segments: args.segments,
+        max_parts_per_conversation: args.max_parts_per_conversation,
+        huge_conversations: args.huge_conversations,
+        scroll_expiry: Duration::from_secs(args.scroll_expiry_secs),
+        timezone: args.timezone,
         port: args.port,
         rate_limit_per_minute: args.rate_limit_per_minute,
     };
-    match run(config) {
+    match run(config, args.mutate_every_secs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("intercom-sim: {err}");
@@ -50,7 +84,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: SimConfig) -> io::Result<()> {
+fn run(config: SimConfig, mutate_every_secs: Option<u64>) -> io::Result<()> {
+    let seed = config.seed;
     let simulator = Simulator::start(config)?;
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "intercom-sim listening on {}", simulator.base_url())?;
@@ -60,7 +95,54 @@ fn run(config: SimConfig) -> io::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(shutdown_signal())
+        .block_on(async {
+            match mutate_every_secs.filter(|&secs| secs > 0) {
+                None => shutdown_signal().await,
+                Some(secs) => tokio::select! {
+                    stopped = shutdown_signal() => stopped,
+                    () = mutate_forever(&simulator, secs, seed) => Ok(()),
+                },
+            }
+        })
+}
+
+/// Demo activity: a few seeded updates per tick, stamped with the real clock.
+async fn mutate_forever(simulator: &Simulator, secs: u64, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f00d_c4a9_06e5);
+    let mut ticks = tokio::time::interval(Duration::from_secs(secs));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let now = simulator.now();
+        simulator.mutate(|data| {
+            for _ in 0..3 {
+                if !data.contacts.is_empty() {
+                    let i = rng.random_range(0..data.contacts.len());
+                    let id = data.contacts[i]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    data.update_contact(&id, now);
+                }
+                if !data.companies.is_empty() {
+                    let i = rng.random_range(0..data.companies.len());
+                    let id = data.companies[i]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    data.update_company(&id, now);
+                }
+            }
+            if !data.conversations.is_empty() {
+                let i = rng.random_range(0..data.conversations.len());
+                let id = data.conversations[i]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                data.add_conversation_part(&id, now);
+            }
+        });
+    }
 }
 
 async fn shutdown_signal() -> io::Result<()> {

@@ -1,7 +1,9 @@
 //! Shared state, router assembly and the serve loop.
 
 use std::io;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{Method, Uri};
@@ -12,27 +14,97 @@ use crate::envelope::ApiError;
 use crate::gate::{self, RateLimiter};
 use crate::{SimConfig, resources};
 
+/// A mutation waiting for the simulator to have served a number of requests.
+type Hook = Box<dyn FnOnce(&mut Dataset) + Send>;
+
+/// Data shared by the server and the [`crate::Simulator`] handle: the dataset,
+/// the count of authenticated requests and the mutations waiting on it.
+pub(crate) struct Shared {
+    pub(crate) data: RwLock<Dataset>,
+    requests: AtomicU64,
+    hooks: Mutex<Vec<(u64, Hook)>>,
+}
+
+impl Shared {
+    pub(crate) fn new(data: Dataset) -> Shared {
+        Shared {
+            data: RwLock::new(data),
+            requests: AtomicU64::new(0),
+            hooks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Applies `f` under the write lock, then rebuilds the id indexes.
+    pub(crate) fn mutate<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {
+        let mut data = self.data.write().unwrap_or_else(PoisonError::into_inner);
+        let result = f(&mut data);
+        data.reindex();
+        result
+    }
+
+    /// Runs `f` once `n` authenticated requests have been served (at once if they
+    /// already have).
+    pub(crate) fn after_requests(&self, n: u64, f: Hook) {
+        let mut hooks = self.hooks.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.requests.load(Ordering::SeqCst) >= n {
+            drop(hooks);
+            self.mutate(f);
+        } else {
+            hooks.push((n, f));
+        }
+    }
+
+    /// Counts one authenticated request as served and runs the hooks now due.
+    pub(crate) fn served_one(&self) {
+        let mut hooks = self.hooks.lock().unwrap_or_else(PoisonError::into_inner);
+        let served = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        if hooks.is_empty() {
+            return;
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) = hooks.drain(..).partition(|(n, _)| *n <= served);
+        *hooks = waiting;
+        drop(hooks);
+        for (_, hook) in due {
+            self.mutate(hook);
+        }
+    }
+}
+
 /// What every handler can reach. Cheap to clone: everything is behind `Arc`.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    data: Arc<RwLock<Dataset>>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) token: Arc<str>,
     pub(crate) limiter: Arc<RateLimiter>,
+    /// The app's timezone: contact search matches dates by calendar day in it.
+    pub(crate) timezone: chrono_tz::Tz,
+    pub(crate) scroll: Arc<Mutex<Option<crate::resources::companies::Scroll>>>,
+    pub(crate) scroll_expiry: Duration,
 }
 
 impl AppState {
-    pub(crate) fn new(config: &SimConfig, data: Arc<RwLock<Dataset>>) -> AppState {
+    pub(crate) fn new(
+        config: &SimConfig,
+        timezone: chrono_tz::Tz,
+        shared: Arc<Shared>,
+    ) -> AppState {
         AppState {
-            data,
+            shared,
             token: Arc::from(config.token.as_str()),
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_minute)),
+            timezone,
+            scroll: Arc::new(Mutex::new(None)),
+            scroll_expiry: config.scroll_expiry,
         }
     }
 
     /// Handlers only clone out of the guard, so a poisoned lock still holds
     /// consistent data and is read through rather than turned into a panic.
     pub(crate) fn data(&self) -> RwLockReadGuard<'_, Dataset> {
-        self.data.read().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .data
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

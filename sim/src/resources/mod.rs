@@ -5,7 +5,12 @@ use axum::Router;
 use crate::server::AppState;
 
 pub(crate) mod admins;
+pub(crate) mod companies;
+pub(crate) mod contacts;
+pub(crate) mod conversations;
+pub(crate) mod data_attributes;
 pub(crate) mod me;
+pub(crate) mod segments;
 pub(crate) mod tags;
 pub(crate) mod teams;
 
@@ -15,4 +20,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(admins::routes())
         .merge(teams::routes())
         .merge(tags::routes())
+        .merge(segments::routes())
+        .merge(data_attributes::routes())
+        .merge(companies::routes())
+        .merge(contacts::routes())
+        .merge(conversations::routes())
 }

@@ -38,9 +38,28 @@ pub fn get(sim: &Simulator, path: &str) -> Reply {
     request(sim, "GET", path, &[("Authorization", bearer().as_bytes())])
 }
 
+/// `POST path` with a JSON body, the default token and optional extra headers.
+pub fn post(sim: &Simulator, path: &str, body: &Value, extra: &[(&str, &str)]) -> Reply {
+    let mut headers: Vec<(&str, &[u8])> = vec![("Authorization", b"Bearer sim-token")];
+    headers.push(("Content-Type", b"application/json"));
+    headers.extend(extra.iter().map(|(k, v)| (*k, v.as_bytes())));
+    send(sim, "POST", path, &headers, body.to_string())
+}
+
 /// Any method, with exactly the given headers (raw bytes, so tests can send
 /// invalid ones).
 pub fn request(sim: &Simulator, method: &str, path: &str, headers: &[(&str, &[u8])]) -> Reply {
+    send(sim, method, path, headers, String::new())
+}
+
+/// Any method, headers and raw body.
+pub fn send(
+    sim: &Simulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: String,
+) -> Reply {
     let mut builder = ureq::http::Request::builder()
         .method(method)
         .uri(format!("{}{path}", sim.base_url()));
@@ -52,7 +71,13 @@ pub fn request(sim: &Simulator, method: &str, path: &str, headers: &[(&str, &[u8
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut response = agent.run(request).expect("simulator answers");
+    let mut response = if body.is_empty() {
+        agent.run(request)
+    } else {
+        let (parts, ()) = request.into_parts();
+        agent.run(ureq::http::Request::from_parts(parts, body))
+    }
+    .expect("simulator answers");
     let text = response.body_mut().read_to_string().expect("readable body");
     Reply {
         status: response.status().as_u16(),

@@ -4,5 +4,7 @@
 mod binary;
 mod conformance;
 mod endpoints;
+mod families;
 mod http;
 mod openapi;
+mod search;

@@ -34,8 +34,9 @@ impl Spec {
                 path.display()
             )
         });
-        let doc: Value = serde_yaml::from_str(&text)
+        let mut doc: Value = serde_yaml::from_str(&text)
             .unwrap_or_else(|err| panic!("{} is not valid YAML: {err}", path.display()));
+        apply_errata(&mut doc);
         let defs = doc
             .pointer("/components/schemas")
             .and_then(Value::as_object)
@@ -68,6 +69,17 @@ impl Spec {
             .pointer("/content/application~1json/schema")
             .unwrap_or_else(|| panic!("{label}: no application/json schema"));
         self.compile(schema, label)
+    }
+
+    /// Whether the spec declares a response for `method path` answering `status`.
+    pub fn declares(&self, path: &str, method: &str, status: u16) -> bool {
+        self.doc
+            .pointer(&format!(
+                "/paths/{}/{}/responses/{status}",
+                path.replace('~', "~0").replace('/', "~1"),
+                method.to_ascii_lowercase()
+            ))
+            .is_some()
     }
 
     /// A named schema of `components/schemas`, for answers an operation does not
@@ -109,6 +121,53 @@ impl Schema {
             self.label,
             errors.join("\n  ")
         );
+    }
+}
+
+/// Where the spec contradicts the API it describes, as `(pointer, format the
+/// API's values actually have)`: the embedded-list items and `url`s of a contact
+/// are typed `format: uri`, but Intercom sends `"type": "tag"` and relative paths
+/// such as `/contacts/{id}/tags`. `None` drops the format. Each pointer must
+/// exist, so a corrected spec makes this list fail loudly rather than linger.
+const ERRATA: &[(&str, Option<&str>)] = &[
+    ("/components/schemas/addressable_list/properties/type", None),
+    (
+        "/components/schemas/addressable_list/properties/url",
+        Some("uri-reference"),
+    ),
+    (
+        "/components/schemas/company_data/properties/url",
+        Some("uri-reference"),
+    ),
+    (
+        "/components/schemas/contact_tags/properties/url",
+        Some("uri-reference"),
+    ),
+    (
+        "/components/schemas/contact_notes/properties/url",
+        Some("uri-reference"),
+    ),
+    (
+        "/components/schemas/contact_companies/properties/url",
+        Some("uri-reference"),
+    ),
+];
+
+fn apply_errata(doc: &mut Value) {
+    for &(pointer, format) in ERRATA {
+        let schema = doc
+            .pointer_mut(pointer)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("erratum target {pointer} is gone from the spec"));
+        assert_eq!(
+            schema.get("format").and_then(Value::as_str),
+            Some("uri"),
+            "erratum {pointer} no longer applies"
+        );
+        match format {
+            Some(format) => schema.insert("format".to_owned(), Value::from(format)),
+            None => schema.remove("format"),
+        };
     }
 }
 

@@ -1,0 +1,227 @@
+//! The three ways Intercom pages through records: `pages.next` lists, search
+//! cursors, and the companies scroll. Each detects a server that repeats
+//! itself instead of looping forever.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+use url::form_urlencoded::byte_serialize;
+
+use crate::api::Api;
+use crate::error::{Error, Result};
+
+pub trait Pager {
+    /// The next page's records; None when the source is exhausted.
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>>;
+}
+
+fn encode(text: &str) -> String {
+    byte_serialize(text.as_bytes()).collect()
+}
+
+fn with_query(path: &str, key: &str, value: &str) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}{key}={}", encode(value))
+}
+
+/// Takes the records array out of a response page.
+pub fn take_records(page: &mut Value, key: &str, what: &str) -> Result<Vec<Value>> {
+    match page.get_mut(key).map(Value::take) {
+        Some(Value::Array(items)) => Ok(items),
+        Some(Value::Null) | None => Err(Error::api(format!(
+            "{what}: response has no `{key}` array"
+        ))),
+        Some(_) => Err(Error::api(format!("{what}: `{key}` is not an array"))),
+    }
+}
+
+/// Remembers cursors so a server that hands one out twice ends the loop.
+#[derive(Default)]
+struct Cursors(HashSet<String>);
+
+impl Cursors {
+    fn fresh(&mut self, cursor: &str, what: &str) -> Result<()> {
+        if self.0.insert(cursor.to_string()) {
+            Ok(())
+        } else {
+            Err(Error::api(format!(
+                "{what}: the API returned cursor `{cursor}` twice; stopping instead of looping"
+            )))
+        }
+    }
+}
+
+/// `GET path` lists, following `pages.next` (a `starting_after` cursor or a
+/// link) when present.
+pub struct ListPager {
+    base: String,
+    records_key: &'static str,
+    next: Option<String>,
+    cursors: Cursors,
+}
+
+impl ListPager {
+    pub fn new(path: String, records_key: &'static str) -> Self {
+        Self {
+            base: path.clone(),
+            records_key,
+            next: Some(path),
+            cursors: Cursors::default(),
+        }
+    }
+}
+
+impl ListPager {
+    /// Takes the records of a page fetched elsewhere (e.g. in a batch) and
+    /// notes where the next one is.
+    pub fn accept(&mut self, api: &Api, mut page: Value) -> Result<Vec<Value>> {
+        let what = format!("GET {}", self.base);
+        let records = take_records(&mut page, self.records_key, &what)?;
+        self.next = match &page["pages"]["next"] {
+            Value::Object(next) => match next.get("starting_after").and_then(Value::as_str) {
+                Some(cursor) => {
+                    self.cursors.fresh(cursor, &what)?;
+                    Some(with_query(&self.base, "starting_after", cursor))
+                }
+                None => None,
+            },
+            Value::String(link) if !link.is_empty() => {
+                self.cursors.fresh(link, &what)?;
+                Some(api.path_of_link(link).ok_or_else(|| {
+                    Error::api(format!("{what}: next link `{link}` leaves the API"))
+                })?)
+            }
+            _ => None,
+        };
+        Ok(records)
+    }
+}
+
+impl Pager for ListPager {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>> {
+        let Some(path) = self.next.take() else {
+            return Ok(None);
+        };
+        let page = api.get(&path)?;
+        self.accept(api, page).map(Some)
+    }
+}
+
+/// `POST` search, ascending by `sort_field`, `per_page` at a time.
+pub struct SearchPager {
+    path: &'static str,
+    records_key: &'static str,
+    query: Value,
+    sort_field: &'static str,
+    per_page: u32,
+    cursor: Option<String>,
+    done: bool,
+    cursors: Cursors,
+}
+
+impl SearchPager {
+    pub fn new(
+        path: &'static str,
+        records_key: &'static str,
+        query: Value,
+        sort_field: &'static str,
+        per_page: u32,
+    ) -> Self {
+        Self {
+            path,
+            records_key,
+            query,
+            sort_field,
+            per_page,
+            cursor: None,
+            done: false,
+            cursors: Cursors::default(),
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut pagination = json!({ "per_page": self.per_page });
+        if let Some(cursor) = &self.cursor {
+            pagination["starting_after"] = json!(cursor);
+        }
+        json!({
+            "query": self.query,
+            "pagination": pagination,
+            "sort": { "field": self.sort_field, "order": "ascending" },
+        })
+    }
+}
+
+impl Pager for SearchPager {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let what = format!("POST {}", self.path);
+        let mut page = api.post(self.path, &self.body())?;
+        let records = take_records(&mut page, self.records_key, &what)?;
+        match page["pages"]["next"]["starting_after"].as_str() {
+            Some(cursor) if !records.is_empty() => {
+                self.cursors.fresh(cursor, &what)?;
+                self.cursor = Some(cursor.to_string());
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(records))
+    }
+}
+
+/// The companies scroll: the first call opens it, each response carries the
+/// `scroll_param` for the next, and an empty page ends (and closes) it.
+pub struct ScrollPager {
+    path: &'static str,
+    param: Option<String>,
+    done: bool,
+    /// First and last id of the previous page, to catch a scroll that
+    /// returns the same page again.
+    previous: Option<(Value, Value)>,
+}
+
+impl ScrollPager {
+    pub fn new(path: &'static str) -> Self {
+        Self {
+            path,
+            param: None,
+            done: false,
+            previous: None,
+        }
+    }
+}
+
+impl Pager for ScrollPager {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let what = format!("GET {}", self.path);
+        let path = match &self.param {
+            Some(param) => with_query(self.path, "scroll_param", param),
+            None => self.path.to_string(),
+        };
+        let mut page = api.get(&path)?;
+        let records = take_records(&mut page, "data", &what)?;
+        if records.is_empty() {
+            self.done = true;
+            return Ok(None);
+        }
+        let ends = (records[0]["id"].clone(), records[records.len() - 1]["id"].clone());
+        if self.previous.as_ref() == Some(&ends) {
+            return Err(Error::api(format!(
+                "{what}: the scroll returned the same page twice; stopping instead of looping"
+            )));
+        }
+        self.previous = Some(ends);
+        let param = page["scroll_param"].as_str().filter(|p| !p.is_empty());
+        self.param = Some(
+            param
+                .ok_or_else(|| Error::api(format!("{what}: a non-empty page has no `scroll_param`")))?
+                .to_string(),
+        );
+        Ok(Some(records))
+    }
+}
