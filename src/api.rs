@@ -53,7 +53,11 @@ impl<'a> Api<'a> {
         if url.origin().ascii_serialization() != self.config.origin() {
             return None;
         }
-        let prefix = url::Url::parse(&self.config.base_url).ok()?.path().trim_end_matches('/').to_string();
+        let prefix = url::Url::parse(&self.config.base_url)
+            .ok()?
+            .path()
+            .trim_end_matches('/')
+            .to_string();
         let path = url.path().strip_prefix(&prefix).unwrap_or(url.path());
         Some(match url.query() {
             Some(query) => format!("{path}?{query}"),
@@ -93,7 +97,10 @@ impl<'a> Api<'a> {
                 Ok(response) => (response.status, parse_response("GET", path, &response)),
                 Err(e) => (
                     0,
-                    Err(Error::new(Category::Transient, format!("GET {path}: {}", e.0))),
+                    Err(Error::new(
+                        Category::Transient,
+                        format!("GET {path}: {}", e.0),
+                    )),
                 ),
             })
             .collect()

@@ -34,11 +34,7 @@ fn catalog_entry(stream: &StreamDef) -> Value {
         for field in properties.keys() {
             let automatic = stream.key_properties.contains(&field.as_str())
                 || replication_key == Some(field.as_str());
-            let inclusion = if automatic {
-                "automatic"
-            } else {
-                "available"
-            };
+            let inclusion = if automatic { "automatic" } else { "available" };
             metadata.push(json!({
                 "breadcrumb": ["properties", field],
                 "metadata": { "inclusion": inclusion, "selected-by-default": true }
@@ -185,8 +181,14 @@ mod tests {
         assert_eq!(top["forced-replication-method"], "INCREMENTAL");
         assert_eq!(top["valid-replication-keys"], json!(["updated_at"]));
         assert_eq!(contacts["replication_key"], "updated_at");
-        let parts = streams.iter().find(|s| s["stream"] == "conversation_parts").unwrap();
-        assert_eq!(parts["metadata"][0]["metadata"]["parent-tap-stream-id"], "conversations");
+        let parts = streams
+            .iter()
+            .find(|s| s["stream"] == "conversation_parts")
+            .unwrap();
+        assert_eq!(
+            parts["metadata"][0]["metadata"]["parent-tap-stream-id"],
+            "conversations"
+        );
     }
 
     #[test]

@@ -70,9 +70,8 @@ impl Config {
         if !value.is_object() {
             return Err(Error::config("config must be a JSON object"));
         }
-        let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-            Error::config(format!("config: field `{}`: {}", e.path(), e.inner()))
-        })?;
+        let raw: RawConfig = serde_path_to_error::deserialize(value)
+            .map_err(|e| Error::config(format!("config: field `{}`: {}", e.path(), e.inner())))?;
         let access_token = raw
             .access_token
             .filter(|t| !t.trim().is_empty())

@@ -28,9 +28,9 @@ fn with_query(path: &str, key: &str, value: &str) -> String {
 pub fn take_records(page: &mut Value, key: &str, what: &str) -> Result<Vec<Value>> {
     match page.get_mut(key).map(Value::take) {
         Some(Value::Array(items)) => Ok(items),
-        Some(Value::Null) | None => Err(Error::api(format!(
-            "{what}: response has no `{key}` array"
-        ))),
+        Some(Value::Null) | None => {
+            Err(Error::api(format!("{what}: response has no `{key}` array")))
+        }
         Some(_) => Err(Error::api(format!("{what}: `{key}` is not an array"))),
     }
 }
@@ -91,7 +91,16 @@ impl ListPager {
                     Error::api(format!("{what}: next link `{link}` leaves the API"))
                 })?)
             }
-            _ => None,
+            // Page-numbered lists may announce more pages without a link.
+            _ => match (
+                page["pages"]["page"].as_u64(),
+                page["pages"]["total_pages"].as_u64(),
+            ) {
+                (Some(current), Some(total)) if current < total && !records.is_empty() => {
+                    Some(with_query(&self.base, "page", &(current + 1).to_string()))
+                }
+                _ => None,
+            },
         };
         Ok(records)
     }
@@ -209,7 +218,10 @@ impl Pager for ScrollPager {
             self.done = true;
             return Ok(None);
         }
-        let ends = (records[0]["id"].clone(), records[records.len() - 1]["id"].clone());
+        let ends = (
+            records[0]["id"].clone(),
+            records[records.len() - 1]["id"].clone(),
+        );
         if self.previous.as_ref() == Some(&ends) {
             return Err(Error::api(format!(
                 "{what}: the scroll returned the same page twice; stopping instead of looping"
@@ -219,7 +231,9 @@ impl Pager for ScrollPager {
         let param = page["scroll_param"].as_str().filter(|p| !p.is_empty());
         self.param = Some(
             param
-                .ok_or_else(|| Error::api(format!("{what}: a non-empty page has no `scroll_param`")))?
+                .ok_or_else(|| {
+                    Error::api(format!("{what}: a non-empty page has no `scroll_param`"))
+                })?
                 .to_string(),
         );
         Ok(Some(records))

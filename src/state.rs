@@ -102,14 +102,30 @@ mod tests {
         let mut state = State::default();
         assert_eq!(state.bookmark("contacts", "updated_at").unwrap(), None);
         state.set_bookmark("contacts", "updated_at", 1709632800);
-        assert!(state.to_json().contains(r#""updated_at":"2024-03-05T10:00:00Z""#));
+        assert!(
+            state
+                .to_json()
+                .contains(r#""updated_at":"2024-03-05T10:00:00Z""#)
+        );
         let again = State::parse(Some(&state.to_json())).unwrap();
-        assert_eq!(again.bookmark("contacts", "updated_at").unwrap(), Some(1709632800));
+        assert_eq!(
+            again.bookmark("contacts", "updated_at").unwrap(),
+            Some(1709632800)
+        );
         let numeric = State::parse(Some(r#"{"version":1,"bookmarks":{"c":{"updated_at":5}}}"#));
-        assert_eq!(numeric.unwrap().bookmark("c", "updated_at").unwrap(), Some(5));
-        let bad = State::parse(Some(r#"{"version":1,"bookmarks":{"c":{"updated_at":"soon"}}}"#));
+        assert_eq!(
+            numeric.unwrap().bookmark("c", "updated_at").unwrap(),
+            Some(5)
+        );
+        let bad = State::parse(Some(
+            r#"{"version":1,"bookmarks":{"c":{"updated_at":"soon"}}}"#,
+        ));
         let e = bad.unwrap().bookmark("c", "updated_at").unwrap_err();
-        assert!(e.message.contains("bookmarks.c.updated_at"), "{}", e.message);
+        assert!(
+            e.message.contains("bookmarks.c.updated_at"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -45,7 +45,9 @@ pub enum Replication {
     FullTable,
     /// Replicates records whose `key` (a UNIX-seconds field) is at or after
     /// the bookmark.
-    Incremental { key: &'static str },
+    Incremental {
+        key: &'static str,
+    },
 }
 
 impl Replication {
@@ -297,7 +299,10 @@ mod tests {
                 );
             }
             for (child_field, _) in stream.shaping.parent_fields {
-                assert!(schema["properties"][child_field].is_object(), "{child_field}");
+                assert!(
+                    schema["properties"][child_field].is_object(),
+                    "{child_field}"
+                );
             }
             for dropped in stream.shaping.drop {
                 assert!(schema["properties"].get(dropped).is_none(), "{dropped}");

@@ -71,8 +71,17 @@ impl<'a> Sync<'a> {
         if let Some(properties) = schema["properties"].as_object_mut() {
             properties.retain(|field, _| !selection.excluded_fields.contains(field));
         }
-        let keys: Vec<String> = stream.key_properties.iter().map(|k| k.to_string()).collect();
-        let bookmarks: Vec<String> = stream.replication.key().map(String::from).into_iter().collect();
+        let keys: Vec<String> = stream
+            .key_properties
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        let bookmarks: Vec<String> = stream
+            .replication
+            .key()
+            .map(String::from)
+            .into_iter()
+            .collect();
         self.api
             .host()
             .schema(stream.name, &schema.to_string(), &keys, &bookmarks);
@@ -150,7 +159,9 @@ impl<'a> Sync<'a> {
 
     fn pager(&self, root: &StreamDef, lower: Option<i64>) -> Result<Box<dyn Pager>> {
         Ok(match root.source {
-            Source::List { path, records_key } => Box::new(ListPager::new(path.to_string(), records_key)),
+            Source::List { path, records_key } => {
+                Box::new(ListPager::new(path.to_string(), records_key))
+            }
             Source::Scroll { path } => Box::new(ScrollPager::new(path)),
             Source::Search {
                 path,
@@ -158,7 +169,10 @@ impl<'a> Sync<'a> {
                 dates,
             } => {
                 let key = root.replication.key().ok_or_else(|| {
-                    Error::internal(format!("{}: a search stream needs a replication key", root.name))
+                    Error::internal(format!(
+                        "{}: a search stream needs a replication key",
+                        root.name
+                    ))
                 })?;
                 let lower = lower.unwrap_or(0).max(0);
                 // Both endpoints' `>` may include or exclude the value itself
@@ -171,10 +185,19 @@ impl<'a> Sync<'a> {
                     "operator": "AND",
                     "value": [{ "field": key, "operator": ">", "value": value }],
                 });
-                Box::new(SearchPager::new(path, records_key, query, key, self.config.page_size))
+                Box::new(SearchPager::new(
+                    path,
+                    records_key,
+                    query,
+                    key,
+                    self.config.page_size,
+                ))
             }
             Source::PerParent { .. } => {
-                return Err(Error::internal(format!("{}: a root cannot be per-parent", root.name)));
+                return Err(Error::internal(format!(
+                    "{}: a root cannot be per-parent",
+                    root.name
+                )));
             }
         })
     }
@@ -187,9 +210,14 @@ impl<'a> Sync<'a> {
         let mut passing: Vec<Map<String, Value>> = Vec::with_capacity(records.len());
         for record in records.iter_mut() {
             let Value::Object(object) = record.take() else {
-                return Err(Error::api(format!("{}: a record is not a JSON object", stream.name)));
+                return Err(Error::api(format!(
+                    "{}: a record is not a JSON object",
+                    stream.name
+                )));
             };
-            let value = key.map(|k| timestamp(&object, k, stream.name)).transpose()?;
+            let value = key
+                .map(|k| timestamp(&object, k, stream.name))
+                .transpose()?;
             if let (Some(value), Some(since)) = (value, run.since)
                 && value < since
             {
@@ -215,7 +243,10 @@ impl<'a> Sync<'a> {
                 object.remove(*field);
             }
             if let Some(fields) = stream.shaping.record_hash {
-                object.insert("_sdc_record_hash".into(), Value::String(record_hash(&object, fields)));
+                object.insert(
+                    "_sdc_record_hash".into(),
+                    Value::String(record_hash(&object, fields)),
+                );
             }
             run.shape.apply(&mut object);
             lines.push(Value::Object(object).to_string());
@@ -235,13 +266,19 @@ impl<'a> Sync<'a> {
             total_at,
         } = run.stream.source
         else {
-            return Err(Error::internal(format!("{}: a child must be per-parent", run.stream.name)));
+            return Err(Error::internal(format!(
+                "{}: a child must be per-parent",
+                run.stream.name
+            )));
         };
         let parent_key = parent.replication.key();
         let mut chosen = Vec::new();
         for record in parents {
             let Value::Object(object) = record else {
-                return Err(Error::api(format!("{}: a record is not a JSON object", parent.name)));
+                return Err(Error::api(format!(
+                    "{}: a record is not a JSON object",
+                    parent.name
+                )));
             };
             if let (Some(Parent::Changed(_)), Some(key)) = (run.stream.parent, parent_key) {
                 let updated = timestamp(object, key, parent.name)?;
@@ -257,14 +294,19 @@ impl<'a> Sync<'a> {
             .map(|p| primary_key(p, parent).map(|id| path.replace("{id}", &url_segment(&id))))
             .collect::<Result<_>>()?;
         let mut children = Vec::new();
-        for ((status, response), parent_record) in self.api.get_batch(&paths).into_iter().zip(&chosen) {
+        for ((status, response), parent_record) in
+            self.api.get_batch(&paths).into_iter().zip(&chosen)
+        {
             let id = primary_key(parent_record, parent)?;
             let mut body = match response {
                 Ok(body) => body,
                 Err(_) if status == 404 => {
                     self.api.host().log(
                         LogLevel::Warn,
-                        &format!("{}: {} {id} disappeared during the sync; skipped", run.stream.name, parent.name),
+                        &format!(
+                            "{}: {} {id} disappeared during the sync; skipped",
+                            run.stream.name, parent.name
+                        ),
                     );
                     continue;
                 }
@@ -276,7 +318,9 @@ impl<'a> Sync<'a> {
                 .pointer_mut(pointer_parent)
                 .ok_or_else(|| Error::api(format!("{what}: response has no `{pointer_parent}`")))?;
             let records = take_records(container, key, &what)?;
-            if let Some(total) = total_at.and_then(|p| body.pointer(p)).and_then(Value::as_u64)
+            if let Some(total) = total_at
+                .and_then(|p| body.pointer(p))
+                .and_then(Value::as_u64)
                 && total > records.len() as u64
             {
                 self.api.host().log(
@@ -292,7 +336,10 @@ impl<'a> Sync<'a> {
             for mut child in records {
                 if let Value::Object(object) = &mut child {
                     for (field, from) in run.stream.shaping.parent_fields {
-                        object.insert(field.to_string(), parent_record.get(*from).cloned().unwrap_or(Value::Null));
+                        object.insert(
+                            field.to_string(),
+                            parent_record.get(*from).cloned().unwrap_or(Value::Null),
+                        );
                     }
                 }
                 children.push(child);
@@ -339,7 +386,10 @@ fn primary_key(object: &Map<String, Value>, stream: &StreamDef) -> Result<String
     match object.get(field) {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(Error::api(format!("{}: a record has no `{field}`", stream.name))),
+        _ => Err(Error::api(format!(
+            "{}: a record has no `{field}`",
+            stream.name
+        ))),
     }
 }
 

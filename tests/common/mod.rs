@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use intercom_host::{Connector, Limits, LogLevel, Outcome, Runtime, Sink};
 use intercom_sim::{SimConfig, Simulator};
-use serde_json::{Value, json};
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 /// The component under test: `INTERCOM_CONNECTOR_COMPONENT`, or the release
 /// build. Refuses a build older than the sources, so a test never passes on
@@ -132,8 +132,160 @@ pub fn read(config: &str, catalog: Option<&str>, state: Option<&str>) -> (Collec
         .expect("host failure")
 }
 
-/// Sorts by `id` so record sets compare regardless of order.
-pub fn by_id(mut records: Vec<Value>) -> Vec<Value> {
-    records.sort_by(|a, b| a["id"].to_string().cmp(&b["id"].to_string()));
+/// The connector's committed schema of `stream`.
+pub fn schema_of(stream: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/schemas/{stream}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The documented timestamp transformation, applied independently of the
+/// connector: integers under a `format: date-time` schema become RFC 3339.
+pub fn timestamps_to_rfc3339(schema: &Value, value: &mut Value) {
+    match value {
+        Value::Number(n) if schema["format"] == "date-time" => {
+            let t = chrono::DateTime::from_timestamp(n.as_i64().unwrap(), 0).unwrap();
+            *value = Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                timestamps_to_rfc3339(&schema["properties"][k], v);
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| timestamps_to_rfc3339(&schema["items"], v)),
+        _ => {}
+    }
+}
+
+/// `_sdc_record_hash` as the README documents it.
+pub fn attribute_hash(record: &Value) -> String {
+    use sha2::Digest;
+    let identity = json!([record["model"], record["full_name"], record["name"]]);
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&identity).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What each stream must contain for a simulator dataset, before the
+/// timestamp transformation.
+pub fn expected_raw(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
+    let with_hash = |model: &str| -> Vec<Value> {
+        data.data_attributes(Some(model), true)
+            .into_iter()
+            .map(|mut a| {
+                a["_sdc_record_hash"] = json!(attribute_hash(&a));
+                a
+            })
+            .collect()
+    };
+    match stream {
+        "admins" => data.admins.clone(),
+        "teams" => data.teams.clone(),
+        "tags" => data.tags.clone(),
+        "segments" => data.segments.clone(),
+        "companies" => data.companies.clone(),
+        "conversations" => data.conversations.clone(),
+        "company_attributes" => with_hash("company"),
+        "contact_attributes" => with_hash("contact"),
+        "company_segments" => {
+            let mut seen = std::collections::BTreeMap::new();
+            for company in &data.companies {
+                for segment in company["segments"]["segments"].as_array().unwrap() {
+                    seen.insert(segment["id"].to_string(), segment.clone());
+                }
+            }
+            seen.into_values().collect()
+        }
+        "contacts" => data
+            .contacts
+            .iter()
+            .map(|contact| complete_contact_lists(contact.clone(), data))
+            .collect(),
+        "conversation_parts" => data
+            .conversations
+            .iter()
+            .flat_map(|c| {
+                let id = c["id"].as_str().unwrap();
+                let full = data.conversation_with_parts(id).unwrap();
+                full["conversation_parts"]["conversation_parts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|part| {
+                        let mut part = part.clone();
+                        part["conversation_id"] = c["id"].clone();
+                        part["conversation_created_at"] = c["created_at"].clone();
+                        part["conversation_updated_at"] = c["updated_at"].clone();
+                        part
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        other => panic!("no expectation for stream {other}"),
+    }
+}
+
+/// Truncated embedded lists replaced by `{type, id, url}` references to
+/// every item of the full list.
+fn complete_contact_lists(mut contact: Value, data: &intercom_sim::Dataset) -> Value {
+    let id = contact["id"].as_str().unwrap().to_string();
+    for (list, kind) in [("tags", "tag"), ("companies", "company"), ("notes", "note")] {
+        if contact[list]["has_more"] != json!(true) {
+            continue;
+        }
+        let ids: Vec<String> = match list {
+            "tags" => data.contact_tags[&id].clone(),
+            "companies" => data.contact_companies[&id].clone(),
+            _ => data.contact_notes[&id]
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_string())
+                .collect(),
+        };
+        let refs: Vec<Value> = ids
+            .iter()
+            .map(|i| json!({"type": kind, "id": i, "url": format!("/{list}/{i}")}))
+            .collect();
+        contact[list]["total_count"] = json!(refs.len());
+        contact[list]["has_more"] = json!(false);
+        contact[list]["data"] = json!(refs);
+    }
+    contact
+}
+
+/// What each stream must contain, as the connector emits it.
+pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
+    let schema = schema_of(stream);
+    expected_raw(stream, data)
+        .into_iter()
+        .map(|mut r| {
+            timestamps_to_rfc3339(&schema, &mut r);
+            r
+        })
+        .collect()
+}
+
+pub const ALL_STREAMS: [&str; 11] = [
+    "admins",
+    "companies",
+    "company_attributes",
+    "company_segments",
+    "contact_attributes",
+    "contacts",
+    "conversation_parts",
+    "conversations",
+    "segments",
+    "tags",
+    "teams",
+];
+
+/// Sorts by primary key (`id`, or `_sdc_record_hash`) for set comparison.
+pub fn by_key(mut records: Vec<Value>) -> Vec<Value> {
+    let key = |r: &Value| {
+        r.get("_sdc_record_hash")
+            .or_else(|| r.get("id"))
+            .map(Value::to_string)
+            .unwrap_or_default()
+    };
+    records.sort_by_key(key);
     records
 }
