@@ -1,0 +1,201 @@
+//! The `intercom-connector` binary as Singer and shell users see it: the real
+//! release component, the real simulator over loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use intercom_sim::{SimConfig, Simulator};
+use serde_json::{Value, json};
+
+fn component() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/build",
+        path.display()
+    );
+    path
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    sim: Simulator,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let fixture = Self {
+            dir: tempfile::tempdir().unwrap(),
+            sim: Simulator::start(SimConfig::default()).unwrap(),
+        };
+        let config = json!({"access_token": "sim-token", "base_url": fixture.sim.base_url()});
+        fixture.write("config.json", &config.to_string());
+        fixture
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        std::fs::write(self.path(name), text).unwrap();
+        self.path(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+            .args(args)
+            .arg("--component")
+            .arg(component())
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .output()
+            .unwrap()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn discover_prints_a_singer_catalog() {
+    let f = Fixture::new();
+    let output = f.run(&["--config", &f.path("config.json"), "--discover"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let catalog: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let streams = catalog["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 11);
+    for stream in streams {
+        assert!(stream["schema"]["properties"].is_object());
+        assert!(stream["key_properties"].is_array());
+        assert_eq!(stream["metadata"][0]["breadcrumb"], json!([]));
+    }
+}
+
+#[test]
+fn a_tap_run_prints_schema_record_and_state_messages() {
+    let f = Fixture::new();
+    let catalog = json!({"streams": [{"tap_stream_id": "admins"}, {"tap_stream_id": "tags"}]});
+    let catalog = f.write("catalog.json", &catalog.to_string());
+    let output = f.run(&["--config", &f.path("config.json"), "--catalog", &catalog]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let messages: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect();
+    let mut declared = std::collections::HashSet::new();
+    let mut admins = Vec::new();
+    for message in &messages {
+        match message["type"].as_str().unwrap() {
+            "SCHEMA" => {
+                declared.insert(message["stream"].as_str().unwrap().to_string());
+                assert_eq!(message["key_properties"], json!(["id"]));
+            }
+            "RECORD" => {
+                let stream = message["stream"].as_str().unwrap();
+                assert!(
+                    declared.contains(stream),
+                    "RECORD before SCHEMA for {stream}"
+                );
+                assert!(message["time_extracted"].is_string());
+                if stream == "admins" {
+                    admins.push(message["record"].clone());
+                }
+            }
+            "STATE" => assert_eq!(message["value"]["version"], 1),
+            other => panic!("unexpected message type {other}"),
+        }
+    }
+    assert_eq!(messages.last().unwrap()["type"], "STATE");
+    assert_eq!(admins, f.sim.dataset().admins);
+    assert!(stderr(&output).contains("sync finished"));
+    // The compiled component was cached for the next start.
+    assert!(std::fs::read_dir(f.path("cache")).unwrap().count() > 0);
+}
+
+#[test]
+fn check_reports_the_workspace() {
+    let f = Fixture::new();
+    let output = f.run(&["--config", &f.path("config.json"), "check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let name = f.sim.dataset().app["name"].as_str().unwrap().to_string();
+    assert!(stdout(&output).contains(&name), "{}", stdout(&output));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_one_line_error_naming_the_file() {
+    let f = Fixture::new();
+    let config = f.path("config.json");
+    let unknown = f.write("unknown.json", r#"{"streams":[{"tap_stream_id":"users"}]}"#);
+    let future = f.write("future.json", r#"{"version":9,"bookmarks":{}}"#);
+    let not_json = f.write("broken.json", "{\"access_token\": ");
+    let no_token = f.write("no-token.json", r#"{"region":"us"}"#);
+    let bad_page = f.write("bad-page.json", r#"{"access_token":"x","page_size":"big"}"#);
+    let not_wasm = f.write("not.wasm", "hello");
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["--config", "/nonexistent/config.json"],
+            "/nonexistent/config.json",
+            "cannot read",
+        ),
+        (
+            vec!["--config", &not_json, "--discover"],
+            &not_json,
+            "not valid JSON",
+        ),
+        (vec!["--config", &no_token], &no_token, "`access_token`"),
+        (vec!["--config", &bad_page], &bad_page, "`page_size`"),
+        (
+            vec!["--config", &config, "--catalog", &unknown],
+            &unknown,
+            "unknown stream `users`",
+        ),
+        (
+            vec!["--config", &config, "--state", &future],
+            &future,
+            "`version`",
+        ),
+        (
+            vec!["--config", &config, "--state", &not_json],
+            &not_json,
+            "not valid JSON",
+        ),
+    ];
+    for (args, file, needle) in cases {
+        let output = f.run(&args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(last.starts_with("error: "), "{args:?}: {err}");
+        assert!(
+            last.contains(file) && last.contains(needle),
+            "{args:?}: {last}"
+        );
+        assert!(stdout(&output).is_empty(), "{args:?} printed output");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+        .args(["--config", &config, "--component", &not_wasm, "--no-cache"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains(&not_wasm), "{}", stderr(&output));
+}
+
+#[test]
+fn a_rejected_token_exits_1_without_printing_it() {
+    let f = Fixture::new();
+    let secret = "tok_this-is-secret";
+    let config = json!({"access_token": secret, "base_url": f.sim.base_url()});
+    let config = f.write("wrong.json", &config.to_string());
+    let output = f.run(&["--config", &config]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("auth error") && err.contains("401"), "{err}");
+    assert!(!err.contains(secret) && !stdout(&output).contains(secret));
+}
