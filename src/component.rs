@@ -3,11 +3,11 @@
 wit_bindgen::generate!({ path: "wit", world: "source-connector" });
 
 use connector::source::types as wit;
-use connector::source::{http, output, state};
+use connector::source::{clock, http, output, state};
 use exports::connector::source::source::Guest;
 
 use crate::error::{Category, Error};
-use crate::host::{Host, LogLevel, Method, Request, Response, TransportError};
+use crate::host::{Host, LogLevel, Method, Request, Response, TransportError, WaitReason};
 
 struct Component;
 
@@ -118,6 +118,19 @@ impl Host for WitHost {
             LogLevel::Error => wit::LogLevel::Error,
         };
         output::log(level, message);
+    }
+
+    fn now_ms(&self) -> u64 {
+        clock::now_ms()
+    }
+
+    fn sleep(&self, ms: u32, reason: WaitReason) {
+        let reason = match reason {
+            WaitReason::RateLimit => clock::WaitReason::RateLimit,
+            WaitReason::Retry => clock::WaitReason::Retry,
+            WaitReason::Busy => clock::WaitReason::Busy,
+        };
+        clock::sleep(ms, reason);
     }
 
     fn checkpoint(&self, document: &str) -> crate::error::Result<()> {

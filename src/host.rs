@@ -43,6 +43,14 @@ pub enum LogLevel {
     Error,
 }
 
+/// Why the connector waits; hosts may show or count waits by reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    RateLimit,
+    Retry,
+    Busy,
+}
+
 /// A transport failure, already rendered to one line by the bindings layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransportError(pub String);
@@ -56,6 +64,9 @@ pub trait Host {
     fn schema(&self, stream: &str, schema: &str, key_properties: &[String], bookmarks: &[String]);
     fn records(&self, stream: &str, records: Vec<String>);
     fn log(&self, level: LogLevel, message: &str);
+    /// Milliseconds since the UNIX epoch.
+    fn now_ms(&self) -> u64;
+    fn sleep(&self, ms: u32, reason: WaitReason);
     /// Commits everything emitted so far together with `state`.
     fn checkpoint(&self, state: &str) -> Result<()>;
 }

@@ -23,6 +23,7 @@ pub struct HostState<S> {
     pub(crate) declared_streams: HashSet<String>,
     /// Why the last checkpoint could not be committed, for the caller.
     pub(crate) commit_failure: Option<wasmtime::Error>,
+    pub(crate) waits: crate::clock::Waits,
 }
 
 impl<S: Sink> HostState<S> {
@@ -39,6 +40,7 @@ impl<S: Sink> HostState<S> {
             state,
             declared_streams: HashSet::new(),
             commit_failure: None,
+            waits: Default::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! to a [`Sink`].
 
 pub mod bindings;
+pub mod clock;
 pub mod http;
 pub mod instance;
 pub mod logging;

@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use wasmtime::{Result, format_err};
 
 use crate::bindings::LogLevel;
+use crate::bindings::connector::source::clock::WaitReason;
 use crate::bindings::connector::source::output;
 use crate::instance::HostState;
 
@@ -23,6 +24,8 @@ pub trait Sink: Send + 'static {
     fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()>;
     fn checkpoint(&mut self, state: &RawValue) -> Result<()>;
     fn log(&mut self, level: LogLevel, message: &str);
+    /// The guest is about to wait; sinks that show progress may say so.
+    fn wait(&mut self, _reason: WaitReason, _duration: std::time::Duration) {}
 }
 
 /// Parses guest JSON and insists on an object.
