@@ -1,20 +1,56 @@
-//! Intercom's HTTP conventions: auth and version headers, the error envelope,
-//! and the mapping of statuses to error categories.
+//! Intercom's HTTP conventions (auth and version headers, the error
+//! envelope, statuses to error categories) and the request loop that paces
+//! to the rate limit and retries what may pass.
+
+use std::cell::{Cell, RefCell};
 
 use serde_json::Value;
 
 use crate::config::{API_VERSION, Config};
 use crate::error::{Category, Error, Result};
-use crate::host::{Host, Method, Request, Response};
+use crate::host::{Host, LogLevel, Method, Request, Response, TransportError, WaitReason};
+use crate::pacing::Pacer;
+use crate::retry::{Jitter, MAX_ATTEMPTS, MAX_ELAPSED_MS, backoff_ms};
+
+/// Which failures a call retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// 5xx, timeouts, broken connections, truncated or invalid JSON; 429s wait.
+    Transient,
+    /// Only 429s wait; anything else goes back to the caller (the scroll must
+    /// restart rather than repeat a failed page).
+    RateLimitOnly,
+}
 
 pub struct Api<'a> {
     host: &'a dyn Host,
     config: &'a Config,
+    pacer: RefCell<Pacer>,
+    jitter: Jitter,
+    /// Requests sent and retried, for the end-of-run log.
+    pub requests: Cell<u64>,
+    pub retries: Cell<u64>,
+}
+
+/// What one try of one request came to.
+enum Outcome {
+    Done(Result<Value>),
+    /// Worth another try after a backoff.
+    Again(Error),
+    /// Rate limited: another try once the window resets.
+    Paced(Error),
 }
 
 impl<'a> Api<'a> {
     pub fn new(host: &'a dyn Host, config: &'a Config) -> Self {
-        Self { host, config }
+        Self {
+            host,
+            config,
+            pacer: RefCell::new(Pacer::new(config.rate_limit_share)),
+            jitter: Jitter::new(host.now_ms()),
+            requests: Cell::new(0),
+            retries: Cell::new(0),
+        }
     }
 
     pub fn host(&self) -> &'a dyn Host {
@@ -66,44 +102,131 @@ impl<'a> Api<'a> {
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {
-        self.call(Method::Get, path, None)
+        self.get_with(path, Retry::Transient)
+    }
+
+    pub fn get_with(&self, path: &str, retry: Retry) -> Result<Value> {
+        let request = self.request(Method::Get, path, None);
+        self.first(self.execute(vec![request], retry))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.call(Method::Post, path, Some(body))
-    }
-
-    fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
-        let name = method_name(method);
-        let response = self
-            .host
-            .send(self.request(method, path, body))
-            .map_err(|e| Error::new(Category::Transient, format!("{name} {path}: {}", e.0)))?;
-        parse_response(name, path, &response)
+        let request = self.request(Method::Post, path, Some(body));
+        self.first(self.execute(vec![request], Retry::Transient))
     }
 
     /// GETs independent paths through the host's batch call; results keep
     /// the order of `paths`.
-    pub fn get_batch(&self, paths: &[String]) -> Vec<(u16, Result<Value>)> {
+    pub fn get_batch(&self, paths: &[String]) -> Vec<Result<Value>> {
         let requests = paths
             .iter()
             .map(|p| self.request(Method::Get, p, None))
             .collect();
-        self.host
-            .send_batch(requests)
+        self.execute(requests, Retry::Transient)
+    }
+
+    fn first(&self, mut results: Vec<Result<Value>>) -> Result<Value> {
+        results
+            .pop()
+            .unwrap_or_else(|| Err(Error::internal("a request produced no result")))
+    }
+
+    /// Sends `requests`, in batches the rate limit allows, retrying per
+    /// `retry` until each has a final outcome.
+    fn execute(&self, requests: Vec<Request>, retry: Retry) -> Vec<Result<Value>> {
+        let started = self.host.now_ms();
+        let mut results: Vec<Option<Result<Value>>> = requests.iter().map(|_| None).collect();
+        let mut attempts = vec![0u32; requests.len()];
+        let mut pending: Vec<usize> = (0..requests.len()).collect();
+        while !pending.is_empty() {
+            let allowed = self.pacer.borrow_mut().allowance(self.host, pending.len());
+            let chunk: Vec<usize> = pending.drain(..allowed.max(1)).collect();
+            self.pacer.borrow_mut().spend(chunk.len());
+            self.requests.set(self.requests.get() + chunk.len() as u64);
+            let responses = match chunk.as_slice() {
+                [single] => vec![self.host.send(requests[*single].clone())],
+                _ => self
+                    .host
+                    .send_batch(chunk.iter().map(|&i| requests[i].clone()).collect()),
+            };
+            let elapsed = self.host.now_ms().saturating_sub(started);
+            let mut backoff_attempt = 0;
+            let mut first_failure = None;
+            for (&index, response) in chunk.iter().zip(responses) {
+                attempts[index] += 1;
+                let request = &requests[index];
+                match self.classify(request, response) {
+                    Outcome::Done(result) => results[index] = Some(result),
+                    Outcome::Paced(e) if elapsed < MAX_ELAPSED_MS => {
+                        attempts[index] -= 1;
+                        pending.push(index);
+                        first_failure.get_or_insert(e);
+                    }
+                    Outcome::Again(e)
+                        if retry == Retry::Transient
+                            && attempts[index] < MAX_ATTEMPTS
+                            && elapsed < MAX_ELAPSED_MS =>
+                    {
+                        backoff_attempt = backoff_attempt.max(attempts[index]);
+                        pending.push(index);
+                        first_failure.get_or_insert(e);
+                    }
+                    Outcome::Again(e) | Outcome::Paced(e) => results[index] = Some(Err(e)),
+                }
+            }
+            if backoff_attempt > 0 {
+                let delay = backoff_ms(backoff_attempt, &self.jitter);
+                let retried = pending.len() as u64;
+                self.retries.set(self.retries.get() + retried);
+                let reason = first_failure.map(|e| e.message).unwrap_or_default();
+                self.host.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "retrying {retried} request(s) in {delay} ms (try {}): {reason}",
+                        backoff_attempt + 1
+                    ),
+                );
+                self.host.sleep(delay as u32, WaitReason::Retry);
+            }
+        }
+        results
             .into_iter()
-            .zip(paths)
-            .map(|(result, path)| match result {
-                Ok(response) => (response.status, parse_response("GET", path, &response)),
-                Err(e) => (
-                    0,
-                    Err(Error::new(
-                        Category::Transient,
-                        format!("GET {path}: {}", e.0),
-                    )),
-                ),
-            })
+            .map(|r| r.unwrap_or_else(|| Err(Error::internal("a request was never sent"))))
             .collect()
+    }
+
+    fn classify(
+        &self,
+        request: &Request,
+        response: std::result::Result<Response, TransportError>,
+    ) -> Outcome {
+        let path = request
+            .url
+            .strip_prefix(&self.config.base_url)
+            .unwrap_or(&request.url);
+        let what = format!(
+            "{} {}",
+            method_name(request.method),
+            path.split('?').next().unwrap_or(path)
+        );
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => {
+                let error = Error::new(Category::Transient, format!("{what}: {}", e.message));
+                return if e.retryable {
+                    Outcome::Again(error)
+                } else {
+                    Outcome::Done(Err(error))
+                };
+            }
+        };
+        self.pacer.borrow_mut().observe(self.host, &response);
+        match parse_response(&what, &response) {
+            Ok(value) => Outcome::Done(Ok(value)),
+            Err(e) if response.status == 429 => Outcome::Paced(e),
+            Err(e) if e.category == Category::Transient => Outcome::Again(e),
+            Err(e) => Outcome::Done(Err(e)),
+        }
     }
 }
 
@@ -115,8 +238,8 @@ fn method_name(method: Method) -> &'static str {
 }
 
 /// Turns a response into its JSON body, or an error that says what to fix.
-pub fn parse_response(method: &str, path: &str, response: &Response) -> Result<Value> {
-    let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+/// A 2xx with a body that is not JSON (truncated, garbled) is transient.
+pub fn parse_response(what: &str, response: &Response) -> Result<Value> {
     if (200..300).contains(&response.status) {
         return serde_json::from_slice(&response.body).map_err(|e| {
             Error::new(
@@ -125,7 +248,7 @@ pub fn parse_response(method: &str, path: &str, response: &Response) -> Result<V
             )
         });
     }
-    let detail = error_detail(&response.body);
+    let (code, detail) = error_detail(&response.body);
     let status = response.status;
     let (category, hint) = match status {
         401 => (
@@ -140,25 +263,27 @@ pub fn parse_response(method: &str, path: &str, response: &Response) -> Result<V
         500..=599 => (Category::Transient, "Intercom server error"),
         _ => (Category::Api, "request rejected"),
     };
-    Err(Error::new(
-        category,
-        format!("{what}: HTTP {status}: {hint}{detail}"),
-    ))
+    let mut error = Error::new(category, format!("{what}: HTTP {status}: {hint}{detail}"));
+    error.status = Some(status);
+    error.code = code;
+    Err(error)
 }
 
-/// "(code: message)" from Intercom's error envelope, if the body is one.
-fn error_detail(body: &[u8]) -> String {
+/// Intercom's error code, and " (code: message)" for the user, when the body
+/// is Intercom's error envelope.
+fn error_detail(body: &[u8]) -> (Option<String>, String) {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return String::new();
+        return (None, String::new());
     };
     let Some(first) = value["errors"].get(0) else {
-        return String::new();
+        return (None, String::new());
     };
     let code = first["code"].as_str().unwrap_or("unknown");
-    match first["message"].as_str() {
+    let detail = match first["message"].as_str() {
         Some(message) => format!(" ({code}: {message})"),
         None => format!(" ({code})"),
-    }
+    };
+    (Some(code.to_string()), detail)
 }
 
 #[cfg(test)]
@@ -176,8 +301,10 @@ mod tests {
     #[test]
     fn maps_statuses_to_categories_with_intercom_detail() {
         let body = r#"{"type":"error.list","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}"#;
-        let e = parse_response("GET", "/admins?x=1", &response(401, body)).unwrap_err();
+        let e = parse_response("GET /admins", &response(401, body)).unwrap_err();
         assert_eq!(e.category, Category::Auth);
+        assert_eq!(e.status, Some(401));
+        assert_eq!(e.code.as_deref(), Some("unauthorized"));
         assert_eq!(
             e.message,
             "GET /admins: HTTP 401: the access token was rejected; check `access_token` and `region` (unauthorized: Access Token Invalid)"
@@ -189,14 +316,14 @@ mod tests {
             (404, Category::Api),
         ];
         for (status, category) in cases {
-            let e = parse_response("GET", "/x", &response(status, "not json")).unwrap_err();
+            let e = parse_response("GET /x", &response(status, "not json")).unwrap_err();
             assert_eq!(e.category, category, "{status}");
         }
     }
 
     #[test]
     fn invalid_json_is_transient_not_a_panic() {
-        let e = parse_response("GET", "/tags", &response(200, r#"{"type":"li"#)).unwrap_err();
+        let e = parse_response("GET /tags", &response(200, r#"{"type":"li"#)).unwrap_err();
         assert_eq!(e.category, Category::Transient);
         assert!(
             e.message

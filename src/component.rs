@@ -78,14 +78,30 @@ fn from_wit(
             headers: r.headers,
             body: r.body,
         }),
-        Err(e) => Err(TransportError(match e {
-            wit::TransportError::Timeout => "timed out".to_string(),
-            wit::TransportError::Connection(m) => format!("connection failed: {m}"),
-            wit::TransportError::Tls(m) => format!("TLS failed: {m}"),
-            wit::TransportError::Denied(m) => format!("refused by the host: {m}"),
-            wit::TransportError::TooLarge(n) => format!("response larger than {n} bytes"),
-            wit::TransportError::Other(m) => m,
-        })),
+        Err(e) => Err(match e {
+            wit::TransportError::Timeout => retryable("timed out".to_string()),
+            wit::TransportError::Connection(m) => retryable(format!("connection failed: {m}")),
+            wit::TransportError::Other(m) => retryable(m),
+            wit::TransportError::Tls(m) => final_error(format!("TLS failed: {m}")),
+            wit::TransportError::Denied(m) => final_error(format!("refused by the host: {m}")),
+            wit::TransportError::TooLarge(n) => {
+                final_error(format!("response larger than the host's {n}-byte cap"))
+            }
+        }),
+    }
+}
+
+fn retryable(message: String) -> TransportError {
+    TransportError {
+        retryable: true,
+        message,
+    }
+}
+
+fn final_error(message: String) -> TransportError {
+    TransportError {
+        retryable: false,
+        message,
     }
 }
 

@@ -44,6 +44,7 @@ struct RawConfig {
     page_size: Option<u32>,
     request_timeout_seconds: Option<u32>,
     search_lookback_seconds: Option<i64>,
+    rate_limit_share: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +59,9 @@ pub struct Config {
     /// Search streams re-read this far before their bookmark: Intercom
     /// indexes new and changed records for search with a delay of minutes.
     pub search_lookback_seconds: i64,
+    /// Share of the app's rate-limit budget this connector may spend; other
+    /// apps of the workspace share the workspace's limit.
+    pub rate_limit_share: f64,
 }
 
 /// The JSON Schema of the config, returned by `spec`.
@@ -111,7 +115,14 @@ impl Config {
                 "config: field `search_lookback_seconds` must not be negative",
             ));
         }
+        let rate_limit_share = raw.rate_limit_share.unwrap_or(1.0);
+        if !(rate_limit_share > 0.0 && rate_limit_share <= 1.0) {
+            return Err(Error::config(format!(
+                "config: field `rate_limit_share` must be in (0, 1], got {rate_limit_share}"
+            )));
+        }
         Ok(Config {
+            rate_limit_share,
             search_lookback_seconds,
             access_token,
             start_date,

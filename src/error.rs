@@ -17,6 +17,10 @@ pub enum Category {
 pub struct Error {
     pub category: Category,
     pub message: String,
+    /// The HTTP status and Intercom error code behind an API error, for
+    /// callers that treat some (404, 410, `scroll_exists`) specially.
+    pub status: Option<u16>,
+    pub code: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -26,6 +30,8 @@ impl Error {
         Self {
             category,
             message: message.into(),
+            status: None,
+            code: None,
         }
     }
 

@@ -51,9 +51,14 @@ pub enum WaitReason {
     Busy,
 }
 
-/// A transport failure, already rendered to one line by the bindings layer.
+/// A transport failure, rendered to one line by the bindings layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TransportError(pub String);
+pub struct TransportError {
+    /// Timeouts and broken connections may pass; a refused origin or an
+    /// oversized body will not.
+    pub retryable: bool,
+    pub message: String,
+}
 
 pub trait Host {
     fn send(&self, request: Request) -> std::result::Result<Response, TransportError>;

@@ -8,14 +8,19 @@ pub mod config;
 pub mod error;
 pub mod host;
 pub mod lists;
+pub mod pacing;
 pub mod pager;
 pub mod record;
+pub mod retry;
 pub mod state;
 pub mod streams;
 pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+#[cfg(test)]
+mod robustness_tests;
 
 use api::Api;
 use config::Config;
@@ -61,6 +66,15 @@ pub fn read(
     let state = State::parse(state)?;
     let api = Api::new(host, &config);
     let mut sync = sync::Sync::new(&api, &config, state);
-    sync.run(&selected)?;
+    let result = sync.run(&selected);
+    host.log(
+        host::LogLevel::Info,
+        &format!(
+            "{} requests, {} retried",
+            api.requests.get(),
+            api.retries.get()
+        ),
+    );
+    result?;
     host.checkpoint(&sync.state().to_json())
 }

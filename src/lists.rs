@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::Api;
 use crate::error::{Error, Result};
+use crate::host::LogLevel;
 use crate::pager::{ListPager, Pager};
 use crate::streams::StreamDef;
 
@@ -36,9 +37,22 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Map<String, Value>
         return Ok(());
     }
     let paths: Vec<String> = wanted.iter().map(|(_, _, p)| p.clone()).collect();
-    for ((index, list, path), (_, response)) in wanted.into_iter().zip(api.get_batch(&paths)) {
+    for ((index, list, path), response) in wanted.into_iter().zip(api.get_batch(&paths)) {
+        let page = match response {
+            Ok(page) => page,
+            // Merged (410) or deleted (404) since the search: the embedded
+            // list is all there is.
+            Err(e) if matches!(e.status, Some(404 | 410)) => {
+                api.host().log(
+                    LogLevel::Info,
+                    &format!("{path}: {}; kept the embedded list", e.message),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let mut pager = ListPager::new(path, items_key(list));
-        let mut items = pager.accept(api, response?)?;
+        let mut items = pager.accept(api, page)?;
         while let Some(more) = pager.next_page(api)? {
             items.extend(more);
         }

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use url::form_urlencoded::byte_serialize;
 
-use crate::api::Api;
-use crate::error::{Error, Result};
+use crate::api::{Api, Retry};
+use crate::error::{Category, Error, Result};
+use crate::host::{LogLevel, WaitReason};
 
 pub trait Pager {
     /// The next page's records; None when the source is exhausted.
@@ -180,12 +181,24 @@ impl Pager for SearchPager {
     }
 }
 
+/// How often a broken scroll is started over before the sync gives up.
+const MAX_SCROLL_RESTARTS: u32 = 5;
+/// While another client holds the app's one scroll, wait this long between
+/// tries, at most `SCROLL_BUSY_TRIES` times (it expires a minute after its
+/// last use).
+const SCROLL_BUSY_WAIT_MS: u32 = 10_000;
+const SCROLL_BUSY_TRIES: u32 = 12;
+
 /// The companies scroll: the first call opens it, each response carries the
 /// `scroll_param` for the next, and an empty page ends (and closes) it.
+/// A server error or an expired param restarts it from the beginning, so
+/// records of the pages before may be emitted twice (keys deduplicate them).
 pub struct ScrollPager {
     path: &'static str,
     param: Option<String>,
     done: bool,
+    restarts: u32,
+    busy_tries: u32,
     /// First and last id of the previous page, to catch a scroll that
     /// returns the same page again.
     previous: Option<(Value, Value)>,
@@ -197,45 +210,103 @@ impl ScrollPager {
             path,
             param: None,
             done: false,
+            restarts: 0,
+            busy_tries: 0,
             previous: None,
         }
+    }
+
+    /// Starts the scroll over after `error`, or gives up.
+    fn restart(&mut self, api: &Api, error: Error) -> Result<()> {
+        if self.restarts >= MAX_SCROLL_RESTARTS {
+            return Err(Error {
+                message: format!(
+                    "{} (the scroll failed {} times)",
+                    error.message,
+                    self.restarts + 1
+                ),
+                ..error
+            });
+        }
+        self.restarts += 1;
+        api.host().log(
+            LogLevel::Warn,
+            &format!(
+                "restarting the companies scroll from the beginning: {}",
+                error.message
+            ),
+        );
+        self.param = None;
+        self.previous = None;
+        Ok(())
     }
 }
 
 impl Pager for ScrollPager {
     fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>> {
-        if self.done {
-            return Ok(None);
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let what = format!("GET {}", self.path);
+            let path = match &self.param {
+                Some(param) => with_query(self.path, "scroll_param", param),
+                None => self.path.to_string(),
+            };
+            let mut page = match api.get_with(&path, Retry::RateLimitOnly) {
+                Ok(page) => page,
+                Err(e) if e.code.as_deref() == Some("scroll_exists") => {
+                    if self.busy_tries >= SCROLL_BUSY_TRIES {
+                        return Err(Error {
+                            message: format!(
+                                "{}: another client keeps the app's only companies scroll open",
+                                e.message
+                            ),
+                            ..e
+                        });
+                    }
+                    self.busy_tries += 1;
+                    api.host().log(
+                        LogLevel::Info,
+                        "another companies scroll is open; waiting for it to expire",
+                    );
+                    api.host().sleep(SCROLL_BUSY_WAIT_MS, WaitReason::Busy);
+                    continue;
+                }
+                // A broken scroll, or a param that expired or was lost.
+                Err(e)
+                    if e.category == Category::Transient
+                        || (self.param.is_some() && matches!(e.status, Some(400 | 404))) =>
+                {
+                    self.restart(api, e)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let records = take_records(&mut page, "data", &what)?;
+            if records.is_empty() {
+                self.done = true;
+                return Ok(None);
+            }
+            let ends = (
+                records[0]["id"].clone(),
+                records[records.len() - 1]["id"].clone(),
+            );
+            if self.previous.as_ref() == Some(&ends) {
+                return Err(Error::api(format!(
+                    "{what}: the scroll returned the same page twice; stopping instead of looping"
+                )));
+            }
+            self.previous = Some(ends);
+            let param = page["scroll_param"].as_str().filter(|p| !p.is_empty());
+            self.param = Some(
+                param
+                    .ok_or_else(|| {
+                        Error::api(format!("{what}: a non-empty page has no `scroll_param`"))
+                    })?
+                    .to_string(),
+            );
+            return Ok(Some(records));
         }
-        let what = format!("GET {}", self.path);
-        let path = match &self.param {
-            Some(param) => with_query(self.path, "scroll_param", param),
-            None => self.path.to_string(),
-        };
-        let mut page = api.get(&path)?;
-        let records = take_records(&mut page, "data", &what)?;
-        if records.is_empty() {
-            self.done = true;
-            return Ok(None);
-        }
-        let ends = (
-            records[0]["id"].clone(),
-            records[records.len() - 1]["id"].clone(),
-        );
-        if self.previous.as_ref() == Some(&ends) {
-            return Err(Error::api(format!(
-                "{what}: the scroll returned the same page twice; stopping instead of looping"
-            )));
-        }
-        self.previous = Some(ends);
-        let param = page["scroll_param"].as_str().filter(|p| !p.is_empty());
-        self.param = Some(
-            param
-                .ok_or_else(|| {
-                    Error::api(format!("{what}: a non-empty page has no `scroll_param`"))
-                })?
-                .to_string(),
-        );
-        Ok(Some(records))
     }
 }

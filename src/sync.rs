@@ -141,10 +141,12 @@ impl<'a> Sync<'a> {
             if let Some(run) = &mut own {
                 self.emit(run, &mut records, true)?;
             }
+            // A commit point per page; the bookmark moves only where pages
+            // come in replication-key order.
             if monotonic {
                 self.save_bookmarks(own.iter().chain(&children));
-                self.api.host().checkpoint(&self.state.to_json())?;
             }
+            self.api.host().checkpoint(&self.state.to_json())?;
         }
         self.save_bookmarks(own.iter().chain(&children));
         self.api.host().checkpoint(&self.state.to_json())?;
@@ -294,13 +296,11 @@ impl<'a> Sync<'a> {
             .map(|p| primary_key(p, parent).map(|id| path.replace("{id}", &url_segment(&id))))
             .collect::<Result<_>>()?;
         let mut children = Vec::new();
-        for ((status, response), parent_record) in
-            self.api.get_batch(&paths).into_iter().zip(&chosen)
-        {
+        for (response, parent_record) in self.api.get_batch(&paths).into_iter().zip(&chosen) {
             let id = primary_key(parent_record, parent)?;
             let mut body = match response {
                 Ok(body) => body,
-                Err(_) if status == 404 => {
+                Err(e) if e.status == Some(404) => {
                     self.api.host().log(
                         LogLevel::Warn,
                         &format!(

@@ -1,0 +1,171 @@
+//! Kill -9 the host at many points of a sync, rerun from the last committed
+//! state each time, and check the committed output covers the dataset.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use intercom_sim::{Dataset, SimConfig, Simulator};
+use serde_json::{Value, json};
+
+/// Kill when this run has emitted this many records of this stream.
+const KILL_POINTS: &[(&str, usize)] = &[
+    ("admins", 3),
+    ("companies", 1),
+    ("companies", 180),
+    ("companies", 420),
+    ("company_segments", 2),
+    ("company_attributes", 4),
+    ("contact_attributes", 7),
+    ("contacts", 1),
+    ("contacts", 149),
+    ("contacts", 151),
+    ("contacts", 900),
+    ("contacts", 1700),
+    ("conversation_parts", 1),
+    ("conversation_parts", 800),
+    ("conversations", 40),
+    ("conversations", 300),
+    ("conversation_parts", 2500),
+    ("conversations", 700),
+    ("conversation_parts", 5000),
+    ("segments", 2),
+    ("tags", 15),
+    ("teams", 4),
+];
+
+struct Run {
+    /// Records up to the last STATE, by stream.
+    committed: Vec<(String, Value)>,
+    state: Option<Value>,
+    killed: bool,
+}
+
+fn run(config: &Path, state: Option<&Value>, kill: Option<(&str, usize)>, dir: &Path) -> Run {
+    let component = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("--component")
+        .arg(component)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(state) = state {
+        let path = dir.join("state.json");
+        std::fs::write(&path, state.to_string()).unwrap();
+        command.arg("--state").arg(path);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = 0;
+    let mut killed = false;
+    let mut committed = Vec::new();
+    let mut pending = Vec::new();
+    let mut last_state = None;
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        // A line torn by the kill is not output.
+        let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
+        match message["type"].as_str() {
+            Some("RECORD") => {
+                let stream = message["stream"].as_str().unwrap().to_string();
+                if kill.is_some_and(|(s, _)| s == stream) {
+                    seen += 1;
+                }
+                pending.push((stream, message["record"].clone()));
+            }
+            Some("STATE") => {
+                committed.append(&mut pending);
+                last_state = Some(message["value"].clone());
+            }
+            _ => {}
+        }
+        if !killed && kill.is_some_and(|(_, at)| seen == at) {
+            child.kill().unwrap(); // SIGKILL: no cleanup, no flush
+            killed = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(killed || status.success(), "an unkilled run failed: {status}");
+    Run {
+        committed,
+        state: last_state.or_else(|| state.cloned()),
+        killed,
+    }
+}
+
+fn key(record: &Value) -> String {
+    record
+        .get("_sdc_record_hash")
+        .or_else(|| record.get("id"))
+        .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+        .unwrap()
+}
+
+/// Primary keys per stream of the whole dataset.
+fn dataset_keys(data: &Dataset) -> BTreeMap<&'static str, BTreeSet<String>> {
+    let ids = |records: &[Value]| records.iter().map(key).collect::<BTreeSet<_>>();
+    let mut keys = BTreeMap::new();
+    keys.insert("admins", ids(&data.admins));
+    keys.insert("teams", ids(&data.teams));
+    keys.insert("tags", ids(&data.tags));
+    keys.insert("segments", ids(&data.segments));
+    keys.insert("companies", ids(&data.companies));
+    keys.insert("contacts", ids(&data.contacts));
+    keys.insert("conversations", ids(&data.conversations));
+    let segments: Vec<Value> = data
+        .companies
+        .iter()
+        .flat_map(|c| c["segments"]["segments"].as_array().unwrap().clone())
+        .collect();
+    keys.insert("company_segments", ids(&segments));
+    let parts: Vec<Value> = data
+        .conversations
+        .iter()
+        .flat_map(|c| {
+            let full = data.conversation_with_parts(c["id"].as_str().unwrap()).unwrap();
+            full["conversation_parts"]["conversation_parts"].as_array().unwrap().clone()
+        })
+        .collect();
+    keys.insert("conversation_parts", ids(&parts));
+    keys
+}
+
+#[test]
+fn killed_runs_resumed_from_their_state_lose_nothing() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let body = json!({"access_token": "sim-token", "base_url": sim.base_url()});
+    std::fs::write(&config, body.to_string()).unwrap();
+
+    let mut union: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut state: Option<Value> = None;
+    let mut kills = 0;
+    for &(stream, at) in KILL_POINTS {
+        let result = run(&config, state.as_ref(), Some((stream, at)), dir.path());
+        for (stream, record) in &result.committed {
+            union.entry(stream.clone()).or_default().insert(key(record));
+        }
+        kills += usize::from(result.killed);
+        // A run that finished before its kill point starts the next one afresh.
+        state = if result.killed { result.state } else { None };
+    }
+    let last = run(&config, state.as_ref(), None, dir.path());
+    for (stream, record) in &last.committed {
+        union.entry(stream.clone()).or_default().insert(key(record));
+    }
+    assert!(kills >= 20, "only {kills} runs were killed");
+    let data = sim.dataset();
+    for (stream, expected) in dataset_keys(&data) {
+        assert_eq!(union.get(stream), Some(&expected), "{stream}");
+    }
+    let attributes = data.data_attributes(None, true).len();
+    let hashed = union["company_attributes"].len() + union["contact_attributes"].len();
+    assert_eq!(hashed, attributes);
+}
