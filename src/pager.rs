@@ -183,11 +183,14 @@ impl Pager for SearchPager {
 
 /// How often a broken scroll is started over before the sync gives up.
 const MAX_SCROLL_RESTARTS: u32 = 5;
-/// While another client holds the app's one scroll, wait this long between
-/// tries, at most `SCROLL_BUSY_TRIES` times (it expires a minute after its
-/// last use).
-const SCROLL_BUSY_WAIT_MS: u32 = 10_000;
-const SCROLL_BUSY_TRIES: u32 = 12;
+/// While another client (or a killed earlier run) holds the app's one
+/// scroll, wait 2 s, 4 s, 8 s, then 15 s between tries: an unused scroll
+/// expires after a minute, so the tries span about three minutes.
+const SCROLL_BUSY_TRIES: u32 = 15;
+
+fn scroll_busy_wait_ms(try_number: u32) -> u32 {
+    (2_000u32 << try_number.min(3)).min(15_000)
+}
 
 /// The companies scroll: the first call opens it, each response carries the
 /// `scroll_param` for the next, and an empty page ends (and closes) it.
@@ -265,12 +268,13 @@ impl Pager for ScrollPager {
                             ..e
                         });
                     }
+                    let wait = scroll_busy_wait_ms(self.busy_tries);
                     self.busy_tries += 1;
                     api.host().log(
                         LogLevel::Info,
-                        "another companies scroll is open; waiting for it to expire",
+                        &format!("another companies scroll is open; retrying in {wait} ms"),
                     );
-                    api.host().sleep(SCROLL_BUSY_WAIT_MS, WaitReason::Busy);
+                    api.host().sleep(wait, WaitReason::Busy);
                     continue;
                 }
                 // A broken scroll, or a param that expired or was lost.

@@ -53,7 +53,8 @@ fn prepared() {
 
         let dir = js_dir();
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let lock = modified(&dir.join("package-lock.json")).expect("tests/js-host/package-lock.json");
+        let lock =
+            modified(&dir.join("package-lock.json")).expect("tests/js-host/package-lock.json");
         // npm ci leaves node_modules/.package-lock.json behind; older than the
         // lockfile (or missing) means the install is stale.
         let installed = modified(&dir.join("node_modules/.package-lock.json"));
@@ -188,7 +189,10 @@ fn the_js_host_discovers_the_same_catalog() {
     ]));
     assert_eq!(js.strip_suffix('\n'), Some(rust.as_str()));
     let catalog: Value = serde_json::from_str(&rust).unwrap();
-    assert_eq!(catalog["streams"].as_array().unwrap().len(), ALL_STREAMS.len());
+    assert_eq!(
+        catalog["streams"].as_array().unwrap().len(),
+        ALL_STREAMS.len()
+    );
 }
 
 #[test]
@@ -214,8 +218,16 @@ fn the_js_host_syncs_what_the_rust_host_syncs() {
     for stream in ALL_STREAMS {
         let records = by_key(js.records_of(stream));
         assert!(!records.is_empty(), "{stream}: no records");
-        assert_eq!(records, by_key(rust.records_of(stream)), "{stream}: JS vs Rust host");
-        assert_eq!(records, by_key(expected(stream, &data)), "{stream}: JS host vs dataset");
+        assert_eq!(
+            records,
+            by_key(rust.records_of(stream)),
+            "{stream}: JS vs Rust host"
+        );
+        assert_eq!(
+            records,
+            by_key(expected(stream, &data)),
+            "{stream}: JS host vs dataset"
+        );
     }
     assert_eq!(js.records.len(), rust.records.len());
     // Same declarations, in the same order.
@@ -237,7 +249,10 @@ fn the_js_host_reports_connector_errors_by_category() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("error: auth error: "), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!stdout.contains(r#""type":"RECORD""#), "no records on failure");
+    assert!(
+        !stdout.contains(r#""type":"RECORD""#),
+        "no records on failure"
+    );
 
     // A config error names the file and exits 2, as the Rust host does.
     let file = config_file("{}");
@@ -267,5 +282,8 @@ fn the_js_host_enforces_the_network_rule() {
     let output = js_host(&["--read", "--config", file.path().to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("plain http is allowed only to loopback"), "{stderr}");
+    assert!(
+        stderr.contains("plain http is allowed only to loopback"),
+        "{stderr}"
+    );
 }

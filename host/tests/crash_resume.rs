@@ -70,7 +70,9 @@ fn run(config: &Path, state: Option<&Value>, kill: Option<(&str, usize)>, dir: &
     for line in lines.by_ref() {
         let Ok(line) = line else { break };
         // A line torn by the kill is not output.
-        let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
         match message["type"].as_str() {
             Some("RECORD") => {
                 let stream = message["stream"].as_str().unwrap().to_string();
@@ -91,7 +93,10 @@ fn run(config: &Path, state: Option<&Value>, kill: Option<(&str, usize)>, dir: &
         }
     }
     let status = child.wait().unwrap();
-    assert!(killed || status.success(), "an unkilled run failed: {status}");
+    assert!(
+        killed || status.success(),
+        "an unkilled run failed: {status}"
+    );
     Run {
         committed,
         state: last_state.or_else(|| state.cloned()),
@@ -103,7 +108,11 @@ fn key(record: &Value) -> String {
     record
         .get("_sdc_record_hash")
         .or_else(|| record.get("id"))
-        .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+        .map(|v| {
+            v.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string())
+        })
         .unwrap()
 }
 
@@ -128,8 +137,13 @@ fn dataset_keys(data: &Dataset) -> BTreeMap<&'static str, BTreeSet<String>> {
         .conversations
         .iter()
         .flat_map(|c| {
-            let full = data.conversation_with_parts(c["id"].as_str().unwrap()).unwrap();
-            full["conversation_parts"]["conversation_parts"].as_array().unwrap().clone()
+            let full = data
+                .conversation_with_parts(c["id"].as_str().unwrap())
+                .unwrap();
+            full["conversation_parts"]["conversation_parts"]
+                .as_array()
+                .unwrap()
+                .clone()
         })
         .collect();
     keys.insert("conversation_parts", ids(&parts));
@@ -138,7 +152,12 @@ fn dataset_keys(data: &Dataset) -> BTreeMap<&'static str, BTreeSet<String>> {
 
 #[test]
 fn killed_runs_resumed_from_their_state_lose_nothing() {
-    let sim = Simulator::start(SimConfig::default()).unwrap();
+    // A killed run leaves its scroll open until it expires; keep that short.
+    let sim = Simulator::start(SimConfig {
+        scroll_expiry: std::time::Duration::from_secs(1),
+        ..SimConfig::default()
+    })
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
     let body = json!({"access_token": "sim-token", "base_url": sim.base_url()});

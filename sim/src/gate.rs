@@ -1,17 +1,23 @@
 //! Checks every request passes before reaching a resource: the access token, the
-//! rate limit and the `Intercom-Version` header, in the order Intercom applies them.
+//! rate limit and the `Intercom-Version` header, in the order Intercom applies them;
+//! then injected faults, configured latency and the statistics.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 
 use crate::envelope::ApiError;
+use crate::faults::{Fault, RepeatCursor, SCROLL_PATH, Target};
+use crate::resources::companies;
 use crate::server::AppState;
+use crate::wire::{Cutter, Truncated};
 
 /// The `intercom_version` enum of the 2.16 spec.
 const VERSIONS: [&str; 22] = [
@@ -25,29 +31,125 @@ const WINDOW_SECS: u64 = 10;
 /// or benchmark reaches it, so clients that pace on the headers never wait.
 const UNLIMITED_PER_WINDOW: u32 = 1_000_000;
 
+/// The endpoints whose `pages.next.starting_after` [`Fault::RepeatCursor`] repeats.
+const SEARCH_PATHS: [&str; 2] = ["/contacts/search", "/conversations/search"];
+
+/// axum's default body limit, which the search handlers' extractor applies too.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// What [`Fault::InvalidJson`] serves: a proxy's page under a JSON content type.
+const NOT_JSON: &str = "<html><body><h1>Service Temporarily Unavailable</h1></body></html>";
+
 pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let stats = &state.shared.stats;
+    stats.arrived();
     if !authorized(request.headers(), &state.token) {
+        stats.answered(StatusCode::UNAUTHORIZED.as_u16());
         return ApiError::unauthorized().into_response();
     }
-    let admission = state.limiter.admit(unix_now());
-    let mut response = if !admission.allowed {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_exceeded",
-            format!(
-                "Exceeded rate limit of {} in {WINDOW_SECS}_seconds",
-                admission.limit
-            ),
-        )
-        .into_response()
-    } else if let Err(err) = check_version(request.headers()) {
-        err.into_response()
-    } else {
-        next.run(request).await
+    stats.authenticated(window_start(unix_now()));
+    if let Some(latency) = state.latency {
+        tokio::time::sleep(latency).await;
+    }
+    let (request, fault) = match draw_fault(&state, request).await {
+        Ok(drawn) => drawn,
+        Err(refused) => return finish(&state, refused, Headers::Peek),
     };
+    let Some(fault) = fault else {
+        let admission = state.limiter.admit(unix_now());
+        let response = if admission.allowed {
+            checked(request, next).await
+        } else {
+            rate_limited(admission.limit)
+        };
+        return finish(&state, response, Headers::Admitted(admission));
+    };
+    stats.fault_fired();
+    // Faulted requests are answered without taking from the window's allowance.
+    let response = match fault {
+        Fault::RateLimited => {
+            let peek = state.limiter.peek(unix_now());
+            let response = rate_limited(peek.limit);
+            return finish(
+                &state,
+                response,
+                Headers::Admitted(Admission {
+                    remaining: 0,
+                    ..peek
+                }),
+            );
+        }
+        Fault::Status(status) => status_error(status).into_response(),
+        Fault::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            checked(request, next).await
+        }
+        // Dropped with the connection when the client gives up, or with the
+        // runtime when the simulator stops.
+        Fault::Hang => return std::future::pending().await,
+        Fault::Reset => {
+            // The answer below never reaches the client: the cut connection fails
+            // to write it and resets. The cutter is always installed by `serve`.
+            if let Some(ConnectInfo(cutter)) = request.extensions().get::<ConnectInfo<Cutter>>() {
+                cutter.cut();
+            }
+            state.shared.served_one();
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        Fault::Truncated => truncate(checked(request, next).await).await,
+        Fault::InvalidJson => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "application/json; charset=utf-8")],
+            NOT_JSON,
+        )
+            .into_response(),
+        Fault::ScrollExists => companies::scroll_exists().into_response(),
+        Fault::ScrollServerError => {
+            *state.scroll.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "Request failed due to an internal network error. Please restart the scroll operation.",
+            )
+            .into_response()
+        }
+        Fault::RepeatCursor => {
+            let mut request = request;
+            request.extensions_mut().insert(RepeatCursor);
+            checked(request, next).await
+        }
+        // A revoked token is no longer authenticated: no rate-limit headers.
+        Fault::Unauthorized => {
+            return finish(
+                &state,
+                ApiError::unauthorized().into_response(),
+                Headers::None,
+            );
+        }
+    };
+    finish(&state, response, Headers::Peek)
+}
+
+/// Which rate-limit headers an authenticated answer carries.
+enum Headers {
+    /// The admission that let the request through (or refused it).
+    Admitted(Admission),
+    /// The window as it stands, for answers that took nothing from it.
+    Peek,
+    None,
+}
+
+/// Counts the answer (for hooks and statistics) and adds the rate-limit headers.
+fn finish(state: &AppState, mut response: Response, headers: Headers) -> Response {
     // Counted once answered, so a hook due after `n` requests changes the data
     // only after the `n`th answer was computed.
     state.shared.served_one();
+    state.shared.stats.answered(response.status().as_u16());
+    let admission = match headers {
+        Headers::Admitted(admission) => admission,
+        Headers::Peek => state.limiter.peek(unix_now()),
+        Headers::None => return response,
+    };
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(admission.limit));
     headers.insert(
@@ -56,6 +158,96 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     );
     headers.insert("x-ratelimit-reset", HeaderValue::from(admission.reset));
     response
+}
+
+/// The version check, then the resource.
+async fn checked(request: Request, next: Next) -> Response {
+    match check_version(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+fn rate_limited(limit: u32) -> Response {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+        format!("Exceeded rate limit of {limit} in {WINDOW_SECS}_seconds"),
+    )
+    .into_response()
+}
+
+/// [`Fault::Status`]: Intercom's envelope with a code naming the status.
+fn status_error(status: u16) -> ApiError {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = match status.as_u16() {
+        502 => "bad_gateway",
+        503 => "service_unavailable",
+        504 => "gateway_timeout",
+        ..=499 => "client_error",
+        _ => "server_error",
+    };
+    ApiError::new(
+        status,
+        code,
+        status.canonical_reason().unwrap_or("Server Error"),
+    )
+}
+
+/// Describes the request to the fault rules and draws its fault. A search body
+/// is read (and put back) only while a fault may depend on its cursor; a body
+/// that cannot be read is refused as the handler would refuse it.
+async fn draw_fault(
+    state: &AppState,
+    request: Request,
+) -> Result<(Request, Option<Fault>), Response> {
+    let path = request.uri().path().to_owned();
+    let scroll_param = path == SCROLL_PATH
+        && request.uri().query().is_some_and(|query| {
+            query.split('&').any(|pair| {
+                pair.strip_prefix("scroll_param=")
+                    .is_some_and(|v| !v.is_empty())
+            })
+        });
+    let peek = request.method() == Method::POST
+        && SEARCH_PATHS.contains(&path.as_str())
+        && state.shared.faults.wants_cursors();
+    let (request, cursor) = if peek {
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+            .await
+            .map_err(|err| {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", err.to_string())
+                    .into_response()
+            })?;
+        let cursor = serde_json::from_slice::<Value>(&bytes).is_ok_and(|body| {
+            body.pointer("/pagination/starting_after")
+                .is_some_and(Value::is_string)
+        });
+        (Request::from_parts(parts, Body::from(bytes)), cursor)
+    } else {
+        (request, false)
+    };
+    let fault = state.shared.faults.draw(&Target {
+        path: &path,
+        scroll_param,
+        cursor,
+    });
+    Ok((request, fault))
+}
+
+/// [`Fault::Truncated`]: the real answer's headers and Content-Length, half its body.
+async fn truncate(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    // Handlers' bodies are in memory and cannot fail; answer 500 if one ever did.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return status_error(500).into_response();
+    };
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let part: Bytes = bytes.slice(..bytes.len() / 2);
+    Response::from_parts(parts, Body::new(Truncated::new(part)))
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -92,6 +284,10 @@ fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+fn window_start(now: u64) -> u64 {
+    now - now % WINDOW_SECS
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -123,15 +319,25 @@ impl RateLimiter {
         }
     }
 
+    /// Counts a request in the window of `now`, if the limit allows it.
     fn admit(&self, now: u64) -> Admission {
-        let start = now - now % WINDOW_SECS;
+        self.take(now, true)
+    }
+
+    /// The window of `now` as it stands, taking nothing from it.
+    fn peek(&self, now: u64) -> Admission {
+        self.take(now, false)
+    }
+
+    fn take(&self, now: u64, consume: bool) -> Admission {
+        let start = window_start(now);
         let limit = self.per_window.unwrap_or(UNLIMITED_PER_WINDOW);
         let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
         if window.0 != start {
             *window = (start, 0);
         }
         let allowed = self.per_window.is_none_or(|limit| window.1 < limit);
-        if allowed {
+        if allowed && consume {
             window.1 = window.1.saturating_add(1);
         }
         Admission {
@@ -167,6 +373,16 @@ mod tests {
         let next = limiter.admit(1_000_010);
         assert!(next.allowed);
         assert_eq!((next.remaining, next.reset), (1, 1_000_020));
+    }
+
+    #[test]
+    fn peeking_takes_nothing_from_the_window() {
+        let limiter = RateLimiter::new(Some(12));
+        assert_eq!(limiter.peek(1_000_003).remaining, 2);
+        assert_eq!(limiter.admit(1_000_004).remaining, 1);
+        let peek = limiter.peek(1_000_005);
+        assert_eq!((peek.remaining, peek.reset), (1, 1_000_010));
+        assert_eq!(limiter.peek(1_000_010).remaining, 2, "a new window");
     }
 
     #[test]

@@ -8,12 +8,14 @@
 
 mod dataset;
 mod envelope;
+mod faults;
 mod gate;
 mod names;
 mod resources;
 mod search;
 mod server;
 mod times;
+mod wire;
 
 use std::fmt;
 use std::io;
@@ -25,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use dataset::Dataset;
+pub use faults::{Fault, FaultRule, RandomFaults, Stats};
 /// 2026-06-01T00:00:00Z: generated timestamps fall in the two years before it.
 pub use times::EPOCH as DATA_EPOCH;
 
@@ -58,6 +61,10 @@ pub struct SimConfig {
     /// `None` never answers 429 (headers still sent); `Some(n)` allows `n / 6`
     /// requests per 10-second window, as Intercom splits its per-minute allowance.
     pub rate_limit_per_minute: Option<u32>,
+    /// Faults drawn at random for authenticated requests, on top of injected rules.
+    pub random_faults: Option<RandomFaults>,
+    /// Delays every authenticated answer by this much, as a distant API would.
+    pub latency: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -78,6 +85,8 @@ impl Default for SimConfig {
             timezone: "America/Los_Angeles".to_owned(),
             port: 0,
             rate_limit_per_minute: None,
+            random_faults: None,
+            latency: None,
         }
     }
 }
@@ -104,6 +113,8 @@ impl fmt::Debug for SimConfig {
             .field("timezone", &self.timezone)
             .field("port", &self.port)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("random_faults", &self.random_faults)
+            .field("latency", &self.latency)
             .finish()
     }
 }
@@ -133,11 +144,22 @@ impl Simulator {
                 format!("unknown timezone {:?}", config.timezone),
             )
         })?;
+        if let Some(random) = &config.random_faults
+            && !(0.0..=1.0).contains(&random.rate)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("random fault rate {} is not a probability", random.rate),
+            ));
+        }
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
 
-        let shared = Arc::new(server::Shared::new(Dataset::generate(&config)));
+        let shared = Arc::new(server::Shared::new(
+            Dataset::generate(&config),
+            config.random_faults.as_ref(),
+        ));
         let state = server::AppState::new(&config, timezone, Arc::clone(&shared));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -192,6 +214,23 @@ impl Simulator {
     /// Runs at once if `n` requests were already served.
     pub fn mutate_after_requests(&self, n: u64, f: impl FnOnce(&mut Dataset) + Send + 'static) {
         self.shared.after_requests(n, Box::new(f));
+    }
+
+    /// Adds a fault rule; rules are checked in injection order and only
+    /// authenticated requests are faulted. Faulted requests take nothing from
+    /// the rate limit; a hung one never counts for [`Self::mutate_after_requests`].
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.faults.inject(rule);
+    }
+
+    /// Removes every injected rule and stops random faults.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// What has been served so far.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
     }
 }
 

@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use intercom_sim::{SimConfig, Simulator};
+use intercom_sim::{Fault, FaultRule, RandomFaults, SimConfig, Simulator};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Simulator of Intercom's REST API (2.16) on 127.0.0.1.
 #[derive(Parser)]
-#[command(version)]
+#[command(version, after_help = FAULT_HELP)]
 struct Args {
     /// Port to listen on; 0 picks a free one (read it from the first output line).
     #[arg(long, default_value_t = 0)]
@@ -54,10 +54,65 @@ struct Args {
     /// (seeded) and add a conversation part, stamped with the real clock.
     #[arg(long)]
     mutate_every_secs: Option<u64>,
+    /// Inject a fault into authenticated requests (repeatable; grammar below).
+    #[arg(long = "fault", value_name = "SPEC", value_parser = parse_rule)]
+    faults: Vec<FaultRule>,
+    /// Fault this share (0 to 1) of authenticated requests at random.
+    #[arg(long, value_name = "RATE")]
+    random_faults: Option<f64>,
+    /// Seed of the random faults [default: --seed].
+    #[arg(long, value_name = "N")]
+    fault_seed: Option<u64>,
+    /// Kinds of random faults, comma-separated KINDs
+    /// [default: 429,500,503,reset,truncated,invalid-json].
+    #[arg(long, value_name = "KINDS", value_delimiter = ',', value_parser = parse_fault)]
+    fault_kinds: Vec<Fault>,
+    /// Delay every authenticated answer by this many milliseconds.
+    #[arg(long, value_name = "N")]
+    latency_ms: Option<u64>,
+}
+
+const FAULT_HELP: &str = "\
+Fault SPEC: KIND[@PATH_PREFIX][:after=N][:times=N|forever]
+  Faults only authenticated requests whose path starts with PATH_PREFIX (default:
+  all), letting the first N through (after, default 0), then firing `times` times
+  (default 1). Rules are checked in the order given; the first due one fires.
+KIND:
+  429 | rate-limited      429 rate_limit_exceeded, X-RateLimit-Remaining 0
+  401 | unauthorized      401 unauthorized, as if the token were revoked
+  500 | 502 | 503 | 504   that status with Intercom's error envelope
+  delay=200ms | delay=2s  answer normally after the delay
+  hang                    never answer
+  reset                   close the connection (RST) without a response
+  truncated               full Content-Length, half the body, then close
+  invalid-json            200 whose body is not JSON
+  scroll-exists           400 scroll_exists when a companies scroll starts
+  scroll-server-error     500 on a scroll page; the scroll is closed
+  repeat-cursor           a search repeats the request's cursor as the next one;
+                          a scroll page is served again
+Examples:
+  --fault 500@/contacts/search:after=3:times=2
+  --fault hang@/companies/scroll --fault rate-limited:times=5
+  --fault delay=200ms@/conversations:times=forever
+  --random-faults 0.05 --fault-seed 7";
+
+fn parse_rule(spec: &str) -> Result<FaultRule, String> {
+    spec.parse()
+}
+
+fn parse_fault(kind: &str) -> Result<Fault, String> {
+    kind.parse()
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let random_faults = args.random_faults.map(|rate| {
+        let mut random = RandomFaults::new(args.fault_seed.unwrap_or(args.seed), rate);
+        if !args.fault_kinds.is_empty() {
+            random.kinds = args.fault_kinds;
+        }
+        random
+    });
     let config = SimConfig {
         seed: args.seed,
         token: args.token,
@@ -74,8 +129,10 @@ fn main() -> ExitCode {
         timezone: args.timezone,
         port: args.port,
         rate_limit_per_minute: args.rate_limit_per_minute,
+        random_faults,
+        latency: args.latency_ms.map(Duration::from_millis),
     };
-    match run(config, args.mutate_every_secs) {
+    match run(config, args.faults, args.mutate_every_secs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("intercom-sim: {err}");
@@ -84,9 +141,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: SimConfig, mutate_every_secs: Option<u64>) -> io::Result<()> {
+fn run(
+    config: SimConfig,
+    faults: Vec<FaultRule>,
+    mutate_every_secs: Option<u64>,
+) -> io::Result<()> {
     let seed = config.seed;
     let simulator = Simulator::start(config)?;
+    for rule in faults {
+        simulator.inject(rule);
+    }
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "intercom-sim listening on {}", simulator.base_url())?;
     stdout.flush()?;

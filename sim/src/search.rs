@@ -201,6 +201,19 @@ impl Search {
     }
 }
 
+/// [`crate::Fault::RepeatCursor`]: the page's continuation is the request's own
+/// cursor, so a client that follows it asks for the same page again, even past
+/// the last page.
+pub(crate) fn repeat_cursor(body: &Value, pages: &mut Value) {
+    if let Some(cursor) = body
+        .pointer("/pagination/starting_after")
+        .and_then(Value::as_str)
+    {
+        let page = pages["page"].as_u64().unwrap_or(1);
+        pages["next"] = json!({"page": page + 1, "starting_after": cursor});
+    }
+}
+
 /// Numeric-looking ids (conversations) compare as numbers; equal-length hex ids
 /// (contacts) compare the same way as strings.
 fn compare_ids(a: &str, b: &str) -> Ordering {

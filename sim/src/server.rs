@@ -11,26 +11,32 @@ use tokio::sync::oneshot;
 
 use crate::dataset::Dataset;
 use crate::envelope::ApiError;
+use crate::faults::{Faults, RandomFaults, Recorder};
 use crate::gate::{self, RateLimiter};
-use crate::{SimConfig, resources};
+use crate::{SimConfig, resources, wire};
 
 /// A mutation waiting for the simulator to have served a number of requests.
 type Hook = Box<dyn FnOnce(&mut Dataset) + Send>;
 
 /// Data shared by the server and the [`crate::Simulator`] handle: the dataset,
-/// the count of authenticated requests and the mutations waiting on it.
+/// the count of authenticated requests and the mutations waiting on it, the
+/// fault plan and the statistics.
 pub(crate) struct Shared {
     pub(crate) data: RwLock<Dataset>,
     requests: AtomicU64,
     hooks: Mutex<Vec<(u64, Hook)>>,
+    pub(crate) faults: Faults,
+    pub(crate) stats: Recorder,
 }
 
 impl Shared {
-    pub(crate) fn new(data: Dataset) -> Shared {
+    pub(crate) fn new(data: Dataset, random_faults: Option<&RandomFaults>) -> Shared {
         Shared {
             data: RwLock::new(data),
             requests: AtomicU64::new(0),
             hooks: Mutex::new(Vec::new()),
+            faults: Faults::new(random_faults),
+            stats: Recorder::new(),
         }
     }
 
@@ -80,6 +86,8 @@ pub(crate) struct AppState {
     pub(crate) timezone: chrono_tz::Tz,
     pub(crate) scroll: Arc<Mutex<Option<crate::resources::companies::Scroll>>>,
     pub(crate) scroll_expiry: Duration,
+    /// Added to every authenticated answer.
+    pub(crate) latency: Option<Duration>,
 }
 
 impl AppState {
@@ -95,6 +103,7 @@ impl AppState {
             timezone,
             scroll: Arc::new(Mutex::new(None)),
             scroll_expiry: config.scroll_expiry,
+            latency: config.latency,
         }
     }
 
@@ -124,11 +133,13 @@ pub(crate) async fn serve(
     state: AppState,
     stop: oneshot::Receiver<()>,
 ) -> io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let listener = wire::Listener(tokio::net::TcpListener::from_std(listener)?);
+    let app = router(state).into_make_service_with_connect_info::<wire::Cutter>();
     // Open connections are dropped with the runtime rather than drained: a test
-    // client's idle keep-alive connection must not delay shutdown.
+    // client's idle keep-alive connection (or a hung request) must not delay
+    // shutdown.
     tokio::select! {
-        served = axum::serve(listener, router(state)) => served,
+        served = axum::serve(listener, app) => served,
         _ = stop => Ok(()),
     }
 }

@@ -6,11 +6,13 @@
 //! one for the whole scroll, as Intercom's does); an empty `data` page ends the
 //! scroll; a param unused for `scroll_expiry` expires. The scroll walks a snapshot
 //! of the company ids taken when it starts, serving each company as it is when
-//! its page is read; companies deleted meanwhile are skipped.
+//! its page is read; companies deleted meanwhile are skipped. Under
+//! [`crate::Fault::RepeatCursor`] a page is served again instead of the next.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -21,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
 use crate::envelope::{self, ApiError, ApiPath, ApiQuery};
+use crate::faults::RepeatCursor;
 use crate::names::{ADJECTIVES, COMPANY_WORDS, NOUNS, pick};
 use crate::resources::contacts::object_id;
 use crate::resources::data_attributes::COMPANY_CUSTOM;
@@ -140,8 +143,19 @@ fn capitalize(word: &str) -> String {
 pub(crate) struct Scroll {
     param: String,
     ids: Vec<String>,
+    /// Where the page last served started, and where the next one starts.
+    page_start: usize,
     next: usize,
     last_used: Instant,
+}
+
+/// 400 `scroll_exists`: the app already has an open scroll.
+pub(crate) fn scroll_exists() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "scroll_exists",
+        "scroll already exists for this workspace",
+    )
 }
 
 fn company_not_found() -> ApiError {
@@ -181,6 +195,7 @@ async fn segments(
 async fn scroll(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
+    repeat: Option<Extension<RepeatCursor>>,
 ) -> Result<Json<Value>, ApiError> {
     let now = Instant::now();
     let mut slot = state
@@ -197,11 +212,7 @@ async fn scroll(
     let open = match params.get("scroll_param").filter(|p| !p.is_empty()) {
         None => {
             if slot.is_some() {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "scroll_exists",
-                    "scroll already exists for this workspace",
-                ));
+                return Err(scroll_exists());
             }
             slot.insert(Scroll {
                 param: envelope::request_id(),
@@ -210,6 +221,7 @@ async fn scroll(
                     .iter()
                     .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
                     .collect(),
+                page_start: 0,
                 next: 0,
                 last_used: now,
             })
@@ -224,6 +236,10 @@ async fn scroll(
         },
     };
     open.last_used = now;
+    if repeat.is_some() {
+        open.next = open.page_start;
+    }
+    open.page_start = open.next;
     let mut page = Vec::with_capacity(SCROLL_PAGE);
     while page.len() < SCROLL_PAGE && open.next < open.ids.len() {
         if let Some(company) = data.company(&open.ids[open.next]) {

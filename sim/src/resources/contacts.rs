@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -14,9 +15,10 @@ use serde_json::{Map, Value, json};
 
 use crate::dataset::Dataset;
 use crate::envelope::{self, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::faults::RepeatCursor;
 use crate::names::{COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, pick};
 use crate::resources::data_attributes::{CONTACT_CUSTOM, PLAN_TIERS};
-use crate::search::{Kind, Location, Search, Searchable, requested_version};
+use crate::search::{Kind, Location, Search, Searchable, repeat_cursor, requested_version};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -283,6 +285,7 @@ pub(crate) fn field(name: &str) -> Option<(Kind, Location)> {
 async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
+    repeat: Option<Extension<RepeatCursor>>,
     ApiJson(body): ApiJson,
 ) -> Result<Json<Value>, ApiError> {
     // Since 2.14 dates match by calendar day in the app's timezone.
@@ -296,7 +299,10 @@ async fn search(
             default_per_page: 50,
         },
     )?;
-    let page = search.run(&state.data().contacts);
+    let mut page = search.run(&state.data().contacts);
+    if repeat.is_some() {
+        repeat_cursor(&body, &mut page.pages);
+    }
     Ok(Json(json!({
         "type": "list",
         "data": page.items,

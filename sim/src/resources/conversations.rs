@@ -2,6 +2,7 @@
 //! `GET /conversations/{id}` (with at most the 500 newest parts and the real
 //! `total_count`).
 
+use axum::Extension;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,8 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use crate::envelope::{ApiError, ApiJson, ApiPath};
+use crate::faults::RepeatCursor;
 use crate::names::{NOUNS, pick};
-use crate::search::{Kind, Location, Search, Searchable};
+use crate::search::{Kind, Location, Search, Searchable, repeat_cursor};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -248,6 +250,7 @@ pub(crate) fn field(name: &str) -> Option<(Kind, Location)> {
 
 async fn search(
     State(state): State<AppState>,
+    repeat: Option<Extension<RepeatCursor>>,
     ApiJson(body): ApiJson,
 ) -> Result<Json<Value>, ApiError> {
     let search = Search::parse(
@@ -259,7 +262,10 @@ async fn search(
             default_per_page: 20,
         },
     )?;
-    let page = search.run(&state.data().conversations);
+    let mut page = search.run(&state.data().conversations);
+    if repeat.is_some() {
+        repeat_cursor(&body, &mut page.pages);
+    }
     Ok(Json(json!({
         "type": "conversation.list",
         "conversations": page.items,

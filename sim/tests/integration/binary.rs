@@ -1,21 +1,16 @@
 //! The `intercom-sim` binary as scripts use it.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use intercom_sim::SimConfig;
 use serde_json::Value;
 
-#[cfg(unix)]
-#[test]
-fn binary_prints_its_url_serves_and_stops_on_sigterm() {
-    let token = "cli-secret-token";
+/// Starts the binary; returns it, its stdout, the first line and the base URL.
+fn spawn(args: &[&str]) -> (Child, BufReader<ChildStdout>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_intercom-sim"))
-        .args([
-            "--port", "0", "--seed", "9", "--admins", "3", "--teams", "2",
-        ])
-        .args(["--tags", "5", "--token", token])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -28,6 +23,17 @@ fn binary_prints_its_url_serves_and_stops_on_sigterm() {
         .strip_prefix("intercom-sim listening on http://127.0.0.1:")
         .map(|port| format!("http://127.0.0.1:{port}"))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (child, stdout, line, url)
+}
+
+#[cfg(unix)]
+#[test]
+fn binary_prints_its_url_serves_and_stops_on_sigterm() {
+    let token = "cli-secret-token";
+    let (mut child, mut stdout, line, url) = spawn(&[
+        "--port", "0", "--seed", "9", "--admins", "3", "--teams", "2", "--tags", "5", "--token",
+        token,
+    ]);
 
     let mut response = ureq::get(format!("{url}/admins"))
         .header("Authorization", format!("Bearer {token}"))
@@ -78,4 +84,51 @@ fn binary_prints_its_url_serves_and_stops_on_sigterm() {
         rest.trim().is_empty(),
         "exactly one line of output, then {rest:?}"
     );
+}
+
+#[test]
+fn binary_injects_faults_from_its_flags() {
+    let (mut child, _stdout, _, url) = spawn(&[
+        "--admins",
+        "3",
+        "--tags",
+        "5",
+        "--fault",
+        "503@/admins:after=1:times=2",
+        "--fault",
+        "reset@/tags",
+        "--latency-ms",
+        "20",
+    ]);
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let status = |path: &str| {
+        agent
+            .get(format!("{url}{path}"))
+            .header("Authorization", "Bearer sim-token")
+            .call()
+            .map(|response| response.status().as_u16())
+    };
+    let admins: Vec<u16> = (0..4).map(|_| status("/admins").unwrap()).collect();
+    assert_eq!(admins, [200, 503, 503, 200]);
+    assert!(status("/tags").is_err(), "reset");
+    assert_eq!(status("/tags").unwrap(), 200);
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+
+    for (args, error) in [
+        (&["--fault", "boom"][..], "unknown fault"),
+        (&["--fault", "500:times=x"][..], "bad count"),
+        (&["--random-faults", "1.5"][..], "not a probability"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_intercom-sim"))
+            .args(args)
+            .output()
+            .expect("binary runs");
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(error), "{args:?}: {stderr}");
+    }
 }

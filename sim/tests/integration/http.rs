@@ -86,3 +86,48 @@ pub fn send(
             .unwrap_or_else(|err| panic!("{method} {path}: body is not JSON ({err}): {text}")),
     }
 }
+
+/// An answer whose body may be cut short or not be JSON.
+pub struct Raw {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    /// The bytes received, and the error that ended reading early, if any.
+    pub body: (Vec<u8>, Option<std::io::Error>),
+}
+
+/// A request with the default token that gives up after `timeout`, returning
+/// transport failures instead of panicking on them.
+pub fn attempt(
+    sim: &Simulator,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    timeout: std::time::Duration,
+) -> Result<Raw, ureq::Error> {
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", sim.base_url()))
+        .header("Authorization", bearer())
+        .header("Content-Type", "application/json")
+        .body(())
+        .expect("valid request");
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent();
+    let mut response = match body {
+        None => agent.run(request),
+        Some(body) => {
+            let (parts, ()) = request.into_parts();
+            agent.run(ureq::http::Request::from_parts(parts, body.to_string()))
+        }
+    }?;
+    let mut bytes = Vec::new();
+    let read = std::io::Read::read_to_end(&mut response.body_mut().as_reader(), &mut bytes);
+    Ok(Raw {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: (bytes, read.err()),
+    })
+}

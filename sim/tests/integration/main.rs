@@ -5,6 +5,7 @@ mod binary;
 mod conformance;
 mod endpoints;
 mod families;
+mod faults;
 mod http;
 mod openapi;
 mod search;
