@@ -181,7 +181,8 @@ impl Pager for SearchPager {
     }
 }
 
-/// How often a broken scroll is started over before the sync gives up.
+/// How often a broken scroll is started over, with no new record in
+/// between, before the sync gives up.
 const MAX_SCROLL_RESTARTS: u32 = 5;
 /// While another client (or a killed earlier run) holds the app's one
 /// scroll, wait 2 s, 4 s, 8 s, then 15 s between tries: an unused scroll
@@ -194,13 +195,16 @@ fn scroll_busy_wait_ms(try_number: u32) -> u32 {
 
 /// The companies scroll: the first call opens it, each response carries the
 /// `scroll_param` for the next, and an empty page ends (and closes) it.
-/// A server error or an expired param restarts it from the beginning, so
-/// records of the pages before may be emitted twice (keys deduplicate them).
+/// A server error or an expired param (work between pages can outlast its
+/// minute) restarts it from the beginning; records already returned are
+/// skipped, so each restart makes progress and nothing is emitted twice.
 pub struct ScrollPager {
     path: &'static str,
     param: Option<String>,
     done: bool,
     restarts: u32,
+    /// Fingerprints of the ids returned so far: 8 bytes a record.
+    returned: HashSet<u64>,
     busy_tries: u32,
     /// First and last id of the previous page, to catch a scroll that
     /// returns the same page again.
@@ -215,6 +219,7 @@ impl ScrollPager {
             done: false,
             restarts: 0,
             busy_tries: 0,
+            returned: HashSet::new(),
             previous: None,
         }
     }
@@ -310,7 +315,21 @@ impl Pager for ScrollPager {
                     })?
                     .to_string(),
             );
-            return Ok(Some(records));
+            let fresh: Vec<Value> = records
+                .into_iter()
+                .filter(|r| self.returned.insert(fingerprint(&r["id"])))
+                .collect();
+            if !fresh.is_empty() {
+                self.restarts = 0;
+            }
+            return Ok(Some(fresh));
         }
     }
+}
+
+fn fingerprint(id: &Value) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    id.to_string().hash(&mut hasher);
+    hasher.finish()
 }

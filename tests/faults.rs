@@ -1,0 +1,275 @@
+//! The fault matrix: a sync under each kind of fault Intercom and networks
+//! produce ends with exactly the clean dataset, or, for fatal faults, with a
+//! clear error and a state from which a rerun completes it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use intercom_host::{ErrorCategory, LogLevel};
+use intercom_sim::{Fault, FaultRule, RandomFaults, SimConfig, Simulator};
+use serde_json::{Value, json};
+
+const STREAMS: [&str; 6] = [
+    "admins",
+    "companies",
+    "company_segments",
+    "contacts",
+    "conversation_parts",
+    "conversations",
+];
+
+fn small() -> SimConfig {
+    SimConfig {
+        contacts: 400,
+        companies: 160,
+        conversations: 200,
+        scroll_expiry: Duration::from_secs(2),
+        ..SimConfig::default()
+    }
+}
+
+fn catalog() -> String {
+    let streams: Vec<Value> = STREAMS
+        .iter()
+        .map(|s| json!({"tap_stream_id": s}))
+        .collect();
+    json!({ "streams": streams }).to_string()
+}
+
+fn config(sim: &Simulator) -> String {
+    json!({"access_token": "sim-token", "base_url": sim.base_url(), "request_timeout_seconds": 2})
+        .to_string()
+}
+
+/// Records by stream and key, later versions replacing earlier ones, as a
+/// destination upserting on the primary key holds them.
+fn upserted(runs: &[&Collected]) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut tables: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for run in runs {
+        for (stream, record) in &run.records {
+            tables
+                .entry(stream.clone())
+                .or_default()
+                .insert(record["id"].to_string(), record.clone());
+        }
+    }
+    tables
+}
+
+fn assert_dataset(sim: &Simulator, runs: &[&Collected], what: &str) {
+    let tables = upserted(runs);
+    let data = sim.dataset();
+    for stream in STREAMS {
+        let expected: BTreeMap<String, Value> = expected(stream, &data)
+            .into_iter()
+            .map(|r| (r["id"].to_string(), r))
+            .collect();
+        assert_eq!(tables.get(stream), Some(&expected), "{what}: {stream}");
+    }
+}
+
+/// One sync with `rules` injected must still yield the clean dataset.
+fn survives(rules: Vec<FaultRule>) {
+    let what = format!("{rules:?}");
+    let sim = Simulator::start(small()).unwrap();
+    for rule in rules {
+        sim.inject(rule);
+    }
+    let (out, outcome) = read(&config(&sim), Some(&catalog()), None);
+    if let Err(e) = outcome {
+        panic!("{what}: sync failed: {e:?}");
+    }
+    assert!(sim.stats().faults_fired > 0, "{what}: no fault fired");
+    assert_dataset(&sim, &[&out], &what);
+}
+
+#[test]
+fn transient_server_errors_are_retried() {
+    for status in [500, 502, 503, 504] {
+        survives(vec![
+            FaultRule::new(Fault::Status(status))
+                .on("/contacts/search")
+                .after(1)
+                .times(2),
+            FaultRule::new(Fault::Status(status))
+                .on("/conversations/")
+                .times(3),
+            FaultRule::new(Fault::Status(status)).on("/admins"),
+        ]);
+    }
+}
+
+#[test]
+fn broken_transports_and_bodies_are_retried() {
+    for fault in [Fault::Reset, Fault::Truncated, Fault::InvalidJson] {
+        survives(vec![
+            FaultRule::new(fault.clone())
+                .on("/contacts/search")
+                .after(2)
+                .times(2),
+            FaultRule::new(fault.clone())
+                .on("/conversations/")
+                .after(5)
+                .times(3),
+            FaultRule::new(fault).on("/companies/").after(10),
+        ]);
+    }
+}
+
+#[test]
+fn slow_and_hung_responses_time_out_and_are_retried() {
+    survives(vec![
+        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+            .on("/contacts/search")
+            .times(3),
+        FaultRule::new(Fault::Hang)
+            .on("/conversations/search")
+            .after(1),
+        FaultRule::new(Fault::Hang)
+            .on("/conversations/")
+            .after(20)
+            .times(2),
+    ]);
+}
+
+#[test]
+fn a_429_burst_waits_for_the_window() {
+    survives(vec![
+        FaultRule::new(Fault::RateLimited)
+            .on("/contacts/search")
+            .after(1)
+            .times(2),
+    ]);
+}
+
+#[test]
+fn the_scroll_survives_a_busy_slot_a_server_error_and_expiry() {
+    survives(vec![FaultRule::new(Fault::ScrollExists).times(2)]);
+    survives(vec![FaultRule::new(Fault::ScrollServerError).after(2)]);
+    // A truncated page advanced the server's scroll: the connector restarts,
+    // waiting out the abandoned scroll's expiry.
+    survives(vec![
+        FaultRule::new(Fault::Truncated)
+            .on("/companies/scroll")
+            .after(1),
+    ]);
+}
+
+#[test]
+fn seeded_random_faults_everywhere() {
+    let sim = Simulator::start(SimConfig {
+        random_faults: Some(RandomFaults::new(7, 0.08)),
+        ..small()
+    })
+    .unwrap();
+    let (out, outcome) = read(&config(&sim), Some(&catalog()), None);
+    outcome.expect("the sync survives random faults");
+    assert!(sim.stats().faults_fired > 5);
+    sim.clear_faults();
+    assert_dataset(&sim, &[&out], "random faults");
+}
+
+/// A fatal fault ends the sync with `category`; after it clears, a rerun
+/// from the last committed state completes the dataset.
+fn fatal_then_resumed(rule: FaultRule, category: ErrorCategory, needle: &str) {
+    let sim = Simulator::start(small()).unwrap();
+    sim.inject(rule);
+    let (first, outcome) = read(&config(&sim), Some(&catalog()), None);
+    let error = outcome.expect_err("the fault is fatal");
+    assert_eq!(error.category, category, "{}", error.message);
+    assert!(error.message.contains(needle), "{}", error.message);
+    sim.clear_faults();
+    let state = first.states.last().map(Value::to_string);
+    let (second, outcome) = read(&config(&sim), Some(&catalog()), state.as_deref());
+    outcome.expect("the rerun completes");
+    assert_dataset(&sim, &[&first, &second], needle);
+}
+
+#[test]
+fn a_revoked_token_stops_at_once_and_a_rerun_resumes() {
+    fatal_then_resumed(
+        FaultRule::new(Fault::Unauthorized)
+            .after(30)
+            .times(u64::MAX),
+        ErrorCategory::Auth,
+        "access token was rejected",
+    );
+}
+
+#[test]
+fn repeating_cursors_end_the_loop_with_an_error() {
+    fatal_then_resumed(
+        FaultRule::new(Fault::RepeatCursor)
+            .on("/contacts/search")
+            .after(1),
+        ErrorCategory::Api,
+        "twice",
+    );
+    fatal_then_resumed(
+        FaultRule::new(Fault::RepeatCursor)
+            .on("/companies/scroll")
+            .after(1),
+        ErrorCategory::Api,
+        "same page twice",
+    );
+}
+
+#[test]
+fn a_merged_contact_keeps_its_embedded_list() {
+    let sim = Simulator::start(small()).unwrap();
+    let data = sim.dataset();
+    let contact = data
+        .contacts
+        .iter()
+        .find(|c| c["tags"]["has_more"] == json!(true))
+        .expect("a contact with more than ten tags");
+    let id = contact["id"].as_str().unwrap().to_string();
+    sim.inject(FaultRule::new(Fault::Status(410)).on(&format!("/contacts/{id}/tags")));
+    let catalog = json!({"streams": [{"tap_stream_id": "contacts"}]}).to_string();
+    let (out, outcome) = read(&config(&sim), Some(&catalog), None);
+    outcome.unwrap();
+    let emitted = out
+        .records_of("contacts")
+        .into_iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(emitted["tags"], contact["tags"]);
+    assert!(
+        out.logs
+            .iter()
+            .any(|(level, m)| *level == LogLevel::Info && m.contains(&id) && m.contains("410"))
+    );
+}
+
+#[test]
+fn pacing_spends_the_budget_without_429s() {
+    // 1,200 a minute: 200 per 10-second window.
+    let sim = Simulator::start(SimConfig {
+        rate_limit_per_minute: Some(1200),
+        ..small()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (out, outcome) = read(&config(&sim), Some(&catalog()), None);
+    outcome.unwrap();
+    let stats = sim.stats();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    assert!(
+        stats.authenticated > 400,
+        "the sync must span windows: {stats:?}"
+    );
+    assert!(
+        stats.peak_window >= 180,
+        "most of a window's 200 was used: {stats:?}"
+    );
+    let windows = stats.authenticated.div_ceil(200);
+    let elapsed = started.elapsed().as_secs();
+    assert!(
+        elapsed <= windows * 10 + 10,
+        "{elapsed}s for {windows} windows"
+    );
+    assert_dataset(&sim, &[&out], "paced");
+}
