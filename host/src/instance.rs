@@ -63,8 +63,9 @@ impl<S: Send> WasiView for HostState<S> {
 
 impl<S> types::Host for HostState<S> {}
 
-impl<S> http::Host for HostState<S> {
+impl<S: Sink> http::Host for HostState<S> {
     fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, TransportError>> {
+        self.sink.requests(1);
         Ok(self.http.send(request))
     }
 
@@ -72,6 +73,7 @@ impl<S> http::Host for HostState<S> {
         &mut self,
         requests: Vec<Request>,
     ) -> wasmtime::Result<Vec<Result<Response, TransportError>>> {
+        self.sink.requests(requests.len());
         Ok(self.http.send_batch(requests))
     }
 }

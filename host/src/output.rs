@@ -26,6 +26,8 @@ pub trait Sink: Send + 'static {
     fn log(&mut self, level: LogLevel, message: &str);
     /// The guest is about to wait; sinks that show progress may say so.
     fn wait(&mut self, _reason: WaitReason, _duration: std::time::Duration) {}
+    /// The guest sent this many HTTP requests (one call, or one batch).
+    fn requests(&mut self, _count: usize) {}
 }
 
 /// Parses guest JSON and insists on an object.
