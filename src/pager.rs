@@ -36,13 +36,14 @@ pub fn take_records(page: &mut Value, key: &str, what: &str) -> Result<Vec<Value
     }
 }
 
-/// Remembers cursors so a server that hands one out twice ends the loop.
+/// Remembers cursors (as 8-byte fingerprints) so a server that hands one
+/// out twice ends the loop.
 #[derive(Default)]
-struct Cursors(HashSet<String>);
+struct Cursors(HashSet<u64>);
 
 impl Cursors {
     fn fresh(&mut self, cursor: &str, what: &str) -> Result<()> {
-        if self.0.insert(cursor.to_string()) {
+        if self.0.insert(fingerprint(cursor)) {
             Ok(())
         } else {
             Err(Error::api(format!(
@@ -317,7 +318,7 @@ impl Pager for ScrollPager {
             );
             let fresh: Vec<Value> = records
                 .into_iter()
-                .filter(|r| self.returned.insert(fingerprint(&r["id"])))
+                .filter(|r| self.returned.insert(fingerprint(&r["id"].to_string())))
                 .collect();
             if !fresh.is_empty() {
                 self.restarts = 0;
@@ -327,9 +328,10 @@ impl Pager for ScrollPager {
     }
 }
 
-fn fingerprint(id: &Value) -> u64 {
+/// A fixed-key 64-bit hash: collisions are negligible at these sizes.
+fn fingerprint(text: &str) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut hasher = DefaultHasher::new();
-    id.to_string().hash(&mut hasher);
+    text.hash(&mut hasher);
     hasher.finish()
 }
