@@ -95,7 +95,8 @@ def build(spec):
         for field in dropped:
             del schema["properties"][field]
         for key in keys:  # keys are never null
-            schema["properties"][key]["type"] = schema["properties"][key]["type"][0]
+            types = schema["properties"][key]["type"]
+            schema["properties"][key]["type"] = types[0] if isinstance(types, list) else types
         schema["required"] = keys
         schema = {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
         result[stream] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
