@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", alias = "properties")]
     pub catalog: Option<PathBuf>,
 
+    /// Sync only these streams (comma-separated), without writing a catalog.
+    #[arg(long, value_name = "A,B", value_delimiter = ',', global = true)]
+    pub streams: Vec<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -57,6 +61,36 @@ pub struct Common {
     /// Log lines as JSON objects on stderr.
     #[arg(long, value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
+
+    /// Memory cap of the component, in MiB [default: 512].
+    #[arg(long, value_name = "MIB", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_memory_mb: Option<u32>,
+
+    /// Stop the component after it computes this long without calling the
+    /// host [default: 60].
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub watchdog_seconds: Option<u32>,
+
+    /// HTTP requests of one batch sent at once [default: 8].
+    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: Option<u32>,
+}
+
+impl Common {
+    /// The sandbox limits: defaults, overridden by the flags given.
+    pub fn limits(&self) -> intercom_host::Limits {
+        let mut limits = intercom_host::Limits::default();
+        if let Some(mib) = self.max_memory_mb {
+            limits.memory_bytes = (mib as usize) << 20;
+        }
+        if let Some(seconds) = self.watchdog_seconds {
+            limits.watchdog = std::time::Duration::from_secs(seconds.into());
+        }
+        if let Some(n) = self.concurrency {
+            limits.batch_concurrency = n as usize;
+        }
+        limits
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,10 +99,62 @@ pub enum LogFormat {
     Json,
 }
 
+/// The OAuth app's credentials come from the Developer Hub; the secret is
+/// best given through the environment, where `ps` does not show it.
+#[derive(Args, Debug)]
+pub struct AuthArgs {
+    /// The app's client id.
+    #[arg(long, env = "INTERCOM_CLIENT_ID")]
+    pub client_id: String,
+
+    /// The app's client secret (prefer the environment variable).
+    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+
+    /// Redirect URI registered in the app [default: http://127.0.0.1:PORT/callback].
+    #[arg(long, value_name = "URI")]
+    pub redirect_uri: Option<url::Url>,
+
+    /// Port of the 127.0.0.1 listener; 0 picks a free one [default: the
+    /// redirect URI's port if it is on loopback, else 8976].
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+
+    /// The consent page [default: https://app.intercom.com/oauth].
+    #[arg(long, value_name = "URL")]
+    pub authorize_url: Option<url::Url>,
+
+    /// The token endpoint [default: /auth/eagle/token on the config's
+    /// base_url or region's API host].
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<url::Url>,
+
+    /// Seconds to wait for the browser's redirect.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+
+    /// Print the authorize URL without opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Print the JSON Schema of the config document.
     Spec,
     /// Verify the config's credentials and report the workspace reached.
     Check,
+    /// Get an access token through Intercom's OAuth flow and store it in the
+    /// config file (created when missing; other fields are kept).
+    Auth(Box<AuthArgs>),
+    /// Sync into a local SQLite database (one table per stream), resuming
+    /// from the state stored in it.
+    Sync(SyncArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// The SQLite database to write (created when missing).
+    #[arg(long, value_name = "PATH", default_value = "intercom.db")]
+    pub database: PathBuf,
 }

@@ -3,20 +3,21 @@
 
 use std::collections::HashSet;
 
+use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::connector::source::{http, types};
 use crate::bindings::{Request, Response, SourceConnector, TransportError};
 use crate::http::HttpClient;
 use crate::output::Sink;
-use crate::sandbox::{self, Limits, NetworkPolicy};
+use crate::sandbox::{self, Limits, MemoryLimiter, NetworkPolicy, Watchdog};
 
 pub struct HostState<S> {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) watchdog: Watchdog,
     http: HttpClient,
     pub(crate) sink: S,
     pub(crate) state: Option<String>,
@@ -31,10 +32,8 @@ impl<S: Sink> HostState<S> {
         Self {
             wasi: sandbox::wasi_context(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limiter: MemoryLimiter::new(limits.memory_bytes),
+            watchdog: Watchdog::new(limits.watchdog),
             http: HttpClient::new(policy, limits.clone()),
             sink,
             state,
@@ -45,10 +44,15 @@ impl<S: Sink> HostState<S> {
     }
 }
 
+/// WASI calls do not feed the watchdog (they answer instantly, so a guest
+/// could spin on them); every call of the world's imports does.
 pub fn linker<S: Sink>(engine: &Engine) -> wasmtime::Result<Linker<HostState<S>>> {
-    let mut linker = Linker::new(engine);
+    let mut linker = Linker::<HostState<S>>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| {
+        s.watchdog.host_called();
+        s
+    })?;
     Ok(linker)
 }
 

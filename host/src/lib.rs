@@ -7,10 +7,13 @@ pub mod clock;
 pub mod http;
 pub mod instance;
 pub mod logging;
+pub mod oauth;
 pub mod output;
+pub mod progress;
 pub mod runtime;
 pub mod sandbox;
 pub mod singer;
+pub mod sqlite;
 pub mod state;
 
 pub use bindings::{ConnectorError, ErrorCategory, LogLevel};

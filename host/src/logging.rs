@@ -5,10 +5,19 @@ use tracing::{debug, error, info, trace, warn};
 use crate::bindings::LogLevel;
 
 /// Installs the stderr subscriber; `json` selects machine-readable lines.
-/// RUST_LOG overrides the default `info` filter.
+/// A non-empty RUST_LOG overrides the default `info` filter.
 pub fn init(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let wanted = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "info".to_string());
+    // The HTTP client's debug and trace levels describe raw requests (trace
+    // dumps the Authorization header): held at info whatever RUST_LOG says
+    // (same-target directives replace the user's).
+    let filter = tracing_subscriber::EnvFilter::try_new(&wanted)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive("ureq=info".parse().expect("valid directive"))
+        .add_directive("ureq_proto=info".parse().expect("valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -13,7 +13,7 @@ use wasmtime::{Result, format_err};
 use crate::bindings::{ConnectorError, SourceConnector};
 use crate::instance::{HostState, linker};
 use crate::output::Sink;
-use crate::sandbox::{Limits, NetworkPolicy};
+use crate::sandbox::{self, Limits, NetworkPolicy};
 
 /// What an export returned: the connector's own error is an outcome, not a
 /// host failure.
@@ -28,7 +28,10 @@ pub struct Runtime {
 impl Runtime {
     /// `cache_dir`: where compiled components are kept; None compiles every time.
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self> {
-        let engine = Engine::new(&wasmtime::Config::new())?;
+        // Epoch checks in compiled code drive the watchdog; they are part of
+        // the engine's compatibility hash, so cached artifacts follow.
+        let engine = Engine::new(wasmtime::Config::new().epoch_interruption(true))?;
+        sandbox::start_epoch_ticker(&engine).context("cannot start the watchdog thread")?;
         Ok(Self {
             engine,
             cache_dir,
@@ -130,7 +133,9 @@ impl Connector {
             &self.engine,
             HostState::new(sink, policy, &self.limits, state),
         );
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(|mut store| store.data_mut().watchdog.tick());
+        store.set_epoch_deadline(1);
         let linker = linker::<S>(&self.engine)?;
         let instance = SourceConnector::instantiate(&mut store, &self.component, &linker)
             .map_err(|e| format_err!("cannot instantiate component: {e:#}"))?;

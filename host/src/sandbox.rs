@@ -1,18 +1,23 @@
-//! What a guest may do: memory, response sizes, timeouts, concurrency, and
-//! which origins it may reach. Everything else is denied.
+//! What a guest may do: memory, compute between host calls, response sizes,
+//! timeouts, concurrency, and which origins it may reach. Everything else is
+//! denied.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use url::Url;
-use wasmtime::{Result, bail};
+use wasmtime::{ResourceLimiter, Result, UpdateDeadline, bail};
 use wasmtime_wasi::WasiCtx;
 
 /// Resource limits for one component instance.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Cap on the guest's linear memory.
+    /// Cap on the guest's linear memories, all of them together.
     pub memory_bytes: usize,
+    /// Longest the guest may compute without calling one of the world's
+    /// imports. Time spent inside the host (HTTP, sleeps, output) does not
+    /// count, so a long sync is fine; a guest stuck in a loop is stopped.
+    pub watchdog: Duration,
     /// Cap on one response body.
     pub max_response_bytes: u64,
     /// Upper bound on any request's timeout, whatever the guest asks.
@@ -25,6 +30,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             memory_bytes: 512 << 20,
+            watchdog: Duration::from_secs(60),
             max_response_bytes: 64 << 20,
             max_request_timeout: Duration::from_secs(300),
             batch_concurrency: 8,
@@ -32,10 +38,114 @@ impl Default for Limits {
     }
 }
 
+/// Table elements one instance may hold; tables live in host memory, so an
+/// unbounded `table.grow` would bypass the memory cap. Real components use a
+/// few hundred.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// Enforces [`Limits::memory_bytes`] over every memory of an instance,
+/// trapping with an error that names the limit (a failed `memory.grow` would
+/// only surface as the guest's own out-of-memory abort).
+pub(crate) struct MemoryLimiter {
+    limit: usize,
+    used: usize,
+}
+
+impl MemoryLimiter {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self { limit, used: 0 }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _: Option<usize>) -> Result<bool> {
+        // Called for every memory's creation too (from 0), so `used` is the
+        // instance's total.
+        let used = self.used + desired.saturating_sub(current);
+        if used > self.limit {
+            bail!("memory limit of {} MiB exceeded", self.limit >> 20);
+        }
+        self.used = used;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _: usize, desired: usize, _: Option<usize>) -> Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            bail!("table limit of {MAX_TABLE_ELEMENTS} elements exceeded");
+        }
+        Ok(true)
+    }
+}
+
+/// How often the engine's epoch advances, so the watchdog's resolution.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(100);
+
+/// The no-progress watchdog. The engine's epoch advances every
+/// [`EPOCH_TICK`]; while guest code runs, each advance calls [`Self::tick`].
+/// Every import call marks progress, so `since` is (to one tick) when the
+/// guest last came back from the host, and time inside the host never counts.
+pub(crate) struct Watchdog {
+    budget: Duration,
+    host_called: bool,
+    since: Instant,
+}
+
+impl Watchdog {
+    pub(crate) fn new(budget: Duration) -> Self {
+        Self {
+            budget,
+            host_called: false,
+            since: Instant::now(),
+        }
+    }
+
+    /// The guest called an import.
+    pub(crate) fn host_called(&mut self) {
+        self.host_called = true;
+    }
+
+    /// An epoch tick while the guest runs: stop it if it has computed for the
+    /// whole budget since its last import call.
+    pub(crate) fn tick(&mut self) -> Result<UpdateDeadline> {
+        let now = Instant::now();
+        if std::mem::take(&mut self.host_called) {
+            self.since = now;
+        } else if now.duration_since(self.since) >= self.budget {
+            bail!(
+                "component ran {} s without calling the host (watchdog)",
+                self.budget.as_secs_f64()
+            );
+        }
+        Ok(UpdateDeadline::Continue(1))
+    }
+}
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is
+/// dropped. One thread per engine; a tick costs one atomic add.
+pub(crate) fn start_epoch_ticker(engine: &wasmtime::Engine) -> std::io::Result<()> {
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+    Ok(())
+}
+
 /// WASI with nothing granted: no files, no environment, no arguments, no
-/// sockets, no stdio. A Rust guest links these interfaces even when unused.
+/// sockets, no name lookups, stdin closed and stdout/stderr discarded (the
+/// builder's defaults, the socket ones spelled out). Clocks and randomness
+/// stay. A Rust guest links these interfaces even when unused.
 pub fn wasi_context() -> WasiCtx {
-    WasiCtx::builder().build()
+    WasiCtx::builder()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
 }
 
 /// The origins a guest may send requests to.
@@ -62,7 +172,7 @@ impl NetworkPolicy {
                 _ => bail!("the component declared `{text}`, which is not an http(s) origin"),
             };
             let origin = url.origin();
-            if is_loopback(&url) {
+            if is_local_host(&url) {
                 if !named.contains(&origin) {
                     bail!(
                         "the component declared loopback origin `{text}`, which the config does not name"
@@ -97,13 +207,32 @@ impl NetworkPolicy {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url` names this machine: `localhost` (and `*.localhost`, RFC
+/// 6761), a loopback address (IPv4-mapped too), or the unspecified address,
+/// which connects to this machine as well.
+fn is_local_host(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => is_local_address(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_local_address(IpAddr::V6(ip)),
         None => false,
     }
+}
+
+/// A loopback or unspecified address, IPv4-mapped IPv6 included.
+pub(crate) fn is_local_address(ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// Whether the host part of an admitted request URL (as `http::Uri` spells
+/// it) is one [`NetworkPolicy::from_declared`] treated as local, so already
+/// vetted against the config; other names must not resolve to this machine.
+pub(crate) fn is_local_authority(host: &str) -> bool {
+    Url::parse(&format!("http://{host}/")).is_ok_and(|url| is_local_host(&url))
 }
 
 /// Origins of every URL-shaped string value anywhere in the config.
@@ -160,5 +289,30 @@ mod tests {
         assert!(e.to_string().contains("plain http"), "{e}");
         let e = NetworkPolicy::from_declared(&declared(&["file:///etc/passwd"]), "{}").unwrap_err();
         assert!(e.to_string().contains("not an http(s) origin"), "{e}");
+    }
+
+    #[test]
+    fn every_spelling_of_this_machine_needs_the_config() {
+        for origin in [
+            "https://0.0.0.0:4010",
+            "https://[::]:4010",
+            "https://[::ffff:127.0.0.1]:4010",
+            "https://127.1:4010",
+            "https://localhost.:4010",
+            "https://api.localhost",
+        ] {
+            let e = NetworkPolicy::from_declared(&declared(&[origin]), "{}").unwrap_err();
+            assert!(e.to_string().contains("does not name"), "{origin}: {e}");
+        }
+    }
+
+    #[test]
+    fn memory_is_capped_across_all_memories() {
+        let mut limiter = MemoryLimiter::new(4 << 20);
+        assert!(limiter.memory_growing(0, 2 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        let e = limiter.memory_growing(2 << 20, 4 << 20, None).unwrap_err();
+        assert_eq!(e.to_string(), "memory limit of 4 MiB exceeded");
+        assert!(limiter.memory_growing(1 << 20, 2 << 20, None).unwrap());
     }
 }

@@ -14,8 +14,6 @@ use crate::output::Sink;
 
 pub struct SingerSink<W: Write + Send + 'static> {
     out: W,
-    /// Counts per stream, for the final summary.
-    pub records: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -39,10 +37,7 @@ enum Message<'a> {
 
 impl<W: Write + Send + 'static> SingerSink<W> {
     pub fn new(out: W) -> Self {
-        Self {
-            out,
-            records: Default::default(),
-        }
+        Self { out }
     }
 
     fn write(&mut self, message: &Message) -> Result<()> {
@@ -81,7 +76,6 @@ impl<W: Write + Send + 'static> Sink for SingerSink<W> {
                 time_extracted: &time_extracted,
             })?;
         }
-        *self.records.entry(stream.to_string()).or_default() += records.len() as u64;
         Ok(())
     }
 

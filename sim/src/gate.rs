@@ -43,7 +43,9 @@ const NOT_JSON: &str = "<html><body><h1>Service Temporarily Unavailable</h1></bo
 pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let stats = &state.shared.stats;
     stats.arrived();
-    if !authorized(request.headers(), &state.token) {
+    if !authorized(request.headers(), |given| {
+        given == &*state.token || state.oauth.issued(given)
+    }) {
         stats.answered(StatusCode::UNAUTHORIZED.as_u16());
         return ApiError::unauthorized().into_response();
     }
@@ -250,13 +252,14 @@ async fn truncate(response: Response) -> Response {
     Response::from_parts(parts, Body::new(Truncated::new(part)))
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
+/// Whether the request carries a bearer token that `accepts` takes.
+fn authorized(headers: &HeaderMap, accepts: impl Fn(&str) -> bool) -> bool {
     headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().split_once(' '))
         .is_some_and(|(scheme, given)| {
-            scheme.eq_ignore_ascii_case("bearer") && given.trim() == token
+            scheme.eq_ignore_ascii_case("bearer") && accepts(given.trim())
         })
 }
 
@@ -396,18 +399,19 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_token_exact() {
+        let t = |given: &str| given == "t";
         let mut headers = HeaderMap::new();
-        assert!(!authorized(&headers, "t"));
+        assert!(!authorized(&headers, t));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer t"));
-        assert!(authorized(&headers, "t"));
+        assert!(authorized(&headers, t));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer tt"));
-        assert!(!authorized(&headers, "t"));
+        assert!(!authorized(&headers, t));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic t"));
-        assert!(!authorized(&headers, "t"));
+        assert!(!authorized(&headers, t));
         headers.insert(
             AUTHORIZATION,
             HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
         );
-        assert!(!authorized(&headers, "t"));
+        assert!(!authorized(&headers, t));
     }
 }

@@ -65,6 +65,10 @@ pub struct SimConfig {
     pub random_faults: Option<RandomFaults>,
     /// Delays every authenticated answer by this much, as a distant API would.
     pub latency: Option<Duration>,
+    /// The OAuth app's client id: `GET /oauth` knows only this client.
+    pub oauth_client_id: String,
+    /// The OAuth app's client secret, checked by `POST /auth/eagle/token`.
+    pub oauth_client_secret: String,
 }
 
 impl Default for SimConfig {
@@ -87,11 +91,13 @@ impl Default for SimConfig {
             rate_limit_per_minute: None,
             random_faults: None,
             latency: None,
+            oauth_client_id: "sim-client".to_owned(),
+            oauth_client_secret: "sim-secret".to_owned(),
         }
     }
 }
 
-/// Redacts the token so that configs can be logged safely.
+/// Redacts the token and client secret so that configs can be logged safely.
 impl fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimConfig")
@@ -115,6 +121,8 @@ impl fmt::Debug for SimConfig {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("random_faults", &self.random_faults)
             .field("latency", &self.latency)
+            .field("oauth_client_id", &self.oauth_client_id)
+            .field("oauth_client_secret", &"<redacted>")
             .finish()
     }
 }

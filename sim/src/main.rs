@@ -70,6 +70,12 @@ struct Args {
     /// Delay every authenticated answer by this many milliseconds.
     #[arg(long, value_name = "N")]
     latency_ms: Option<u64>,
+    /// OAuth client id that `GET /oauth` accepts.
+    #[arg(long, default_value_t = SimConfig::default().oauth_client_id)]
+    oauth_client_id: String,
+    /// OAuth client secret that `POST /auth/eagle/token` checks.
+    #[arg(long, default_value_t = SimConfig::default().oauth_client_secret, hide_default_value = true)]
+    oauth_client_secret: String,
 }
 
 const FAULT_HELP: &str = "\
@@ -131,6 +137,8 @@ fn main() -> ExitCode {
         rate_limit_per_minute: args.rate_limit_per_minute,
         random_faults,
         latency: args.latency_ms.map(Duration::from_millis),
+        oauth_client_id: args.oauth_client_id,
+        oauth_client_secret: args.oauth_client_secret,
     };
     match run(config, args.faults, args.mutate_every_secs) {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,6 +88,8 @@ pub(crate) struct AppState {
     pub(crate) scroll_expiry: Duration,
     /// Added to every authenticated answer.
     pub(crate) latency: Option<Duration>,
+    /// The OAuth app, and the tokens its code exchanges issued.
+    pub(crate) oauth: Arc<crate::resources::oauth::OAuth>,
 }
 
 impl AppState {
@@ -104,6 +106,7 @@ impl AppState {
             scroll: Arc::new(Mutex::new(None)),
             scroll_expiry: config.scroll_expiry,
             latency: config.latency,
+            oauth: Arc::new(crate::resources::oauth::OAuth::new(config)),
         }
     }
 
@@ -125,6 +128,8 @@ pub(crate) fn router(state: AppState) -> Router {
             state.clone(),
             gate::gate,
         ))
+        // After the gate's layer, so OAuth requests, which carry no token, skip it.
+        .merge(resources::oauth::routes())
         .with_state(state)
 }
 

@@ -320,7 +320,7 @@ class Instance {
       }
     }
     for (const [name, value] of Object.entries({ ...own, ...wasi })) {
-      const version = name.startsWith('wasi:') ? '0.2.6' : '0.1.0';
+      const version = name.startsWith('wasi:') ? '0.2.6' : '0.2.0';
       withVersions[name] = value;
       withVersions[`${name}@${version}`] = value;
     }

@@ -10,6 +10,7 @@ pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod data_attributes;
 pub(crate) mod me;
+pub(crate) mod oauth;
 pub(crate) mod segments;
 pub(crate) mod tags;
 pub(crate) mod teams;

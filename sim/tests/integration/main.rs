@@ -7,5 +7,6 @@ mod endpoints;
 mod families;
 mod faults;
 mod http;
+mod oauth;
 mod openapi;
 mod search;

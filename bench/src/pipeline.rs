@@ -1,0 +1,236 @@
+//! The record pipeline alone (parse pages, shape records, serialize them),
+//! with HTTP answered from memory: the release component in a minimal
+//! wasmtime embedding of its own, against the same Rust code built natively.
+
+use std::cell::Cell;
+use std::path::Path;
+use std::time::Instant;
+
+use intercom_connector::host as native;
+use intercom_host::bindings::connector::source::{clock, http, output, state, types};
+use intercom_host::bindings::{self, SourceConnector};
+use intercom_host::{LogLevel, Runtime, Sink};
+use intercom_sim::{SimConfig, Simulator};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+const PAGES: usize = 200;
+const CONFIG: &str = r#"{"access_token":"t","base_url":"https://api.example.test"}"#;
+const CATALOG: &str = r#"{"streams":[{"tap_stream_id":"contacts"}]}"#;
+
+/// A sink that drops everything, for calls whose output is not measured.
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn schema(
+        &mut self,
+        _: &str,
+        _: &RawValue,
+        _: &[String],
+        _: &[String],
+    ) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn records(&mut self, _: &str, _: &[Box<RawValue>]) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn checkpoint(&mut self, _: &RawValue) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn log(&mut self, _: LogLevel, _: &str) {}
+}
+
+/// Search pages of real simulator contacts, each with a fresh cursor.
+fn pages() -> Vec<Vec<u8>> {
+    let sim = Simulator::start(SimConfig {
+        contacts: 150,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let mut contacts = sim.dataset().contacts;
+    for contact in &mut contacts {
+        for list in ["tags", "companies", "notes"] {
+            contact[list]["has_more"] = json!(false);
+        }
+    }
+    (0..PAGES)
+        .map(|i| {
+            let next = (i + 1 < PAGES).then(|| json!({"starting_after": format!("c{i}")}));
+            let page = json!({"type": "list", "data": contacts, "total_count": 150 * PAGES,
+                "pages": {"type": "pages", "next": next}});
+            serde_json::to_vec(&page).expect("page")
+        })
+        .collect()
+}
+
+fn records_per_second(records: u64, started: Instant) -> f64 {
+    records as f64 / started.elapsed().as_secs_f64()
+}
+
+pub fn compare(_runtime: &Runtime, component: &Path) {
+    let pages = pages();
+    let native = native_run(&pages);
+    let wasm = wasm_run(&pages, component);
+    println!(
+        "record pipeline (contacts, {} records, HTTP from memory): wasm {:.0} records/s, native {:.0} records/s, native/wasm {:.2}x",
+        150 * PAGES,
+        wasm,
+        native,
+        native / wasm
+    );
+}
+
+struct NativeHost<'p> {
+    pages: &'p [Vec<u8>],
+    next: Cell<usize>,
+    records: Cell<u64>,
+}
+
+impl native::Host for NativeHost<'_> {
+    fn send(&self, _: native::Request) -> Result<native::Response, native::TransportError> {
+        let index = self.next.get();
+        self.next.set(index + 1);
+        Ok(native::Response {
+            status: 200,
+            headers: vec![],
+            body: self.pages[index.min(PAGES - 1)].clone(),
+        })
+    }
+    fn send_batch(
+        &self,
+        requests: Vec<native::Request>,
+    ) -> Vec<Result<native::Response, native::TransportError>> {
+        requests.into_iter().map(|r| self.send(r)).collect()
+    }
+    fn schema(&self, _: &str, _: &str, _: &[String], _: &[String]) {}
+    fn records(&self, _: &str, records: Vec<String>) {
+        self.records.set(self.records.get() + records.len() as u64);
+    }
+    fn log(&self, _: native::LogLevel, _: &str) {}
+    fn now_ms(&self) -> u64 {
+        0
+    }
+    fn sleep(&self, _: u32, _: native::WaitReason) {}
+    fn checkpoint(&self, _: &str) -> intercom_connector::error::Result<()> {
+        Ok(())
+    }
+}
+
+fn native_run(pages: &[Vec<u8>]) -> f64 {
+    let host = NativeHost {
+        pages,
+        next: Cell::new(0),
+        records: Cell::new(0),
+    };
+    let started = Instant::now();
+    intercom_connector::read(&host, CONFIG, Some(CATALOG), None).expect("native read");
+    records_per_second(host.records.get(), started)
+}
+
+/// Store data of the minimal embedding: WASI with nothing granted, and the
+/// canned pages.
+struct Canned {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pages: Vec<Vec<u8>>,
+    next: usize,
+    records: u64,
+}
+
+impl WasiView for Canned {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for Canned {}
+
+impl http::Host for Canned {
+    fn send(
+        &mut self,
+        _: bindings::Request,
+    ) -> wasmtime::Result<Result<bindings::Response, bindings::TransportError>> {
+        let index = self.next.min(PAGES - 1);
+        self.next += 1;
+        Ok(Ok(bindings::Response {
+            status: 200,
+            headers: vec![],
+            body: self.pages[index].clone(),
+        }))
+    }
+    fn send_batch(
+        &mut self,
+        requests: Vec<bindings::Request>,
+    ) -> wasmtime::Result<Vec<Result<bindings::Response, bindings::TransportError>>> {
+        requests.into_iter().map(|r| self.send(r)).collect()
+    }
+}
+
+impl clock::Host for Canned {
+    fn now_ms(&mut self) -> wasmtime::Result<u64> {
+        Ok(0)
+    }
+    fn sleep(&mut self, _: u32, _: clock::WaitReason) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+impl state::Host for Canned {
+    fn get(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
+    }
+    fn checkpoint(&mut self, _: String) -> wasmtime::Result<Result<(), String>> {
+        Ok(Ok(()))
+    }
+}
+
+impl output::Host for Canned {
+    fn schema(
+        &mut self,
+        _: String,
+        _: String,
+        _: Vec<String>,
+        _: Vec<String>,
+    ) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn records(&mut self, _: String, records: Vec<String>) -> wasmtime::Result<()> {
+        self.records += records.len() as u64;
+        Ok(())
+    }
+    fn log(&mut self, _: LogLevel, _: String) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+fn wasm_run(pages: &[Vec<u8>], component: &Path) -> f64 {
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, component).expect("compile the component");
+    let mut linker = Linker::<Canned>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("link WASI");
+    SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).expect("link imports");
+    let data = Canned {
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        pages: pages.to_vec(),
+        next: 0,
+        records: 0,
+    };
+    let mut store = Store::new(&engine, data);
+    let instance =
+        SourceConnector::instantiate(&mut store, &component, &linker).expect("instantiate");
+    let started = Instant::now();
+    let result: Result<(), Value> = instance
+        .connector_source_source()
+        .call_read(&mut store, CONFIG, Some(CATALOG), None)
+        .expect("no trap")
+        .map_err(|e| json!(e.message));
+    result.expect("wasm read");
+    records_per_second(store.data().records, started)
+}

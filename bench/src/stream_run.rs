@@ -1,0 +1,128 @@
+//! One stream synced by the release host in a child process, so its peak
+//! RSS is the host's alone (the simulator runs in this process).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use intercom_sim::Simulator;
+use serde_json::json;
+
+use crate::Args;
+
+pub struct Figures {
+    stream: String,
+    records: u64,
+    seconds: f64,
+    requests: u64,
+    rate_limited: u64,
+    peak_rss_mb: f64,
+}
+
+pub fn print_header() {
+    println!(
+        "{:<20} {:>9} {:>8} {:>10} {:>9} {:>8} {:>10} {:>6} {:>9}",
+        "stream",
+        "records",
+        "secs",
+        "records/s",
+        "requests",
+        "req/s",
+        "of budget",
+        "429s",
+        "peak RSS"
+    );
+}
+
+impl Figures {
+    pub fn print(&self, budget_per_minute: Option<u32>) {
+        let per_second = |n: u64| n as f64 / self.seconds.max(1e-9);
+        let share = budget_per_minute.map_or("-".to_string(), |b| {
+            format!(
+                "{:.0}%",
+                100.0 * per_second(self.requests) / (f64::from(b) / 60.0)
+            )
+        });
+        println!(
+            "{:<20} {:>9} {:>8.2} {:>10.0} {:>9} {:>8.1} {:>10} {:>6} {:>7.1}MB",
+            self.stream,
+            self.records,
+            self.seconds,
+            per_second(self.records),
+            self.requests,
+            per_second(self.requests),
+            share,
+            self.rate_limited,
+            self.peak_rss_mb
+        );
+    }
+}
+
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which also reads its rusage"
+)]
+pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
+    let dir = std::env::temp_dir().join(format!("intercom-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("config.json");
+    let catalog = dir.join("catalog.json");
+    let body = json!({"access_token": "sim-token", "base_url": sim.base_url()});
+    std::fs::write(&config, body.to_string()).expect("write config");
+    let selection = json!({"streams": [{"tap_stream_id": stream}]});
+    std::fs::write(&catalog, selection.to_string()).expect("write catalog");
+
+    let before = sim.stats();
+    let started = Instant::now();
+    let mut child = Command::new(&args.host)
+        .arg("--config")
+        .arg(&config)
+        .arg("--catalog")
+        .arg(&catalog)
+        .arg("--component")
+        .arg(&args.component)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--concurrency")
+        .arg(args.concurrency.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the host");
+    // Consume the Singer output as a target would, counting records.
+    let mut records = 0;
+    for line in BufReader::new(child.stdout.take().expect("stdout")).split(b'\n') {
+        if line
+            .expect("read stdout")
+            .starts_with(b"{\"type\":\"RECORD\"")
+        {
+            records += 1;
+        }
+    }
+    let (status, peak_rss_kb) = wait_with_rusage(child.id());
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        eprintln!("warning: the host exited with {status} for {stream}");
+    }
+    let after = sim.stats();
+    Figures {
+        stream: stream.to_string(),
+        records,
+        seconds,
+        requests: after.authenticated - before.authenticated,
+        rate_limited: after.rate_limited - before.rate_limited,
+        peak_rss_mb: peak_rss_kb as f64 / 1024.0,
+    }
+}
+
+/// Reaps the child with wait4 to read its own peak RSS (kilobytes on Linux).
+fn wait_with_rusage(pid: u32) -> (std::process::ExitStatus, i64) {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own unreaped child; both pointers are valid.
+    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid as libc::pid_t, "wait4 failed");
+    (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+}

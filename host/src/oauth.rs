@@ -1,0 +1,479 @@
+//! Intercom's OAuth authorization-code flow, for `intercom-connector auth`:
+//! send the user to the authorize URL with a random `state`, receive the
+//! redirect on a loopback listener, exchange the code at
+//! `/auth/eagle/token`, and store the access token in the config file.
+//! Intercom's tokens do not expire and come without a refresh token, so the
+//! stored token is used exactly like one copied from the Developer Hub.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use url::Url;
+
+/// Where Intercom shows the user the consent page, in every region.
+pub const AUTHORIZE_URL: &str = "https://app.intercom.com/oauth";
+
+/// Token endpoint path, below the API host of the app's region.
+pub const TOKEN_PATH: &str = "/auth/eagle/token";
+
+/// Listener port when neither `--port` nor a loopback `--redirect-uri` names one.
+pub const DEFAULT_PORT: u16 = 8976;
+
+/// Path of the default redirect URI `http://127.0.0.1:<port>/callback`.
+const DEFAULT_CALLBACK: &str = "/callback";
+
+/// How long one exchange with the token endpoint may take.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The request head a browser sends is a few hundred bytes; more is not a redirect.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// What went wrong, split the way the CLI's exit codes are.
+#[derive(Debug)]
+pub enum Error {
+    /// The config file or an argument is unusable.
+    Input(String),
+    /// The flow itself failed (refused, timed out, forged, unreachable).
+    Failed(String),
+}
+
+/// Everything the flow needs. `client_secret` is only ever sent to the token
+/// endpoint.
+pub struct Options {
+    pub client_id: String,
+    pub client_secret: String,
+    /// The consent page (default [`AUTHORIZE_URL`]).
+    pub authorize_url: Option<Url>,
+    /// The token endpoint (default: from the config's `base_url` or `region`).
+    pub token_url: Option<Url>,
+    /// Sent as `redirect_uri`; must match one registered in the app (default
+    /// `http://127.0.0.1:<port>/callback`). Its path is the one the listener
+    /// answers.
+    pub redirect_uri: Option<Url>,
+    /// Port of the 127.0.0.1 listener; 0 picks a free one. Default: the
+    /// redirect URI's port when it is a loopback URL, else [`DEFAULT_PORT`].
+    pub port: Option<u16>,
+    /// Deadline for the whole wait for the browser's redirect.
+    pub timeout: Duration,
+}
+
+/// A flow waiting for the browser: the listener is bound and the authorize
+/// URL (with its `state`) is ready to show.
+pub struct Pending {
+    listener: TcpListener,
+    authorize_url: Url,
+    redirect_uri: Url,
+    state: String,
+    token_url: Url,
+    config: Map<String, Value>,
+    options: Options,
+}
+
+/// Reads the config (a missing file is an empty one), binds the listener and
+/// builds the authorize URL. Nothing is written yet.
+pub fn start(config_path: &Path, options: Options) -> Result<Pending, Error> {
+    let config = read_config(config_path)?;
+    let token_url = match &options.token_url {
+        Some(url) => url.clone(),
+        None => default_token_url(&config, config_path)?,
+    };
+    let port = options
+        .port
+        .or_else(|| options.redirect_uri.as_ref().and_then(loopback_port))
+        .unwrap_or(DEFAULT_PORT);
+    // Loopback only: the code must not be receivable from the network.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| Error::Failed(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Failed(format!("listener: {e}")))?;
+    let redirect_uri = match &options.redirect_uri {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{bound}{DEFAULT_CALLBACK}"))
+            .expect("a socket address makes a valid URL"),
+    };
+    let state = random_state().map_err(|e| Error::Failed(format!("no randomness: {e}")))?;
+    let mut authorize_url = options
+        .authorize_url
+        .clone()
+        .unwrap_or_else(|| Url::parse(AUTHORIZE_URL).expect("constant URL"));
+    authorize_url
+        .query_pairs_mut()
+        .append_pair("client_id", &options.client_id)
+        .append_pair("state", &state)
+        .append_pair("redirect_uri", redirect_uri.as_str());
+    Ok(Pending {
+        listener,
+        authorize_url,
+        redirect_uri,
+        state,
+        token_url,
+        config,
+        options,
+    })
+}
+
+impl Pending {
+    /// The URL the user opens to approve the app.
+    pub fn authorize_url(&self) -> &Url {
+        &self.authorize_url
+    }
+
+    /// The loopback address the redirect must reach.
+    pub fn listening_on(&self) -> String {
+        self.listener
+            .local_addr()
+            .map_or_else(|_| "127.0.0.1".into(), |a| a.to_string())
+    }
+
+    /// Waits for the redirect, checks its `state`, exchanges the code and
+    /// writes the token into the config file; the browser is answered with
+    /// the outcome. On any failure nothing is written.
+    pub fn finish(self, config_path: &Path) -> Result<(), Error> {
+        let deadline = Instant::now() + self.options.timeout;
+        let (mut browser, query) = self.wait_for_redirect(deadline)?;
+        let outcome = self
+            .code(&query)
+            .and_then(|code| self.exchange(&code))
+            .and_then(|token| {
+                let mut config = self.config.clone();
+                config.insert("access_token".into(), Value::String(token));
+                write_config(config_path, &config).map_err(|e| {
+                    Error::Failed(format!("{}: cannot write: {e}", config_path.display()))
+                })
+            });
+        let page = match &outcome {
+            Ok(()) => (
+                "200 OK",
+                "Intercom access granted. The token is saved; you can close this tab.".to_owned(),
+            ),
+            Err(Error::Input(m) | Error::Failed(m)) => (
+                "400 Bad Request",
+                format!("Authorization failed: {m}. You can close this tab."),
+            ),
+        };
+        // The browser may have gone away; the outcome stands either way.
+        let _ = respond(&mut browser, page.0, &page.1);
+        outcome
+    }
+
+    /// The query of the first request to the redirect URI's path; other
+    /// requests (a favicon, say) get a 404. Each connection is read on its
+    /// own thread so an idle one (browsers pre-connect) cannot block the rest.
+    fn wait_for_redirect(&self, deadline: Instant) -> Result<(TcpStream, Url), Error> {
+        self.listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Failed(format!("listener: {e}")))?;
+        let (sender, requests) = mpsc::channel();
+        let path = self.redirect_uri.path().to_owned();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Failed(format!(
+                    "no redirect reached {} within {}s; run `auth` again (--timeout to wait longer)",
+                    self.redirect_uri,
+                    self.options.timeout.as_secs()
+                )));
+            }
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let sender = sender.clone();
+                    let wait = deadline - now;
+                    std::thread::spawn(move || {
+                        if let Some(request) = read_request(stream, wait) {
+                            // The receiver is gone once the flow ended.
+                            let _ = sender.send(request);
+                        }
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::Failed(format!("listener: {e}"))),
+            }
+            while let Ok((mut stream, target)) = requests.try_recv() {
+                if target.path() == path {
+                    return Ok((stream, target));
+                }
+                let _ = respond(&mut stream, "404 Not Found", "Not found.");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The code of a redirect whose `state` is ours.
+    fn code(&self, redirect: &Url) -> Result<String, Error> {
+        let param = |name: &str| {
+            redirect
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        // The state is checked first: a forged redirect learns nothing.
+        if param("state").as_deref() != Some(self.state.as_str()) {
+            return Err(Error::Failed(
+                "the redirect's state does not match this authorization request (a stale or \
+                 forged redirect); no code was exchanged and nothing was written"
+                    .into(),
+            ));
+        }
+        if let Some(error) = param("error") {
+            let detail = param("error_description").unwrap_or_default();
+            return Err(Error::Failed(format!(
+                "Intercom did not authorize the app: {error} {detail}"
+            )));
+        }
+        param("code")
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::Failed("the redirect carries no code".into()))
+    }
+
+    /// `POST /auth/eagle/token` with the code, client id and secret as form
+    /// fields (form encoding keeps a trailing `=` of the code intact).
+    fn exchange(&self, code: &str) -> Result<String, Error> {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(EXCHANGE_TIMEOUT))
+            .build()
+            .new_agent();
+        let url = &self.token_url;
+        let mut response = agent
+            .post(url.as_str())
+            .header("Accept", "application/json")
+            .send_form([
+                ("code", code),
+                ("client_id", self.options.client_id.as_str()),
+                ("client_secret", self.options.client_secret.as_str()),
+            ])
+            .map_err(|e| Error::Failed(format!("token exchange at {url}: {e}")))?;
+        let status = response.status();
+        let body: Value = response
+            .body_mut()
+            .read_to_string()
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(Value::Null);
+        if !status.is_success() {
+            let errors = body["errors"].as_array().into_iter().flatten();
+            let detail: Vec<String> = errors
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e["code"].as_str().unwrap_or("error"),
+                        e["message"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            return Err(Error::Failed(format!(
+                "Intercom refused the token exchange at {url} (HTTP {}{}); check the client id \
+                 and secret, and authorize again (a code works once)",
+                status.as_u16(),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", detail.join("; "))
+                }
+            )));
+        }
+        ["access_token", "token"]
+            .iter()
+            .find_map(|k| body[k].as_str().filter(|t| !t.is_empty()))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::Failed(format!(
+                    "the token exchange at {url} answered without an access token"
+                ))
+            })
+    }
+}
+
+/// The config as a JSON object; a missing file is an empty config.
+fn read_config(path: &Path) -> Result<Map<String, Value>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+        Err(e) => {
+            return Err(Error::Input(format!(
+                "--config {}: cannot read: {e}",
+                path.display()
+            )));
+        }
+    };
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::Input(format!(
+            "--config {}: not a JSON object",
+            path.display()
+        ))),
+        Err(e) => Err(Error::Input(format!(
+            "--config {}: not valid JSON: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The token endpoint on the API host the config points at: `base_url`
+/// (a simulator, a proxy) or the region's host, as the connector picks it.
+fn default_token_url(config: &Map<String, Value>, path: &Path) -> Result<Url, Error> {
+    let invalid = |m: String| Error::Input(format!("{}: {m}", path.display()));
+    let base = match (config.get("base_url"), config.get("region")) {
+        (Some(Value::String(url)), _) => url.trim_end_matches('/').to_owned(),
+        (Some(_), _) => return Err(invalid("field `base_url` must be a string".into())),
+        (None, None) => "https://api.intercom.io".into(),
+        (None, Some(region)) => match region.as_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("us") => "https://api.intercom.io".into(),
+            Some("eu") => "https://api.eu.intercom.io".into(),
+            Some("au") => "https://api.au.intercom.io".into(),
+            _ => {
+                return Err(invalid(format!(
+                    "field `region` must be one of us, eu, au; got {region}"
+                )));
+            }
+        },
+    };
+    Url::parse(&format!("{base}{TOKEN_PATH}"))
+        .map_err(|e| invalid(format!("field `base_url`: {e}")))
+}
+
+/// The port of a loopback redirect URI, which the listener must then use.
+fn loopback_port(url: &Url) -> Option<u16> {
+    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        .then(|| url.port_or_known_default())
+        .flatten()
+}
+
+/// 128 bits from the OS CSPRNG, hex: unguessable, and URL-safe as is.
+fn random_state() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Reads one request head and returns its target, or `None` for anything
+/// that is not a complete `GET` head in time.
+fn read_request(mut stream: TcpStream, wait: Duration) -> Option<(TcpStream, Url)> {
+    stream.set_nonblocking(false).ok()?;
+    stream
+        .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+        .ok()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 || head.len() + n > MAX_HEAD {
+            return None;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = std::str::from_utf8(&head).ok()?.lines().next()?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next()?, parts.next()?);
+    if method != "GET" || !target.starts_with('/') {
+        let _ = respond(&mut stream, "400 Bad Request", "Bad request.");
+        return None;
+    }
+    let target = Url::parse(&format!("http://127.0.0.1{target}")).ok()?;
+    Some((stream, target))
+}
+
+/// A minimal HTML answer that closes the connection.
+fn respond(stream: &mut TcpStream, status: &str, message: &str) -> std::io::Result<()> {
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>intercom-connector</title>\
+         </head><body><p>{escaped}</p></body></html>"
+    );
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+/// Writes the config through a sibling temporary file created owner-only
+/// (0600) before the token goes in, then renamed over the config: the secret
+/// is never readable by others, and a crash leaves the old config whole.
+fn write_config(path: &Path, config: &Map<String, Value>) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(config)?;
+    text.push('\n');
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file path"))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&tmp).and_then(|mut file| {
+        // The umask can only remove bits; set the mode outright anyway.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> Map<String, Value> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn token_url_follows_base_url_then_region() {
+        let url = |json| default_token_url(&config(json), Path::new("c.json")).map(String::from);
+        assert_eq!(
+            url("{}").unwrap(),
+            "https://api.intercom.io/auth/eagle/token"
+        );
+        assert_eq!(
+            url(r#"{"region":"EU"}"#).unwrap(),
+            "https://api.eu.intercom.io/auth/eagle/token"
+        );
+        assert_eq!(
+            url(r#"{"region":"au"}"#).unwrap(),
+            "https://api.au.intercom.io/auth/eagle/token"
+        );
+        assert_eq!(
+            url(r#"{"region":"eu","base_url":"http://127.0.0.1:9/"}"#).unwrap(),
+            "http://127.0.0.1:9/auth/eagle/token"
+        );
+        assert!(matches!(url(r#"{"region":"mars"}"#), Err(Error::Input(_))));
+    }
+
+    #[test]
+    fn loopback_redirect_uris_name_the_port() {
+        let port = |s| loopback_port(&Url::parse(s).unwrap());
+        assert_eq!(port("http://127.0.0.1:4321/cb"), Some(4321));
+        assert_eq!(port("http://localhost/cb"), Some(80));
+        assert_eq!(port("https://example.com:4321/cb"), None);
+    }
+
+    #[test]
+    fn states_are_random_hex() {
+        let (a, b) = (random_state().unwrap(), random_state().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,235 @@
+//! What a run is doing while it runs, and what it did: a [`Sink`] wrapper
+//! that counts records, requests and waits, draws a live line per stream on a
+//! terminal, and leaves the totals for an end-of-run summary.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use serde_json::value::RawValue;
+use wasmtime::Result;
+
+use crate::bindings::LogLevel;
+use crate::bindings::connector::source::clock::WaitReason;
+use crate::output::Sink;
+
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    records: u64,
+    requests: u64,
+    retries: u64,
+    rate_limit_wait: Duration,
+}
+
+#[derive(Default)]
+struct Tally {
+    total: Counts,
+    streams: BTreeMap<String, Counts>,
+}
+
+/// The run's counters. Shared with the sink wrapper so the summary survives
+/// a run that fails and takes its sink with it.
+#[derive(Clone)]
+pub struct Progress {
+    tally: Arc<Mutex<Tally>>,
+    started: Instant,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self {
+            tally: Default::default(),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Progress {
+    /// Wraps `inner`; live lines are drawn only when stderr is a terminal.
+    pub fn track<S: Sink>(&self, inner: S) -> Tracked<S> {
+        let live = std::io::stderr().is_terminal();
+        let target = if live {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Tracked {
+            inner,
+            tally: self.tally.clone(),
+            multi: MultiProgress::with_draw_target(target),
+            bars: BTreeMap::new(),
+            group: Vec::new(),
+            checkpointed: false,
+        }
+    }
+
+    /// The end-of-run summary on stderr: a few lines of text, or with `json`
+    /// one log line shaped like the JSON logs.
+    pub fn summary(&self, json: bool, outcome: &str) {
+        let tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let t = &tally.total;
+        if json {
+            let records: BTreeMap<&str, u64> = tally
+                .streams
+                .iter()
+                .map(|(s, c)| (s.as_str(), c.records))
+                .collect();
+            let line = json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": "INFO",
+                "fields": {
+                    "message": format!("sync {outcome}"),
+                    "duration_seconds": round(elapsed),
+                    "records": records,
+                    "records_total": t.records,
+                    "requests": t.requests,
+                    "retries": t.retries,
+                    "rate_limit_wait_seconds": round(t.rate_limit_wait.as_secs_f64()),
+                }
+            });
+            eprintln!("{line}");
+            return;
+        }
+        eprintln!(
+            "sync {outcome} in {elapsed:.1}s: {} records, {} requests, {} retries, {:.1}s waiting on rate limits",
+            t.records,
+            t.requests,
+            t.retries,
+            t.rate_limit_wait.as_secs_f64()
+        );
+        for (stream, counts) in &tally.streams {
+            eprintln!("  {stream:<22} {:>9} records", counts.records);
+        }
+    }
+}
+
+fn round(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+/// A sink that counts and shows what passes through to `inner`.
+pub struct Tracked<S> {
+    inner: S,
+    tally: Arc<Mutex<Tally>>,
+    multi: MultiProgress,
+    bars: BTreeMap<String, ProgressBar>,
+    /// Streams declared together (a parent and its children); requests and
+    /// waits are the first one's, the stream whose source is being read.
+    group: Vec<String>,
+    /// A checkpoint came after the last schema, so the next schema starts a
+    /// new group (the connector checkpoints at the end of each).
+    checkpointed: bool,
+}
+
+impl<S> Tracked<S> {
+    pub fn into_inner(self) -> S {
+        for bar in self.bars.values().filter(|b| !b.is_finished()) {
+            bar.finish();
+        }
+        self.inner
+    }
+
+    /// Counts `f` against the group's first stream and redraws its line.
+    fn count(&mut self, f: impl Fn(&mut Counts)) {
+        let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut tally.total);
+        if let Some(stream) = self.group.first() {
+            f(tally.streams.entry(stream.clone()).or_default());
+            self.redraw(&tally, stream);
+        }
+    }
+
+    fn redraw(&self, tally: &Tally, stream: &str) {
+        if let (Some(bar), Some(c)) = (self.bars.get(stream), tally.streams.get(stream)) {
+            let mut message = format!("{} records", c.records);
+            if c.requests > 0 {
+                message.push_str(&format!(", {} requests", c.requests));
+            }
+            if c.retries > 0 {
+                message.push_str(&format!(", {} retries", c.retries));
+            }
+            if !c.rate_limit_wait.is_zero() {
+                let wait = c.rate_limit_wait.as_secs_f64();
+                message.push_str(&format!(", {wait:.1}s rate-limited"));
+            }
+            bar.set_message(message);
+        }
+    }
+}
+
+impl<S: Sink> Sink for Tracked<S> {
+    fn schema(
+        &mut self,
+        stream: &str,
+        schema: &RawValue,
+        key_properties: &[String],
+        bookmark_properties: &[String],
+    ) -> Result<()> {
+        self.inner
+            .schema(stream, schema, key_properties, bookmark_properties)?;
+        if self.checkpointed {
+            for stream in self.group.drain(..) {
+                if let Some(bar) = self.bars.get(&stream) {
+                    bar.finish();
+                }
+            }
+            self.checkpointed = false;
+        }
+        if !self.group.iter().any(|s| s == stream) {
+            self.group.push(stream.to_string());
+        }
+        if !self.bars.contains_key(stream) {
+            let style = ProgressStyle::with_template("{spinner} {prefix:<22} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let bar = self.multi.add(
+                ProgressBar::new_spinner()
+                    .with_style(style)
+                    .with_prefix(stream.to_string())
+                    .with_message("starting"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            self.bars.insert(stream.to_string(), bar);
+        }
+        Ok(())
+    }
+
+    fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()> {
+        self.inner.records(stream, records)?;
+        let n = records.len() as u64;
+        let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        tally.total.records += n;
+        tally.streams.entry(stream.to_string()).or_default().records += n;
+        self.redraw(&tally, stream);
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
+        self.inner.checkpoint(state)?;
+        self.checkpointed = true;
+        Ok(())
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        // Keep log lines from tearing the live display.
+        let inner = &mut self.inner;
+        self.multi.suspend(|| inner.log(level, message));
+    }
+
+    fn wait(&mut self, reason: WaitReason, duration: Duration) {
+        self.inner.wait(reason, duration);
+        self.count(|c| match reason {
+            WaitReason::Retry => c.retries += 1,
+            WaitReason::RateLimit => c.rate_limit_wait += duration,
+            WaitReason::Busy => {}
+        });
+    }
+
+    fn requests(&mut self, count: usize) {
+        self.inner.requests(count);
+        self.count(|c| c.requests += count as u64);
+    }
+}

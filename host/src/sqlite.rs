@@ -1,0 +1,526 @@
+//! A [`Sink`] that keeps a queryable copy of the source in an embedded SQLite
+//! database: one table per stream, the connector's state beside the data.
+//!
+//! Commit protocol: everything a guest emits goes into one open transaction,
+//! and each `checkpoint` writes the state into `_connector_state` and commits.
+//! Records and the state that covers them therefore land together or not at
+//! all, so a killed sync resumes from its last commit without losing or
+//! duplicating a row (rows are upserted by the stream's key properties).
+//!
+//! Full-table streams (no bookmark properties) are replaced by mark and sweep:
+//! every row carries the id of the run that last wrote it (`_sdc_run_id`);
+//! when such a stream's run is complete, rows from older runs are deleted in
+//! the same transaction as the next commit. Until then the previous copy
+//! stays, so a crash mid-stream never leaves a table empty or half-replaced
+//! (it may hold rows of both runs, the next complete run sweeps the old ones).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use chrono::{SecondsFormat, Utc};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use wasmtime::{Result, bail, format_err};
+
+use crate::bindings::LogLevel;
+use crate::output::Sink;
+
+/// The column stamping each row with the run that last wrote it.
+pub const RUN_COLUMN: &str = "_sdc_run_id";
+
+pub struct SqliteSink {
+    conn: Connection,
+    run_id: i64,
+    tables: BTreeMap<String, Table>,
+    /// Full-table streams declared since the last completed group.
+    open: Vec<String>,
+    /// A checkpoint came after the last schema. The connector declares a
+    /// parent stream and its children together and checkpoints at the end of
+    /// them, so a schema arriving after a checkpoint starts a new group and
+    /// means the open one has finished.
+    checkpointed: bool,
+}
+
+/// A stream's table as this run knows it.
+struct Table {
+    keys: Vec<String>,
+    full_table: bool,
+    /// Every column, [`RUN_COLUMN`] last.
+    columns: Vec<String>,
+    known: HashSet<String>,
+    upsert: String,
+}
+
+impl SqliteSink {
+    /// Opens (or creates) the database, registers a new run and takes the
+    /// write lock, so two syncs into one file fail fast instead of interleaving.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)
+            .map_err(|e| format_err!("cannot open database {}: {e}", path.display()))?;
+        // WAL: readers can query while a sync writes. NORMAL stays consistent
+        // on a crash; a power loss can only lose whole, most recent commits.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             CREATE TABLE IF NOT EXISTS _connector_state (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 state TEXT NOT NULL,
+                 committed_at TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS _connector_runs (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 started_at TEXT NOT NULL,
+                 finished_at TEXT);",
+        )
+        .map_err(|e| format_err!("cannot use database {}: {e}", path.display()))?;
+        conn.execute(
+            "INSERT INTO _connector_runs (started_at) VALUES (?1)",
+            [now()],
+        )?;
+        let run_id = conn.last_insert_rowid();
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| format_err!("database {} is busy (another sync?): {e}", path.display()))?;
+        Ok(Self {
+            conn,
+            run_id,
+            tables: BTreeMap::new(),
+            open: Vec::new(),
+            checkpointed: false,
+        })
+    }
+
+    /// The state of the last committed checkpoint, to resume from.
+    pub fn state(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT state FROM _connector_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// The read succeeded: the streams still open are complete, so sweep
+    /// them, and commit what followed the last checkpoint.
+    pub fn finish(mut self) -> Result<()> {
+        self.sweep_open()?;
+        self.conn.execute(
+            "UPDATE _connector_runs SET finished_at = ?1 WHERE id = ?2",
+            rusqlite::params![now(), self.run_id],
+        )?;
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// Deletes rows older runs left in the open full-table streams.
+    fn sweep_open(&mut self) -> Result<()> {
+        for stream in std::mem::take(&mut self.open) {
+            let sql = format!(
+                "DELETE FROM {} WHERE {} IS NOT ?1",
+                quote(&stream),
+                quote(RUN_COLUMN)
+            );
+            self.conn.execute(&sql, [self.run_id])?;
+        }
+        Ok(())
+    }
+
+    /// Creates the table or adds the columns it lacks.
+    fn ensure_table(
+        &mut self,
+        stream: &str,
+        properties: &serde_json::Map<String, Value>,
+        keys: &[String],
+        full_table: bool,
+    ) -> Result<()> {
+        let mut wanted: Vec<(String, &'static str)> = properties
+            .iter()
+            .map(|(name, schema)| (name.clone(), sql_type(schema)))
+            .collect();
+        for key in keys {
+            if !properties.contains_key(key) {
+                wanted.push((key.clone(), ""));
+            }
+        }
+        for (name, _) in &wanted {
+            check_column(stream, name)?;
+        }
+        let existing = self.columns_of(stream)?;
+        if existing.is_empty() {
+            let mut defs: Vec<String> = wanted
+                .iter()
+                .map(|(name, ty)| {
+                    let not_null = if keys.contains(name) { " NOT NULL" } else { "" };
+                    format!("{} {ty}{not_null}", quote(name))
+                })
+                .collect();
+            defs.push(format!("{} INTEGER NOT NULL", quote(RUN_COLUMN)));
+            if !keys.is_empty() {
+                let keys: Vec<String> = keys.iter().map(|k| quote(k)).collect();
+                defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+            }
+            let sql = format!("CREATE TABLE {} ({})", quote(stream), defs.join(", "));
+            self.conn.execute(&sql, [])?;
+        } else {
+            let primary: Vec<&String> = {
+                let mut pk: Vec<&(String, i64)> = existing.iter().filter(|(_, p)| *p > 0).collect();
+                pk.sort_by_key(|(_, p)| *p);
+                pk.into_iter().map(|(name, _)| name).collect()
+            };
+            if primary
+                .iter()
+                .map(|s| s.as_str())
+                .ne(keys.iter().map(String::as_str))
+            {
+                bail!(
+                    "table `{stream}` has primary key ({}) but the stream's key is ({}); drop the table to sync it again",
+                    primary
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    keys.join(", ")
+                );
+            }
+            let have: HashSet<&str> = existing.iter().map(|(n, _)| n.as_str()).collect();
+            for (name, ty) in wanted.iter().filter(|(n, _)| !have.contains(n.as_str())) {
+                self.add_column(stream, name, ty)?;
+            }
+        }
+        let columns: Vec<String> = self
+            .columns_of(stream)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n != RUN_COLUMN)
+            .collect();
+        let table = Table::new(keys.to_vec(), full_table, columns, stream);
+        self.tables.insert(stream.to_string(), table);
+        Ok(())
+    }
+
+    fn add_column(&self, stream: &str, name: &str, ty: &str) -> Result<()> {
+        let sql = format!(
+            "ALTER TABLE {} ADD COLUMN {} {ty}",
+            quote(stream),
+            quote(name)
+        );
+        self.conn.execute(&sql, [])?;
+        Ok(())
+    }
+
+    /// Columns of `table` and their position in the primary key (0: none).
+    fn columns_of(&self, table: &str) -> Result<Vec<(String, i64)>> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+        let rows = statement.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Table {
+    fn new(keys: Vec<String>, full_table: bool, mut columns: Vec<String>, stream: &str) -> Self {
+        columns.push(RUN_COLUMN.to_string());
+        let names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let mut upsert = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote(stream),
+            names.join(", "),
+            placeholders.join(", ")
+        );
+        if !keys.is_empty() {
+            let updates: Vec<String> = columns
+                .iter()
+                .filter(|c| !keys.contains(c))
+                .map(|c| format!("{0} = excluded.{0}", quote(c)))
+                .collect();
+            let conflict: Vec<String> = keys.iter().map(|k| quote(k)).collect();
+            upsert.push_str(&format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                conflict.join(", "),
+                updates.join(", ")
+            ));
+        }
+        let known = columns.iter().cloned().collect();
+        Self {
+            keys,
+            full_table,
+            columns,
+            known,
+            upsert,
+        }
+    }
+}
+
+impl Sink for SqliteSink {
+    fn schema(
+        &mut self,
+        stream: &str,
+        schema: &RawValue,
+        key_properties: &[String],
+        bookmark_properties: &[String],
+    ) -> Result<()> {
+        check_stream(stream)?;
+        if self.checkpointed {
+            self.sweep_open()?;
+            self.checkpointed = false;
+        }
+        let schema: Value = serde_json::from_str(schema.get())?;
+        let empty = serde_json::Map::new();
+        let properties = schema["properties"].as_object().unwrap_or(&empty);
+        let full_table = bookmark_properties.is_empty();
+        self.ensure_table(stream, properties, key_properties, full_table)?;
+        if full_table && !self.open.iter().any(|s| s == stream) {
+            self.open.push(stream.to_string());
+        }
+        Ok(())
+    }
+
+    fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()> {
+        for raw in records {
+            let record: serde_json::Map<String, Value> = serde_json::from_str(raw.get())?;
+            let table = self
+                .tables
+                .get(stream)
+                .ok_or_else(|| format_err!("records for undeclared stream `{stream}`"))?;
+            let new: Vec<String> = record
+                .keys()
+                .filter(|k| !table.known.contains(*k))
+                .cloned()
+                .collect();
+            if !new.is_empty() {
+                // A field the schema did not declare: keep it rather than drop it.
+                for name in &new {
+                    check_column(stream, name)?;
+                    self.add_column(stream, name, "")?;
+                }
+                let table = &self.tables[stream];
+                let columns = table.columns[..table.columns.len() - 1]
+                    .iter()
+                    .cloned()
+                    .chain(new)
+                    .collect();
+                let rebuilt = Table::new(table.keys.clone(), table.full_table, columns, stream);
+                self.tables.insert(stream.to_string(), rebuilt);
+            }
+            let table = &self.tables[stream];
+            if let Some(key) = table
+                .keys
+                .iter()
+                .find(|k| record.get(*k).is_none_or(Value::is_null))
+            {
+                bail!("a record of stream `{stream}` has no key property `{key}`");
+            }
+            let values = table.columns.iter().map(|column| {
+                if column == RUN_COLUMN {
+                    SqlValue::Integer(self.run_id)
+                } else {
+                    record.get(column).map_or(SqlValue::Null, to_sql)
+                }
+            });
+            self.conn
+                .prepare_cached(&table.upsert)?
+                .execute(params_from_iter(values))?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO _connector_state (id, state, committed_at) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, committed_at = excluded.committed_at",
+            [state.get(), &now()],
+        )?;
+        self.conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+        self.checkpointed = true;
+        Ok(())
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        crate::logging::guest(level, message);
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Quotes an identifier for SQL.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Stream names come from the guest and become table names: lowercase
+/// letters, digits and `_`, starting with a letter, so they can never name
+/// this sink's own `_connector_*` tables or SQLite's.
+fn check_stream(stream: &str) -> Result<()> {
+    let mut chars = stream.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && stream.len() <= 64
+        && !stream.starts_with("sqlite_");
+    if !valid {
+        bail!(
+            "stream name `{stream}` is not a valid table name ([a-z][a-z0-9_]*, at most 64, not sqlite_*)"
+        );
+    }
+    Ok(())
+}
+
+/// Field names are quoted, so any text works except what SQL text cannot
+/// carry, and the run column is ours.
+fn check_column(stream: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        bail!("stream `{stream}` has a field name unfit for a column: {name:?}");
+    }
+    if name.eq_ignore_ascii_case(RUN_COLUMN) {
+        bail!("stream `{stream}` has a field named `{RUN_COLUMN}`, which the database reserves");
+    }
+    Ok(())
+}
+
+/// The column type for a property's JSON Schema. Mixed or unknown types get
+/// no declared type, so SQLite keeps each value as it comes.
+fn sql_type(schema: &Value) -> &'static str {
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let types: Vec<&str> = types.into_iter().filter(|t| *t != "null").collect();
+    match types.as_slice() {
+        ["integer"] | ["boolean"] => "INTEGER",
+        ["number"] | ["integer", "number"] | ["number", "integer"] => "REAL",
+        ["string"] | ["object"] | ["array"] => "TEXT",
+        _ => "",
+    }
+}
+
+/// Scalars as themselves (booleans 0/1), objects and arrays as JSON text.
+fn to_sql(value: &Value) -> SqlValue {
+    match value {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => SqlValue::Text(s.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    fn schema(properties: Value) -> Box<RawValue> {
+        raw(json!({ "properties": properties }))
+    }
+
+    #[test]
+    fn types_upserts_and_evolves_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut sink = SqliteSink::open(&path).unwrap();
+        let props = json!({"id": {"type": "string"}, "n": {"type": ["integer", "null"]},
+            "ok": {"type": ["boolean", "null"]}, "tags": {"type": ["array", "null"]}});
+        sink.schema("things", &schema(props), &["id".into()], &["n".into()])
+            .unwrap();
+        let rows = [
+            raw(json!({"id": "a", "n": 1, "ok": true, "tags": ["x"]})),
+            raw(json!({"id": "a", "n": 2, "ok": false, "tags": []})),
+        ];
+        sink.records("things", &rows).unwrap();
+        sink.checkpoint(&raw(json!({"version": 1}))).unwrap();
+        sink.finish().unwrap();
+
+        let mut sink = SqliteSink::open(&path).unwrap();
+        assert_eq!(sink.state().unwrap().as_deref(), Some(r#"{"version":1}"#));
+        let props = json!({"id": {"type": "string"}, "extra": {"type": "number"}});
+        sink.schema("things", &schema(props), &["id".into()], &["n".into()])
+            .unwrap();
+        sink.records("things", &[raw(json!({"id": "b", "extra": 1.5}))])
+            .unwrap();
+        sink.finish().unwrap();
+
+        let conn = Connection::open(&path).unwrap();
+        let row: (i64, i64, String, String) = conn
+            .query_row(
+                "SELECT n, ok, tags, typeof(n) FROM things WHERE id = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (2, 0, "[]".into(), "integer".into()));
+        let extra: f64 = conn
+            .query_row("SELECT extra FROM things WHERE id = 'b'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(extra, 1.5);
+    }
+
+    #[test]
+    fn full_table_streams_are_swept_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let props = json!({"id": {"type": "string"}});
+        let count = |path: &Path| -> i64 {
+            Connection::open(path)
+                .unwrap()
+                .query_row("SELECT count(*) FROM tags", [], |r| r.get(0))
+                .unwrap()
+        };
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
+            .unwrap();
+        sink.records("tags", &[raw(json!({"id": "a"})), raw(json!({"id": "b"}))])
+            .unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(count(&path), 2);
+
+        // A run that stops mid-stream keeps the old rows beside the new.
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
+            .unwrap();
+        sink.records("tags", &[raw(json!({"id": "c"}))]).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        drop(sink);
+        assert_eq!(count(&path), 3);
+
+        // The next schema after a checkpoint completes the stream.
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
+            .unwrap();
+        sink.records("tags", &[raw(json!({"id": "a"}))]).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        sink.schema("teams", &schema(props), &["id".into()], &[])
+            .unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        drop(sink);
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn rejects_names_unfit_for_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SqliteSink::open(&dir.path().join("t.db")).unwrap();
+        let props = schema(json!({}));
+        for bad in [
+            "",
+            "_connector_state",
+            "Tags",
+            "a-b",
+            "sqlite_master",
+            "x\"y",
+        ] {
+            assert!(sink.schema(bad, &props, &[], &[]).is_err(), "{bad}");
+        }
+    }
+}

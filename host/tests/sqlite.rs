@@ -1,0 +1,507 @@
+//! `intercom-connector sync` as a data engineer runs it: the real binary and
+//! release component against the real simulator, into a real SQLite file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+const STREAMS: [&str; 11] = [
+    "admins",
+    "companies",
+    "company_attributes",
+    "company_segments",
+    "contact_attributes",
+    "contacts",
+    "conversation_parts",
+    "conversations",
+    "segments",
+    "tags",
+    "teams",
+];
+
+const FULL_TABLE: [&str; 5] = [
+    "admins",
+    "company_attributes",
+    "contact_attributes",
+    "tags",
+    "teams",
+];
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    sim: Simulator,
+}
+
+impl Fixture {
+    fn new(config: SimConfig) -> Self {
+        let fixture = Self {
+            dir: tempfile::tempdir().unwrap(),
+            sim: Simulator::start(config).unwrap(),
+        };
+        let config = json!({"access_token": "sim-token", "base_url": fixture.sim.base_url()});
+        std::fs::write(fixture.path("config.json"), config.to_string()).unwrap();
+        fixture
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path("intercom.db")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let component = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
+        assert!(component.is_file(), "run scripts/build first");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
+        command
+            .arg("--config")
+            .arg(self.path("config.json"))
+            .arg("--component")
+            .arg(component)
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// A sync into the fixture's database that must succeed.
+    fn sync(&self, extra: &[&str]) -> Output {
+        let db = self.db();
+        let mut args = vec!["sync", "--database", db.to_str().unwrap()];
+        args.extend(extra);
+        let output = self.run(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        output
+    }
+
+    fn spawn_sync(&self) -> Child {
+        self.command(&["sync", "--database", self.db().to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    fn open(&self) -> Connection {
+        let conn = Connection::open(self.db()).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn key_column(stream: &str) -> &'static str {
+    if stream.ends_with("_attributes") {
+        "_sdc_record_hash"
+    } else {
+        "id"
+    }
+}
+
+/// `_sdc_record_hash` as the README documents it.
+fn attribute_hash(record: &Value) -> String {
+    use sha2::Digest;
+    let identity = json!([record["model"], record["full_name"], record["name"]]);
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&identity).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Primary keys per stream of the whole dataset.
+fn dataset_keys(data: &Dataset) -> BTreeMap<&'static str, BTreeSet<String>> {
+    let id = |r: &Value| match &r["id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let ids = |records: &[Value]| records.iter().map(id).collect::<BTreeSet<_>>();
+    let hashes = |model: &str| {
+        data.data_attributes(Some(model), true)
+            .iter()
+            .map(attribute_hash)
+            .collect::<BTreeSet<_>>()
+    };
+    let mut keys = BTreeMap::new();
+    keys.insert("admins", ids(&data.admins));
+    keys.insert("teams", ids(&data.teams));
+    keys.insert("tags", ids(&data.tags));
+    keys.insert("segments", ids(&data.segments));
+    keys.insert("companies", ids(&data.companies));
+    keys.insert("contacts", ids(&data.contacts));
+    keys.insert("conversations", ids(&data.conversations));
+    keys.insert("company_attributes", hashes("company"));
+    keys.insert("contact_attributes", hashes("contact"));
+    let segments: Vec<Value> = data
+        .companies
+        .iter()
+        .flat_map(|c| c["segments"]["segments"].as_array().unwrap().clone())
+        .collect();
+    keys.insert("company_segments", ids(&segments));
+    // What `GET /conversations/{id}` shows: the newest 500 parts at most.
+    let parts: Vec<Value> = data
+        .conversations
+        .iter()
+        .flat_map(|c| {
+            let full = data
+                .conversation_with_parts(c["id"].as_str().unwrap())
+                .unwrap();
+            full["conversation_parts"]["conversation_parts"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    keys.insert("conversation_parts", ids(&parts));
+    keys
+}
+
+/// Keys of a table, asserting there are no duplicates.
+fn table_keys(conn: &Connection, stream: &str) -> BTreeSet<String> {
+    let sql = format!("SELECT {} FROM {stream}", key_column(stream));
+    let Ok(mut statement) = conn.prepare(&sql) else {
+        return BTreeSet::new(); // not created yet
+    };
+    let keys: Vec<String> = statement
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let set: BTreeSet<String> = keys.iter().cloned().collect();
+    assert_eq!(set.len(), keys.len(), "duplicate keys in {stream}");
+    set
+}
+
+fn assert_copy_of(conn: &Connection, data: &Dataset) {
+    for (stream, expected) in dataset_keys(data) {
+        let actual = table_keys(conn, stream);
+        let missing: Vec<_> = expected.difference(&actual).take(5).collect();
+        let extra: Vec<_> = actual.difference(&expected).take(5).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{stream}: missing {missing:?}, extra {extra:?} (of {} expected)",
+            expected.len()
+        );
+    }
+}
+
+fn rfc3339(unix: &Value) -> String {
+    chrono::DateTime::from_timestamp(unix.as_i64().unwrap(), 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One column of one row, as SQLite holds it: (typeof, value as text).
+fn cell(conn: &Connection, table: &str, column: &str, id: &str) -> (String, Option<String>) {
+    let sql = format!("SELECT typeof({column}), CAST({column} AS TEXT) FROM {table} WHERE id = ?1");
+    conn.query_row(&sql, [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+}
+
+#[test]
+fn sync_makes_a_typed_copy_and_a_second_sync_applies_exactly_the_changes() {
+    let f = Fixture::new(SimConfig::default());
+    let output = f.sync(&[]);
+    let summary = stderr(&output);
+    assert!(summary.contains("sync finished"), "{summary}");
+    assert!(summary.contains("requests"), "{summary}");
+    let data = f.sim.dataset();
+    let conn = f.open();
+    assert_copy_of(&conn, &data);
+
+    // Typed columns: booleans as 0/1, date-times as RFC 3339 text, nested
+    // values as JSON text.
+    let admin = &data.admins[0];
+    let id = admin["id"].as_str().unwrap();
+    let away = cell(&conn, "admins", "away_mode_enabled", id);
+    let expected = i64::from(admin["away_mode_enabled"].as_bool().unwrap()).to_string();
+    assert_eq!(away, ("integer".into(), Some(expected)));
+    let (kind, teams) = cell(&conn, "admins", "team_ids", id);
+    assert_eq!(kind, "text");
+    assert_eq!(
+        serde_json::from_str::<Value>(&teams.unwrap()).unwrap(),
+        admin["team_ids"]
+    );
+    let contact = &data.contacts[7];
+    let id = contact["id"].as_str().unwrap();
+    let created = cell(&conn, "contacts", "created_at", id);
+    assert_eq!(
+        created,
+        ("text".into(), Some(rfc3339(&contact["created_at"])))
+    );
+    let (_, custom) = cell(&conn, "contacts", "custom_attributes", id);
+    assert_eq!(
+        serde_json::from_str::<Value>(&custom.unwrap()).unwrap(),
+        contact["custom_attributes"]
+    );
+    let conversation = &data.conversations[3];
+    let id = conversation["id"].as_str().unwrap();
+    let read = cell(&conn, "conversations", "read", id);
+    let expected = i64::from(conversation["read"].as_bool().unwrap()).to_string();
+    assert_eq!(read, ("integer".into(), Some(expected)));
+    let state: String = conn
+        .query_row("SELECT state FROM _connector_state", [], |r| r.get(0))
+        .unwrap();
+    let state: Value = serde_json::from_str(&state).unwrap();
+    assert!(state["bookmarks"]["contacts"]["updated_at"].is_string());
+
+    // Upstream changes: an updated contact, a new company, a tag and an
+    // admin deleted (full-table streams), a tag added.
+    let now = f.sim.now();
+    let (updated, company, gone_tag, gone_admin, new_tag) = f.sim.mutate(|d| {
+        let updated = d.update_contact(contact["id"].as_str().unwrap(), now);
+        let company = d.create_company(now);
+        let gone_tag = d.tags.remove(0)["id"].as_str().unwrap().to_string();
+        let gone_admin = d.admins.pop().unwrap()["id"].as_str().unwrap().to_string();
+        let mut tag = d.tags[0].clone();
+        tag["id"] = json!("99999999");
+        tag["name"] = json!("added later");
+        d.tags.push(tag);
+        (updated.unwrap(), company, gone_tag, gone_admin, "99999999")
+    });
+    f.sync(&[]);
+    let data = f.sim.dataset();
+    assert_copy_of(&conn, &data);
+    let seen = cell(&conn, "contacts", "last_seen_at", &updated);
+    assert_eq!(seen.1, Some(rfc3339(&json!(now))));
+    assert!(table_keys(&conn, "companies").contains(&company));
+    assert!(!table_keys(&conn, "tags").contains(&gone_tag));
+    assert!(!table_keys(&conn, "admins").contains(&gone_admin));
+    assert_eq!(
+        cell(&conn, "tags", "name", new_tag).1.as_deref(),
+        Some("added later")
+    );
+    let runs: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM _connector_runs WHERE finished_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(runs, 2);
+}
+
+/// Rows the current run has committed to `stream`.
+fn committed_this_run(conn: &Connection, stream: &str) -> usize {
+    let sql = format!(
+        "SELECT count(*) FROM {stream} WHERE _sdc_run_id = (SELECT max(id) FROM _connector_runs)"
+    );
+    conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
+        .map_or(0, |n| n as usize)
+}
+
+fn row_counts(conn: &Connection) -> BTreeMap<String, i64> {
+    STREAMS
+        .iter()
+        .filter_map(|stream| {
+            let sql = format!("SELECT count(*) FROM {stream}");
+            let n = conn.query_row(&sql, [], |r| r.get(0)).ok()?;
+            Some((stream.to_string(), n))
+        })
+        .collect()
+}
+
+/// Kill when this run has committed this many rows of this stream.
+const KILL_POINTS: &[(&str, usize)] = &[
+    ("admins", 1),
+    ("companies", 1),
+    ("companies", 300),
+    ("company_segments", 1),
+    ("company_attributes", 1),
+    ("contact_attributes", 1),
+    ("contacts", 1),
+    ("contacts", 450),
+    ("contacts", 1500),
+    ("conversations", 1),
+    ("conversation_parts", 1),
+    ("conversations", 300),
+    ("conversation_parts", 3000),
+    ("conversations", 800),
+    ("segments", 1),
+    ("tags", 1),
+    ("teams", 1),
+];
+
+#[test]
+fn killed_syncs_resume_from_the_database_and_end_with_an_exact_copy() {
+    // A killed run leaves its scroll open until it expires; keep that short.
+    let f = Fixture::new(SimConfig {
+        scroll_expiry: Duration::from_secs(1),
+        ..SimConfig::default()
+    });
+    let data = f.sim.dataset();
+    let conn = f.open();
+    let mut kills = 0;
+    let mut completed = 0;
+    let mut before = BTreeMap::new();
+    for &(stream, at) in KILL_POINTS {
+        let mut child = f.spawn_sync();
+        let started = Instant::now();
+        let killed = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "an unkilled sync failed: {status}");
+                break false;
+            }
+            if committed_this_run(&conn, stream) >= at {
+                child.kill().unwrap(); // SIGKILL: no cleanup
+                child.wait().unwrap();
+                break true;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "sync hangs");
+            std::thread::sleep(Duration::from_millis(3));
+        };
+        // A kill never takes committed rows away.
+        let after = row_counts(&conn);
+        for (table, n) in &before {
+            assert!(
+                after[table] >= *n,
+                "{table} lost rows: {n} -> {}",
+                after[table]
+            );
+        }
+        before = after;
+        if killed {
+            kills += 1;
+        } else {
+            // A completed sync after any number of kills is an exact copy;
+            // then forget the state so the next kill points come round again.
+            assert_copy_of(&conn, &data);
+            completed += 1;
+            conn.execute("DELETE FROM _connector_state", []).unwrap();
+        }
+    }
+    f.sync(&[]);
+    assert_copy_of(&conn, &data);
+    eprintln!("{kills} syncs killed, {completed} completed");
+    assert!(
+        kills >= 12,
+        "only {kills} syncs were killed ({completed} completed)"
+    );
+}
+
+#[test]
+fn a_kill_during_full_table_streams_keeps_their_committed_rows() {
+    let f = Fixture::new(SimConfig {
+        scroll_expiry: Duration::from_secs(1),
+        ..SimConfig::default()
+    });
+    f.sync(&[]);
+    let conn = f.open();
+    let old_tags = table_keys(&conn, "tags");
+    let gone_admin = f
+        .sim
+        .mutate(|d| d.admins.pop().unwrap()["id"].as_str().unwrap().to_string());
+    let gone_tag = f
+        .sim
+        .mutate(|d| d.tags.remove(0)["id"].as_str().unwrap().to_string());
+
+    // Killed while `tags` is being read: its previous rows are all there.
+    let killed_at = |path: &str| {
+        f.sim.clear_faults();
+        let fired = f.sim.stats().faults_fired;
+        f.sim.inject(FaultRule::new(Fault::Hang).on(path));
+        let mut child = f.spawn_sync();
+        let started = Instant::now();
+        while f.sim.stats().faults_fired == fired {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no request to {path}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    };
+    killed_at("/tags");
+    assert_eq!(table_keys(&conn, "tags"), old_tags);
+    // Admins finished before: the vanished admin is gone already.
+    assert!(!table_keys(&conn, "admins").contains(&gone_admin));
+
+    // Killed after `tags` was read, before its replacement committed.
+    killed_at("/teams");
+    assert_eq!(table_keys(&conn, "tags"), old_tags);
+
+    f.sim.clear_faults();
+    f.sync(&[]);
+    let tags = table_keys(&conn, "tags");
+    assert!(!tags.contains(&gone_tag));
+    assert_copy_of(&conn, &f.sim.dataset());
+    for stream in FULL_TABLE {
+        assert!(!table_keys(&conn, stream).is_empty(), "{stream}");
+    }
+}
+
+#[test]
+fn streams_selects_without_a_catalog_and_names_the_valid_ones() {
+    let f = Fixture::new(SimConfig::default());
+    f.sync(&["--streams", "admins,tags"]);
+    let conn = f.open();
+    let tables: BTreeSet<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, BTreeSet::from(["admins".into(), "tags".into()]));
+    let data = f.sim.dataset();
+    assert_eq!(table_keys(&conn, "admins"), dataset_keys(&data)["admins"]);
+
+    let db = f.db();
+    let output = f.run(&[
+        "sync",
+        "--database",
+        db.to_str().unwrap(),
+        "--streams",
+        "admins,nope",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("unknown stream `nope`"), "{message}");
+    assert!(
+        message.contains("valid streams: admins, companies"),
+        "{message}"
+    );
+
+    // The Singer tap honours it too.
+    let output = f.run(&["--streams", "teams"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let streams: BTreeSet<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["stream"]
+                .as_str()
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(streams, BTreeSet::from(["teams".into()]));
+}
+
+#[test]
+fn the_summary_is_one_json_line_with_json_logs() {
+    let f = Fixture::new(SimConfig::default());
+    let output = f.sync(&["--log-format", "json", "--streams", "teams,segments"]);
+    let text = stderr(&output);
+    let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let fields = &summary["fields"];
+    assert_eq!(fields["message"], "sync finished");
+    assert_eq!(fields["records"]["teams"], 6);
+    assert!(fields["requests"].as_u64().unwrap() >= 2);
+    assert_eq!(fields["retries"], 0);
+    assert!(fields["duration_seconds"].is_number());
+    assert!(!text.contains("sim-token"));
+}
