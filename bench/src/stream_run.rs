@@ -1,8 +1,9 @@
 //! One stream synced by the release host in a child process, so its peak
-//! RSS is the host's alone (the simulator runs in this process).
+//! RSS is the host's alone (the simulator runs in this process). The peak is
+//! read from /proc (VmHWM) while the child runs: a child's rusage would also
+//! count the pages it shared with this process before exec.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -90,6 +91,8 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the host");
+    let pid = child.id();
+    let watcher = std::thread::spawn(move || peak_rss_kb(pid));
     // Consume the Singer output as a target would, counting records.
     let mut records = 0;
     for line in BufReader::new(child.stdout.take().expect("stdout")).split(b'\n') {
@@ -100,8 +103,9 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
             records += 1;
         }
     }
-    let (status, peak_rss_kb) = wait_with_rusage(child.id());
+    let status = child.wait().expect("wait for the host");
     let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_kb = watcher.join().expect("rss watcher");
     if !status.success() {
         eprintln!("warning: the host exited with {status} for {stream}");
     }
@@ -116,13 +120,20 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
     }
 }
 
-/// Reaps the child with wait4 to read its own peak RSS (kilobytes on Linux).
-fn wait_with_rusage(pid: u32) -> (std::process::ExitStatus, i64) {
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own unreaped child; both pointers are valid.
-    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid as libc::pid_t, "wait4 failed");
-    (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+/// The child's VmHWM (peak RSS, kB), polled until the process is gone.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let mut peak = 0;
+    while let Ok(status) = std::fs::read_to_string(&path) {
+        let hwm = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+        match hwm {
+            Some(kb) => peak = peak.max(kb),
+            None => break, // a zombie: the process has exited
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    peak
 }
