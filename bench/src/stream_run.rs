@@ -60,10 +60,6 @@ impl Figures {
     }
 }
 
-#[expect(
-    clippy::zombie_processes,
-    reason = "reaped by wait4, which also reads its rusage"
-)]
 pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
     let dir = std::env::temp_dir().join(format!("intercom-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
