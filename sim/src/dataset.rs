@@ -10,6 +10,7 @@ use crate::SimConfig;
 use crate::resources::contacts::{self, Links};
 use crate::resources::conversations::{self, People};
 use crate::resources::{admins, companies, data_attributes, me, segments, tags, teams};
+use crate::search::SearchCache;
 use crate::times::Timeline;
 
 /// A snapshot of the simulated workspace. Each record is the JSON object the API
@@ -51,12 +52,14 @@ pub struct Dataset {
     maker: Maker,
 }
 
-/// Positions by id, rebuilt after every mutation.
+/// Positions by id and memoized search results, rebuilt after every mutation.
 #[derive(Clone, Debug, Default)]
 struct Index {
     contacts: HashMap<String, usize>,
     companies: HashMap<String, usize>,
     conversations: HashMap<String, usize>,
+    contact_searches: SearchCache,
+    conversation_searches: SearchCache,
 }
 
 /// What mutation helpers need to create plausible records.
@@ -218,7 +221,26 @@ impl Dataset {
             contacts: positions(&self.contacts),
             companies: positions(&self.companies),
             conversations: positions(&self.conversations),
+            contact_searches: SearchCache::default(),
+            conversation_searches: SearchCache::default(),
         };
+    }
+
+    /// Drops memoized search results; [`crate::Simulator::mutate`] calls it
+    /// before every change (and [`Self::reindex`] starts afresh after it).
+    pub(crate) fn forget_searches(&self) {
+        self.index.contact_searches.clear();
+        self.index.conversation_searches.clear();
+    }
+
+    /// Memoized contact search results for the current records.
+    pub(crate) fn contact_searches(&self) -> &SearchCache {
+        &self.index.contact_searches
+    }
+
+    /// Memoized conversation search results for the current records.
+    pub(crate) fn conversation_searches(&self) -> &SearchCache {
+        &self.index.conversation_searches
     }
 
     /// Rewrites every contact's embedded `tags`, `notes` and `companies` from the

@@ -2,6 +2,7 @@
 //! sorting and the stateless `starting_after` cursors both endpoints share.
 
 use std::cmp::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -62,6 +63,7 @@ pub(crate) struct Page {
     pub(crate) pages: Value,
 }
 
+#[derive(Debug)]
 enum Node {
     All(Vec<Node>),
     Any(Vec<Node>),
@@ -152,30 +154,21 @@ impl Search {
     }
 
     /// Filters, sorts (ties broken by id, in the same direction) and cuts the page.
-    pub(crate) fn run(&self, records: &[Value]) -> Page {
-        let mut hits: Vec<(SortKey, &str, &Value)> = records
-            .iter()
-            .filter(|record| self.filter.matches(record))
-            .map(|record| {
-                let key = match &self.sort {
-                    Location::Scalar(pointer) => SortKey::of(record.pointer(pointer)),
-                    Location::Each(..) => SortKey::Null,
-                };
-                (key, record["id"].as_str().unwrap_or_default(), record)
-            })
-            .collect();
-        let order = |a: &SortKey, a_id: &str, b: &SortKey, b_id: &str| {
-            let ascending = a.cmp(b).then_with(|| compare_ids(a_id, b_id));
-            if self.descending {
-                ascending.reverse()
-            } else {
-                ascending
-            }
-        };
-        hits.sort_by(|a, b| order(&a.0, a.1, &b.0, b.1));
+    /// The sorted hits of a filter and order are memoized in `cache` until the
+    /// next mutation, so following a query's cursors costs a binary search a page.
+    pub(crate) fn run(&self, records: &[Value], cache: &SearchCache) -> Page {
+        let key = format!("{:?}|{:?}|{}", self.filter, self.sort, self.descending);
+        let hits = cache.get(&key).unwrap_or_else(|| {
+            let hits = Arc::new(self.sorted_hits(records));
+            cache.put(key, Arc::clone(&hits));
+            hits
+        });
+        let id = |index: usize| records[index]["id"].as_str().unwrap_or_default();
         let start = match &self.after {
             None => 0,
-            Some((key, id)) => hits.partition_point(|hit| order(&hit.0, hit.1, key, id).is_le()),
+            Some((key, after)) => {
+                hits.partition_point(|hit| self.order(&hit.0, id(hit.1), key, after).is_le())
+            }
         };
         let total_count = hits.len();
         let end = (start + self.per_page).min(total_count);
@@ -187,17 +180,100 @@ impl Search {
             "total_pages": total_count.div_ceil(self.per_page),
         });
         if end < total_count && end > start {
-            let (key, id, _) = &hits[end - 1];
+            let (key, index) = &hits[end - 1];
             pages["next"] = json!({
                 "page": page + 1,
-                "starting_after": encode_cursor(key, id),
+                "starting_after": encode_cursor(key, id(*index)),
             });
         }
         Page {
-            items: hits[start..end].iter().map(|hit| hit.2.clone()).collect(),
+            items: hits[start..end]
+                .iter()
+                .map(|hit| records[hit.1].clone())
+                .collect(),
             total_count,
             pages,
         }
+    }
+
+    /// The matching records' sort keys and positions, in the requested order.
+    fn sorted_hits(&self, records: &[Value]) -> Vec<(SortKey, usize)> {
+        let mut hits: Vec<(SortKey, &str, usize)> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, record)| self.filter.matches(record))
+            .map(|(index, record)| {
+                let key = match &self.sort {
+                    Location::Scalar(pointer) => SortKey::of(record.pointer(pointer)),
+                    Location::Each(..) => SortKey::Null,
+                };
+                (key, record["id"].as_str().unwrap_or_default(), index)
+            })
+            .collect();
+        hits.sort_by(|a, b| self.order(&a.0, a.1, &b.0, b.1));
+        hits.into_iter()
+            .map(|(key, _, index)| (key, index))
+            .collect()
+    }
+
+    /// The requested order: by sort value, ties broken by id, in the same direction.
+    fn order(&self, a: &SortKey, a_id: &str, b: &SortKey, b_id: &str) -> Ordering {
+        let ascending = a.cmp(b).then_with(|| compare_ids(a_id, b_id));
+        if self.descending {
+            ascending.reverse()
+        } else {
+            ascending
+        }
+    }
+}
+
+/// How many distinct searches a collection remembers between mutations.
+const CACHED_SEARCHES: usize = 16;
+
+/// Sorted hits of recent searches on one collection, keyed by filter and order;
+/// emptied by every mutation. Clones start empty.
+#[derive(Default)]
+pub(crate) struct SearchCache(Mutex<Vec<(String, SortedHits)>>);
+
+type SortedHits = Arc<Vec<(SortKey, usize)>>;
+
+impl SearchCache {
+    fn get(&self, key: &str) -> Option<SortedHits> {
+        let entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, hits)| Arc::clone(hits))
+    }
+
+    fn put(&self, key: String, hits: SortedHits) {
+        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if entries.len() >= CACHED_SEARCHES {
+            entries.remove(0);
+        }
+        entries.push((key, hits));
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl Clone for SearchCache {
+    fn clone(&self) -> Self {
+        SearchCache::default()
+    }
+}
+
+impl std::fmt::Debug for SearchCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SearchCache")
     }
 }
 

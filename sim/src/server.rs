@@ -43,6 +43,7 @@ impl Shared {
     /// Applies `f` under the write lock, then rebuilds the id indexes.
     pub(crate) fn mutate<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {
         let mut data = self.data.write().unwrap_or_else(PoisonError::into_inner);
+        data.forget_searches();
         let result = f(&mut data);
         data.reindex();
         result

@@ -299,7 +299,9 @@ async fn search(
             default_per_page: 50,
         },
     )?;
-    let mut page = search.run(&state.data().contacts);
+    let data = state.data();
+    let mut page = search.run(&data.contacts, data.contact_searches());
+    drop(data);
     if repeat.is_some() {
         repeat_cursor(&body, &mut page.pages);
     }

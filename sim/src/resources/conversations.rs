@@ -262,7 +262,9 @@ async fn search(
             default_per_page: 20,
         },
     )?;
-    let mut page = search.run(&state.data().conversations);
+    let data = state.data();
+    let mut page = search.run(&data.conversations, data.conversation_searches());
+    drop(data);
     if repeat.is_some() {
         repeat_cursor(&body, &mut page.pages);
     }
