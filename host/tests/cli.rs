@@ -1,22 +1,13 @@
 //! The `intercom-connector` binary as Singer and shell users see it: the real
 //! release component, the real simulator over loopback.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+mod support;
 
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
-
-fn component() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/build",
-        path.display()
-    );
-    path
-}
+use support::component;
 
 struct Fixture {
     dir: tempfile::TempDir,

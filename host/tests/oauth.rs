@@ -5,25 +5,17 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+mod support;
 
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
+use support::component;
 use url::Url;
 
 const SECRET: &str = "sim-secret";
-
-fn component() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/build",
-        path.display()
-    );
-    path
-}
 
 fn simulator() -> Simulator {
     Simulator::start(SimConfig {

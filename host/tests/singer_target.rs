@@ -12,21 +12,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod support;
+
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
+use support::component;
 
 const REQUIREMENT: &str = "meltanolabs-target-csv==0.5.0";
-
-fn component() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/build",
-        path.display()
-    );
-    path
-}
 
 /// The venv holding the target; created and filled on first use. A marker
 /// naming the requirement makes later runs skip pip.

@@ -2,13 +2,16 @@
 //! release component against the real simulator, into a real SQLite file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
 
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
+use support::dataset_keys;
 
 const STREAMS: [&str; 11] = [
     "admins",
@@ -57,9 +60,7 @@ impl Fixture {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let component = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
-        assert!(component.is_file(), "run scripts/build first");
+        let component = support::component();
         let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
         command
             .arg("--config")
@@ -111,61 +112,6 @@ fn key_column(stream: &str) -> &'static str {
     } else {
         "id"
     }
-}
-
-/// `_sdc_record_hash` as the README documents it.
-fn attribute_hash(record: &Value) -> String {
-    use sha2::Digest;
-    let identity = json!([record["model"], record["full_name"], record["name"]]);
-    let digest = sha2::Sha256::digest(serde_json::to_vec(&identity).unwrap());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Primary keys per stream of the whole dataset.
-fn dataset_keys(data: &Dataset) -> BTreeMap<&'static str, BTreeSet<String>> {
-    let id = |r: &Value| match &r["id"] {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let ids = |records: &[Value]| records.iter().map(id).collect::<BTreeSet<_>>();
-    let hashes = |model: &str| {
-        data.data_attributes(Some(model), true)
-            .iter()
-            .map(attribute_hash)
-            .collect::<BTreeSet<_>>()
-    };
-    let mut keys = BTreeMap::new();
-    keys.insert("admins", ids(&data.admins));
-    keys.insert("teams", ids(&data.teams));
-    keys.insert("tags", ids(&data.tags));
-    keys.insert("segments", ids(&data.segments));
-    keys.insert("companies", ids(&data.companies));
-    keys.insert("contacts", ids(&data.contacts));
-    keys.insert("conversations", ids(&data.conversations));
-    keys.insert("company_attributes", hashes("company"));
-    keys.insert("contact_attributes", hashes("contact"));
-    let segments: Vec<Value> = data
-        .companies
-        .iter()
-        .flat_map(|c| c["segments"]["segments"].as_array().unwrap().clone())
-        .collect();
-    keys.insert("company_segments", ids(&segments));
-    // What `GET /conversations/{id}` shows: the newest 500 parts at most.
-    let parts: Vec<Value> = data
-        .conversations
-        .iter()
-        .flat_map(|c| {
-            let full = data
-                .conversation_with_parts(c["id"].as_str().unwrap())
-                .unwrap();
-            full["conversation_parts"]["conversation_parts"]
-                .as_array()
-                .unwrap()
-                .clone()
-        })
-        .collect();
-    keys.insert("conversation_parts", ids(&parts));
-    keys
 }
 
 /// Keys of a table, asserting there are no duplicates.
