@@ -344,6 +344,21 @@ async fn tags(
     })
 }
 
+/// Page `page` of `all` in a page-numbered list envelope, items under `key`.
+fn numbered_page(key: &str, all: &[Value], page: usize, per_page: usize) -> Json<Value> {
+    let items: Vec<&Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    Json(json!({
+        "type": "list",
+        key: items,
+        "total_count": all.len(),
+        "pages": envelope::numbered_pages(page, per_page, all.len()),
+    }))
+}
+
 /// The contact's companies, page-numbered (`contact_attached_companies`).
 async fn companies(
     State(state): State<AppState>,
@@ -352,19 +367,7 @@ async fn companies(
 ) -> Result<Json<Value>, ApiError> {
     let (page, per_page) = envelope::page_params(&params, 50, 150)?;
     with_contact(&state, &id, |data, _| {
-        let all = data.contact_company_list(&id);
-        let items: Vec<Value> = all
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .cloned()
-            .collect();
-        Json(json!({
-            "type": "list",
-            "companies": items,
-            "total_count": all.len(),
-            "pages": envelope::numbered_pages(page, per_page, all.len()),
-        }))
+        numbered_page("companies", &data.contact_company_list(&id), page, per_page)
     })
 }
 
@@ -381,17 +384,6 @@ async fn notes(
             .get(id.as_str())
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let items: Vec<Value> = all
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .cloned()
-            .collect();
-        Json(json!({
-            "type": "list",
-            "data": items,
-            "total_count": all.len(),
-            "pages": envelope::numbered_pages(page, per_page, all.len()),
-        }))
+        numbered_page("data", all, page, per_page)
     })
 }
