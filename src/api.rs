@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::{API_VERSION, Config};
@@ -33,8 +34,8 @@ pub struct Api<'a> {
 }
 
 /// What one try of one request came to.
-enum Outcome {
-    Done(Result<Value>),
+enum Outcome<T> {
+    Done(Result<T>),
     /// Worth another try after a backoff.
     Again(Error),
     /// Rate limited: another try once the window resets.
@@ -101,23 +102,23 @@ impl<'a> Api<'a> {
         })
     }
 
-    pub fn get(&self, path: &str) -> Result<Value> {
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.get_with(path, Retry::Transient)
     }
 
-    pub fn get_with(&self, path: &str, retry: Retry) -> Result<Value> {
+    pub fn get_with<T: DeserializeOwned>(&self, path: &str, retry: Retry) -> Result<T> {
         let request = self.request(Method::Get, path, None);
         self.first(self.execute(vec![request], retry))
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
         let request = self.request(Method::Post, path, Some(body));
         self.first(self.execute(vec![request], Retry::Transient))
     }
 
     /// GETs independent paths through the host's batch call; results keep
     /// the order of `paths`.
-    pub fn get_batch(&self, paths: &[String]) -> Vec<Result<Value>> {
+    pub fn get_batch<T: DeserializeOwned>(&self, paths: &[String]) -> Vec<Result<T>> {
         let requests = paths
             .iter()
             .map(|p| self.request(Method::Get, p, None))
@@ -125,7 +126,7 @@ impl<'a> Api<'a> {
         self.execute(requests, Retry::Transient)
     }
 
-    fn first(&self, mut results: Vec<Result<Value>>) -> Result<Value> {
+    fn first<T>(&self, mut results: Vec<Result<T>>) -> Result<T> {
         results
             .pop()
             .unwrap_or_else(|| Err(Error::internal("a request produced no result")))
@@ -133,9 +134,9 @@ impl<'a> Api<'a> {
 
     /// Sends `requests`, in batches the rate limit allows, retrying per
     /// `retry` until each has a final outcome.
-    fn execute(&self, requests: Vec<Request>, retry: Retry) -> Vec<Result<Value>> {
+    fn execute<T: DeserializeOwned>(&self, requests: Vec<Request>, retry: Retry) -> Vec<Result<T>> {
         let started = self.host.now_ms();
-        let mut results: Vec<Option<Result<Value>>> = requests.iter().map(|_| None).collect();
+        let mut results: Vec<Option<Result<T>>> = requests.iter().map(|_| None).collect();
         let mut attempts = vec![0u32; requests.len()];
         let mut pending: Vec<usize> = (0..requests.len()).collect();
         while !pending.is_empty() {
@@ -195,11 +196,11 @@ impl<'a> Api<'a> {
             .collect()
     }
 
-    fn classify(
+    fn classify<T: DeserializeOwned>(
         &self,
         request: &Request,
         response: std::result::Result<Response, TransportError>,
-    ) -> Outcome {
+    ) -> Outcome<T> {
         let path = request
             .url
             .strip_prefix(&self.config.base_url)
@@ -239,13 +240,16 @@ fn method_name(method: Method) -> &'static str {
 
 /// Turns a response into its JSON body, or an error that says what to fix.
 /// A 2xx with a body that is not JSON (truncated, garbled) is transient.
-pub fn parse_response(what: &str, response: &Response) -> Result<Value> {
+pub fn parse_response<T: DeserializeOwned>(what: &str, response: &Response) -> Result<T> {
     if (200..300).contains(&response.status) {
-        return serde_json::from_slice(&response.body).map_err(|e| {
-            Error::new(
+        return serde_json::from_slice(&response.body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Error::api(format!(
+                "{what}: response body is not the JSON object the API documents: {e}"
+            )),
+            _ => Error::new(
                 Category::Transient,
                 format!("{what}: response body is not valid JSON: {e}"),
-            )
+            ),
         });
     }
     let (code, detail) = error_detail(&response.body);
@@ -301,7 +305,7 @@ mod tests {
     #[test]
     fn maps_statuses_to_categories_with_intercom_detail() {
         let body = r#"{"type":"error.list","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}"#;
-        let e = parse_response("GET /admins", &response(401, body)).unwrap_err();
+        let e = parse_response::<Value>("GET /admins", &response(401, body)).unwrap_err();
         assert_eq!(e.category, Category::Auth);
         assert_eq!(e.status, Some(401));
         assert_eq!(e.code.as_deref(), Some("unauthorized"));
@@ -316,14 +320,14 @@ mod tests {
             (404, Category::Api),
         ];
         for (status, category) in cases {
-            let e = parse_response("GET /x", &response(status, "not json")).unwrap_err();
+            let e = parse_response::<Value>("GET /x", &response(status, "not json")).unwrap_err();
             assert_eq!(e.category, category, "{status}");
         }
     }
 
     #[test]
     fn invalid_json_is_transient_not_a_panic() {
-        let e = parse_response("GET /tags", &response(200, r#"{"type":"li"#)).unwrap_err();
+        let e = parse_response::<Value>("GET /tags", &response(200, r#"{"type":"li"#)).unwrap_err();
         assert_eq!(e.category, Category::Transient);
         assert!(
             e.message

@@ -6,6 +6,7 @@ pub mod api;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod fields;
 pub mod host;
 pub mod lists;
 pub mod pacing;
@@ -39,7 +40,7 @@ pub fn allowed_origins(config: &str) -> Result<Vec<String>> {
 /// Reads `/me`: proves the token and region, and names the workspace.
 pub fn check(host: &dyn Host, config: &str) -> Result<String> {
     let config = Config::parse(config)?;
-    let me = Api::new(host, &config).get("/me")?;
+    let me: serde_json::Value = Api::new(host, &config).get("/me")?;
     let app = &me["app"];
     Ok(format!(
         "workspace `{}` (id {}, region {}) as {}",

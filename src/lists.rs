@@ -2,10 +2,12 @@
 //! `notes`): at most 10 items are embedded, with `has_more` when there are
 //! more; the rest come from `GET /contacts/{id}/<list>`.
 
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::api::Api;
 use crate::error::{Error, Result};
+use crate::fields::{Page, Record};
 use crate::host::LogLevel;
 use crate::pager::{ListPager, Pager};
 use crate::streams::StreamDef;
@@ -18,16 +20,33 @@ fn items_key(list: &str) -> &'static str {
     }
 }
 
+/// The part of an embedded list that says whether it is truncated.
+#[derive(Deserialize)]
+struct ListHead {
+    has_more: Option<Value>,
+}
+
 /// Replaces every truncated embedded list in `records` by the full one,
 /// fetching the first pages of all of them in one batch.
-pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Map<String, Value>]) -> Result<()> {
+pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result<()> {
     let mut wanted = Vec::new();
     for (index, record) in records.iter().enumerate() {
         for list in stream.shaping.complete_lists {
-            if record.get(*list).and_then(|l| l.get("has_more")) == Some(&Value::Bool(true)) {
-                let id = record.get("id").and_then(Value::as_str).ok_or_else(|| {
-                    Error::api(format!("{}: a record has no string `id`", stream.name))
-                })?;
+            // Without a `true` anywhere in its text, a list is complete.
+            let head: Option<ListHead> = record
+                .contains(list, "true")
+                .then(|| record.peek(list))
+                .flatten();
+            if head.and_then(|h| h.has_more) == Some(Value::Bool(true)) {
+                let id = match record.get("id") {
+                    Some(Value::String(id)) => id,
+                    _ => {
+                        return Err(Error::api(format!(
+                            "{}: a record has no string `id`",
+                            stream.name
+                        )));
+                    }
+                };
                 let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
                 wanted.push((index, *list, format!("/contacts/{id}/{list}")));
             }
@@ -37,7 +56,8 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Map<String, Value>
         return Ok(());
     }
     let paths: Vec<String> = wanted.iter().map(|(_, _, p)| p.clone()).collect();
-    for ((index, list, path), response) in wanted.into_iter().zip(api.get_batch(&paths)) {
+    let pages = api.get_batch::<Page>(&paths);
+    for ((index, list, path), response) in wanted.into_iter().zip(pages) {
         let page = match response {
             Ok(page) => page,
             // Merged (410) or deleted (404) since the search: the embedded
@@ -51,29 +71,31 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Map<String, Value>
             }
             Err(e) => return Err(e),
         };
-        let mut pager = ListPager::new(path, items_key(list));
+        let mut pager = ListPager::new(path.clone(), items_key(list));
         let mut items = pager.accept(api, page)?;
         while let Some(more) = pager.next_page(api)? {
             items.extend(more);
         }
-        let refs: Vec<Value> = items.iter().map(|item| reference(list, item)).collect();
-        if let Some(Value::Object(embedded)) = records[index].get_mut(list) {
-            embedded.insert("total_count".into(), json!(refs.len()));
-            embedded.insert("has_more".into(), Value::Bool(false));
-            embedded.insert("data".into(), Value::Array(refs));
-        }
+        let refs = items
+            .iter()
+            .map(|item| Record::parse(item, &path).map(|item| reference(list, &item)))
+            .collect::<Result<Vec<Value>>>()?;
+        records[index].update(list, |embedded| {
+            if let Value::Object(embedded) = embedded {
+                embedded.insert("total_count".into(), json!(refs.len()));
+                embedded.insert("has_more".into(), Value::Bool(false));
+                embedded.insert("data".into(), Value::Array(refs));
+            }
+        });
     }
     Ok(())
 }
 
 /// The embedded form of a listed object: its type, id and API path.
-fn reference(list: &str, item: &Value) -> Value {
-    let id = match &item["id"] {
-        Value::Number(n) => n.to_string(),
-        other => other.as_str().unwrap_or_default().to_string(),
-    };
+fn reference(list: &str, item: &Record) -> Value {
+    let id = item.text("id").unwrap_or_default();
     json!({
-        "type": item["type"],
+        "type": item.get("type").unwrap_or(Value::Null),
         "id": id,
         "url": format!("/{list}/{id}"),
     })

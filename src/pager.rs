@@ -9,11 +9,12 @@ use url::form_urlencoded::byte_serialize;
 
 use crate::api::{Api, Retry};
 use crate::error::{Category, Error, Result};
+use crate::fields::{Page, RawRecord, Record};
 use crate::host::{LogLevel, WaitReason};
 
 pub trait Pager {
     /// The next page's records; None when the source is exhausted.
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>>;
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>>;
 }
 
 fn encode(text: &str) -> String {
@@ -23,17 +24,6 @@ fn encode(text: &str) -> String {
 fn with_query(path: &str, key: &str, value: &str) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
     format!("{path}{separator}{key}={}", encode(value))
-}
-
-/// Takes the records array out of a response page.
-pub fn take_records(page: &mut Value, key: &str, what: &str) -> Result<Vec<Value>> {
-    match page.get_mut(key).map(Value::take) {
-        Some(Value::Array(items)) => Ok(items),
-        Some(Value::Null) | None => {
-            Err(Error::api(format!("{what}: response has no `{key}` array")))
-        }
-        Some(_) => Err(Error::api(format!("{what}: `{key}` is not an array"))),
-    }
 }
 
 /// Remembers cursors (as 8-byte fingerprints) so a server that hands one
@@ -76,10 +66,11 @@ impl ListPager {
 impl ListPager {
     /// Takes the records of a page fetched elsewhere (e.g. in a batch) and
     /// notes where the next one is.
-    pub fn accept(&mut self, api: &Api, mut page: Value) -> Result<Vec<Value>> {
+    pub fn accept(&mut self, api: &Api, mut page: Page) -> Result<Vec<RawRecord>> {
         let what = format!("GET {}", self.base);
-        let records = take_records(&mut page, self.records_key, &what)?;
-        self.next = match &page["pages"]["next"] {
+        let records = page.take_records(self.records_key, &what)?;
+        let pages = page.value("pages");
+        self.next = match &pages["next"] {
             Value::Object(next) => match next.get("starting_after").and_then(Value::as_str) {
                 Some(cursor) => {
                     self.cursors.fresh(cursor, &what)?;
@@ -94,10 +85,7 @@ impl ListPager {
                 })?)
             }
             // Page-numbered lists may announce more pages without a link.
-            _ => match (
-                page["pages"]["page"].as_u64(),
-                page["pages"]["total_pages"].as_u64(),
-            ) {
+            _ => match (pages["page"].as_u64(), pages["total_pages"].as_u64()) {
                 (Some(current), Some(total)) if current < total && !records.is_empty() => {
                     Some(with_query(&self.base, "page", &(current + 1).to_string()))
                 }
@@ -109,7 +97,7 @@ impl ListPager {
 }
 
 impl Pager for ListPager {
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>> {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>> {
         let Some(path) = self.next.take() else {
             return Ok(None);
         };
@@ -164,14 +152,14 @@ impl SearchPager {
 }
 
 impl Pager for SearchPager {
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>> {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>> {
         if self.done {
             return Ok(None);
         }
         let what = format!("POST {}", self.path);
-        let mut page = api.post(self.path, &self.body())?;
-        let records = take_records(&mut page, self.records_key, &what)?;
-        match page["pages"]["next"]["starting_after"].as_str() {
+        let mut page: Page = api.post(self.path, &self.body())?;
+        let records = page.take_records(self.records_key, &what)?;
+        match page.pointer("/pages/next/starting_after").as_str() {
             Some(cursor) if !records.is_empty() => {
                 self.cursors.fresh(cursor, &what)?;
                 self.cursor = Some(cursor.to_string());
@@ -252,7 +240,7 @@ impl ScrollPager {
 }
 
 impl Pager for ScrollPager {
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<Value>>> {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>> {
         loop {
             if self.done {
                 return Ok(None);
@@ -262,7 +250,7 @@ impl Pager for ScrollPager {
                 Some(param) => with_query(self.path, "scroll_param", param),
                 None => self.path.to_string(),
             };
-            let mut page = match api.get_with(&path, Retry::RateLimitOnly) {
+            let mut page: Page = match api.get_with(&path, Retry::RateLimitOnly) {
                 Ok(page) => page,
                 Err(e) if e.code.as_deref() == Some("scroll_exists") => {
                     if self.busy_tries >= SCROLL_BUSY_TRIES {
@@ -293,22 +281,20 @@ impl Pager for ScrollPager {
                 }
                 Err(e) => return Err(e),
             };
-            let records = take_records(&mut page, "data", &what)?;
-            if records.is_empty() {
+            let records = page.take_records("data", &what)?;
+            let (Some(first), Some(last)) = (records.first(), records.last()) else {
                 self.done = true;
                 return Ok(None);
-            }
-            let ends = (
-                records[0]["id"].clone(),
-                records[records.len() - 1]["id"].clone(),
-            );
+            };
+            let ends = (id_of(first), id_of(last));
             if self.previous.as_ref() == Some(&ends) {
                 return Err(Error::api(format!(
                     "{what}: the scroll returned the same page twice; stopping instead of looping"
                 )));
             }
             self.previous = Some(ends);
-            let param = page["scroll_param"].as_str().filter(|p| !p.is_empty());
+            let param = page.value("scroll_param");
+            let param = param.as_str().filter(|p| !p.is_empty());
             self.param = Some(
                 param
                     .ok_or_else(|| {
@@ -316,9 +302,9 @@ impl Pager for ScrollPager {
                     })?
                     .to_string(),
             );
-            let fresh: Vec<Value> = records
+            let fresh: Vec<RawRecord> = records
                 .into_iter()
-                .filter(|r| self.returned.insert(fingerprint(&r["id"].to_string())))
+                .filter(|r| self.returned.insert(fingerprint(&id_of(r).to_string())))
                 .collect();
             if !fresh.is_empty() {
                 self.restarts = 0;
@@ -326,6 +312,14 @@ impl Pager for ScrollPager {
             return Ok(Some(fresh));
         }
     }
+}
+
+/// A record's `id`; Null when it has none (the engine reports that later).
+fn id_of(record: &RawRecord) -> Value {
+    Record::parse(record, "companies")
+        .ok()
+        .and_then(|r| r.get("id"))
+        .unwrap_or(Value::Null)
 }
 
 /// A fixed-key 64-bit hash: collisions are negligible at these sizes.

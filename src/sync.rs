@@ -5,15 +5,16 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::Api;
 use crate::catalog::Selected;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::fields::{Page, RawRecord, Record};
 use crate::host::LogLevel;
-use crate::pager::{ListPager, Pager, ScrollPager, SearchPager, take_records};
+use crate::pager::{ListPager, Pager, ScrollPager, SearchPager};
 use crate::record::RecordShape;
 use crate::state::State;
 use crate::streams::{DateMatching, Parent, STREAMS, Source, StreamDef};
@@ -134,12 +135,16 @@ impl<'a> Sync<'a> {
             .min();
         let mut pager = self.pager(root, lower)?;
         let monotonic = matches!(root.source, Source::Search { .. });
-        while let Some(mut records) = pager.next_page(self.api)? {
+        while let Some(page) = pager.next_page(self.api)? {
+            let records = page
+                .iter()
+                .map(|raw| Record::parse(raw, root.name))
+                .collect::<Result<Vec<_>>>()?;
             for child in &mut children {
                 self.sync_children(root, child, &records)?;
             }
             if let Some(run) = &mut own {
-                self.emit(run, &mut records, true)?;
+                self.emit(run, records, true)?;
             }
             // A commit point per page; the bookmark moves only where pages
             // come in replication-key order.
@@ -206,19 +211,13 @@ impl<'a> Sync<'a> {
 
     /// Shapes and emits records of `run`. With `own_key`, only those at or
     /// after its bookmark, tracking how far they reach.
-    fn emit(&self, run: &mut Run, records: &mut [Value], own_key: bool) -> Result<()> {
+    fn emit(&self, run: &mut Run, records: Vec<Record>, own_key: bool) -> Result<()> {
         let stream = run.stream;
         let key = stream.replication.key().filter(|_| own_key);
-        let mut passing: Vec<Map<String, Value>> = Vec::with_capacity(records.len());
-        for record in records.iter_mut() {
-            let Value::Object(object) = record.take() else {
-                return Err(Error::api(format!(
-                    "{}: a record is not a JSON object",
-                    stream.name
-                )));
-            };
+        let mut passing = Vec::with_capacity(records.len());
+        for record in records {
             let value = key
-                .map(|k| timestamp(&object, k, stream.name))
+                .map(|k| timestamp(&record, k, stream.name))
                 .transpose()?;
             if let (Some(value), Some(since)) = (value, run.since)
                 && value < since
@@ -226,7 +225,7 @@ impl<'a> Sync<'a> {
                 continue;
             }
             if matches!(stream.parent, Some(Parent::Every(_))) {
-                let id = primary_key(&object, stream)?;
+                let id = primary_key(&record, stream)?;
                 if !run.seen.insert(id) {
                     continue;
                 }
@@ -234,24 +233,22 @@ impl<'a> Sync<'a> {
             if let Some(value) = value {
                 run.reached = run.reached.max(Some(value));
             }
-            passing.push(object);
+            passing.push(record);
         }
         if !stream.shaping.complete_lists.is_empty() {
             crate::lists::complete(self.api, stream, &mut passing)?;
         }
         let mut lines = Vec::with_capacity(passing.len());
-        for mut object in passing {
-            for field in stream.shaping.drop {
-                object.remove(*field);
+        for mut record in passing {
+            if !stream.shaping.drop.is_empty() {
+                record.retain(|field| !stream.shaping.drop.contains(&field));
             }
             if let Some(fields) = stream.shaping.record_hash {
-                object.insert(
-                    "_sdc_record_hash".into(),
-                    Value::String(record_hash(&object, fields)),
-                );
+                let hash = record_hash(&record, fields);
+                record.set("_sdc_record_hash", Value::String(hash));
             }
-            run.shape.apply(&mut object);
-            lines.push(Value::Object(object).to_string());
+            run.shape.apply(&mut record);
+            lines.push(record.to_json());
         }
         run.emitted += lines.len() as u64;
         if !lines.is_empty() {
@@ -261,7 +258,7 @@ impl<'a> Sync<'a> {
     }
 
     /// Fetches and emits the child records of one page of parents.
-    fn sync_children(&self, parent: &StreamDef, run: &mut Run, parents: &[Value]) -> Result<()> {
+    fn sync_children(&self, parent: &StreamDef, run: &mut Run, parents: &[Record]) -> Result<()> {
         let Source::PerParent {
             path,
             records_at,
@@ -276,28 +273,22 @@ impl<'a> Sync<'a> {
         let parent_key = parent.replication.key();
         let mut chosen = Vec::new();
         for record in parents {
-            let Value::Object(object) = record else {
-                return Err(Error::api(format!(
-                    "{}: a record is not a JSON object",
-                    parent.name
-                )));
-            };
             if let (Some(Parent::Changed(_)), Some(key)) = (run.stream.parent, parent_key) {
-                let updated = timestamp(object, key, parent.name)?;
+                let updated = timestamp(record, key, parent.name)?;
                 if run.since.is_some_and(|since| updated < since) {
                     continue;
                 }
                 run.reached = run.reached.max(Some(updated));
             }
-            chosen.push(object);
+            chosen.push((primary_key(record, parent)?, record));
         }
         let paths: Vec<String> = chosen
             .iter()
-            .map(|p| primary_key(p, parent).map(|id| path.replace("{id}", &url_segment(&id))))
-            .collect::<Result<_>>()?;
-        let mut children = Vec::new();
-        for (response, parent_record) in self.api.get_batch(&paths).into_iter().zip(&chosen) {
-            let id = primary_key(parent_record, parent)?;
+            .map(|(id, _)| path.replace("{id}", &url_segment(id)))
+            .collect();
+        let mut fetched: Vec<(Vec<RawRecord>, &Record)> = Vec::new();
+        let pages = self.api.get_batch::<Page>(&paths);
+        for (response, (id, parent_record)) in pages.into_iter().zip(&chosen) {
             let mut body = match response {
                 Ok(body) => body,
                 Err(e) if e.status == Some(404) => {
@@ -305,22 +296,17 @@ impl<'a> Sync<'a> {
                         LogLevel::Warn,
                         &format!(
                             "{}: {} {id} disappeared during the sync; skipped",
-                            run.stream.name, parent.name
+                            run.stream.name,
+                            singular(parent.name)
                         ),
                     );
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            let (pointer_parent, key) = records_at.rsplit_once('/').unwrap_or(("", records_at));
-            let what = format!("GET {}", path.replace("{id}", &id));
-            let container = body
-                .pointer_mut(pointer_parent)
-                .ok_or_else(|| Error::api(format!("{what}: response has no `{pointer_parent}`")))?;
-            let records = take_records(container, key, &what)?;
-            if let Some(total) = total_at
-                .and_then(|p| body.pointer(p))
-                .and_then(Value::as_u64)
+            let what = format!("GET {}", path.replace("{id}", id));
+            let records = body.take_records(records_at, &what)?;
+            if let Some(total) = total_at.and_then(|p| body.pointer(p).as_u64())
                 && total > records.len() as u64
             {
                 self.api.host().log(
@@ -328,26 +314,26 @@ impl<'a> Sync<'a> {
                     &format!(
                         "{}: {} {id} has {total} but Intercom returned only the newest {}",
                         run.stream.name,
-                        parent.name,
+                        singular(parent.name),
                         records.len()
                     ),
                 );
             }
-            for mut child in records {
-                if let Value::Object(object) = &mut child {
-                    for (field, from) in run.stream.shaping.parent_fields {
-                        object.insert(
-                            field.to_string(),
-                            parent_record.get(*from).cloned().unwrap_or(Value::Null),
-                        );
-                    }
+            fetched.push((records, parent_record));
+        }
+        let mut children = Vec::new();
+        for (records, parent_record) in &fetched {
+            for raw in records {
+                let mut child = Record::parse(raw, run.stream.name)?;
+                for (field, from) in run.stream.shaping.parent_fields {
+                    child.set(field, parent_record.get(from).unwrap_or(Value::Null));
                 }
                 children.push(child);
             }
         }
         // Children of changed parents are all replicated: no filter of their own.
         let own_key = matches!(run.stream.parent, Some(Parent::Every(_)));
-        self.emit(run, &mut children, own_key)
+        self.emit(run, children, own_key)
     }
 
     fn save_bookmarks<'r>(&mut self, runs: impl Iterator<Item = &'r Run>) {
@@ -369,28 +355,28 @@ fn bookmark_field(stream: &StreamDef) -> &'static str {
     }
 }
 
-fn timestamp(object: &Map<String, Value>, key: &str, stream: &str) -> Result<i64> {
-    object
-        .get(key)
-        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
-        .ok_or_else(|| {
-            Error::api(format!(
-                "{stream}: record {} has no integer `{key}`",
-                object.get("id").map(Value::to_string).unwrap_or_default()
-            ))
-        })
+fn timestamp(record: &Record, key: &str, stream: &str) -> Result<i64> {
+    record.seconds(key).ok_or_else(|| {
+        Error::api(format!(
+            "{stream}: record {} has no integer `{key}`",
+            record
+                .get("id")
+                .map(|id| id.to_string())
+                .unwrap_or_default()
+        ))
+    })
 }
 
-fn primary_key(object: &Map<String, Value>, stream: &StreamDef) -> Result<String> {
+fn primary_key(record: &Record, stream: &StreamDef) -> Result<String> {
     let field = stream.key_properties.first().copied().unwrap_or("id");
-    match object.get(field) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(Error::api(format!(
-            "{}: a record has no `{field}`",
-            stream.name
-        ))),
-    }
+    record
+        .text(field)
+        .ok_or_else(|| Error::api(format!("{}: a record has no `{field}`", stream.name)))
+}
+
+/// "conversations" -> "conversation", for messages about one parent.
+fn singular(stream: &str) -> &str {
+    stream.strip_suffix('s').unwrap_or(stream)
 }
 
 fn url_segment(text: &str) -> String {
@@ -398,10 +384,10 @@ fn url_segment(text: &str) -> String {
 }
 
 /// SHA-256 (hex) of the JSON array of `fields`' values, absent ones as null.
-pub fn record_hash(object: &Map<String, Value>, fields: &[&str]) -> String {
-    let values: Vec<&Value> = fields
+pub fn record_hash(record: &Record, fields: &[&str]) -> String {
+    let values: Vec<Value> = fields
         .iter()
-        .map(|f| object.get(*f).unwrap_or(&Value::Null))
+        .map(|f| record.get(f).unwrap_or(Value::Null))
         .collect();
     let digest = Sha256::digest(serde_json::to_vec(&values).unwrap_or_default());
     digest.iter().map(|b| format!("{b:02x}")).collect()

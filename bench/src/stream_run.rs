@@ -1,14 +1,16 @@
 //! One stream synced by the release host in a child process, so its peak
-//! RSS is the host's alone (the simulator runs in this process). The peak is
-//! read from /proc (VmHWM) while the child runs: a child's rusage would also
-//! count the pages it shared with this process before exec.
+//! RSS and CPU time are the host's alone (the simulator runs in this
+//! process). The peak is read from /proc (VmHWM) while the child runs: a
+//! child's rusage would also count the pages it shared with this process
+//! before exec. The host's JSON summary says how much of the sync ran in the
+//! component and how much in the host.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use intercom_sim::Simulator;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Args;
 
@@ -19,11 +21,14 @@ pub struct Figures {
     requests: u64,
     rate_limited: u64,
     peak_rss_mb: f64,
+    cpu_seconds: f64,
+    component_seconds: f64,
+    host_seconds: f64,
 }
 
 pub fn print_header() {
     println!(
-        "{:<20} {:>9} {:>8} {:>10} {:>9} {:>8} {:>10} {:>6} {:>9}",
+        "{:<20} {:>9} {:>8} {:>10} {:>9} {:>8} {:>10} {:>6} {:>9} {:>8} {:>11} {:>9} {:>8}",
         "stream",
         "records",
         "secs",
@@ -32,7 +37,11 @@ pub fn print_header() {
         "req/s",
         "of budget",
         "429s",
-        "peak RSS"
+        "peak RSS",
+        "CPU s",
+        "rec/CPU-s",
+        "in wasm",
+        "in host"
     );
 }
 
@@ -46,7 +55,7 @@ impl Figures {
             )
         });
         println!(
-            "{:<20} {:>9} {:>8.2} {:>10.0} {:>9} {:>8.1} {:>10} {:>6} {:>7.1}MB",
+            "{:<20} {:>9} {:>8.2} {:>10.0} {:>9} {:>8.1} {:>10} {:>6} {:>7.1}MB {:>8.2} {:>11.0} {:>8.2}s {:>7.2}s",
             self.stream,
             self.records,
             self.seconds,
@@ -55,7 +64,11 @@ impl Figures {
             per_second(self.requests),
             share,
             self.rate_limited,
-            self.peak_rss_mb
+            self.peak_rss_mb,
+            self.cpu_seconds,
+            self.records as f64 / self.cpu_seconds.max(1e-9),
+            self.component_seconds,
+            self.host_seconds
         );
     }
 }
@@ -70,7 +83,21 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
     let selection = json!({"streams": [{"tap_stream_id": stream}]});
     std::fs::write(&catalog, selection.to_string()).expect("write catalog");
 
+    // Compile the component into the cache first: the timed run measures a
+    // sync, not Cranelift.
+    let warmed = Command::new(&args.host)
+        .arg("spec")
+        .arg("--component")
+        .arg(&args.component)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("start the host");
+    assert!(warmed.success(), "the host could not load the component");
+
     let before = sim.stats();
+    let cpu_before = children_cpu_seconds();
     let started = Instant::now();
     let mut child = Command::new(&args.host)
         .arg("--config")
@@ -83,12 +110,16 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
         .arg(dir.join("cache"))
         .arg("--concurrency")
         .arg(args.concurrency.to_string())
+        .arg("--log-format")
+        .arg("json")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start the host");
     let pid = child.id();
     let watcher = std::thread::spawn(move || peak_rss_kb(pid));
+    let stderr = child.stderr.take().expect("stderr");
+    let summary = std::thread::spawn(move || read_summary(stderr));
     // Consume the Singer output as a target would, counting records.
     let mut records = 0;
     for line in BufReader::new(child.stdout.take().expect("stdout")).split(b'\n') {
@@ -101,7 +132,9 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
     }
     let status = child.wait().expect("wait for the host");
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = children_cpu_seconds() - cpu_before;
     let peak_rss_kb = watcher.join().expect("rss watcher");
+    let summary = summary.join().expect("stderr reader");
     if !status.success() {
         eprintln!("warning: the host exited with {status} for {stream}");
     }
@@ -113,7 +146,37 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
         requests: after.authenticated - before.authenticated,
         rate_limited: after.rate_limited - before.rate_limited,
         peak_rss_mb: peak_rss_kb as f64 / 1024.0,
+        cpu_seconds,
+        component_seconds: summary["component_seconds"].as_f64().unwrap_or(f64::NAN),
+        host_seconds: summary["host_seconds"].as_f64().unwrap_or(f64::NAN),
     }
+}
+
+/// The fields of the host's end-of-run summary; other lines (warnings) are
+/// passed through to this process's stderr.
+fn read_summary(stderr: impl std::io::Read) -> Value {
+    let mut summary = Value::Null;
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        match serde_json::from_str::<Value>(&line) {
+            Ok(mut log) if log["fields"]["component_seconds"].is_number() => {
+                summary = log["fields"].take();
+            }
+            _ => eprintln!("{line}"),
+        }
+    }
+    summary
+}
+
+/// User plus system CPU time of this process's waited-for children.
+fn children_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; zeroed is a valid rusage.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// The child's VmHWM (peak RSS, kB), polled until the process is gone.

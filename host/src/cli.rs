@@ -66,12 +66,17 @@ pub struct Common {
     #[arg(long, value_name = "MIB", global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_memory_mb: Option<u32>,
 
-    /// Stop the component after it computes this long without calling the
-    /// host [default: 60].
+    /// Stop the component after it computes this long without progress (a
+    /// request, output or checkpoint) [default: 60].
     #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub watchdog_seconds: Option<u32>,
 
-    /// HTTP requests of one batch sent at once [default: 8].
+    /// Stop the component when it asks to sleep longer than this in all
+    /// between two progress calls [default: 300].
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_wait_seconds: Option<u32>,
+
+    /// HTTP requests of one batch sent at once [default: 32].
     #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: Option<u32>,
 }
@@ -85,6 +90,9 @@ impl Common {
         }
         if let Some(seconds) = self.watchdog_seconds {
             limits.watchdog = std::time::Duration::from_secs(seconds.into());
+        }
+        if let Some(seconds) = self.max_wait_seconds {
+            limits.max_wait = std::time::Duration::from_secs(seconds.into());
         }
         if let Some(n) = self.concurrency {
             limits.batch_concurrency = n as usize;

@@ -26,8 +26,9 @@ impl<S: Sink> clock::Host for HostState<S> {
 
     fn sleep(&mut self, ms: u32, reason: WaitReason) -> wasmtime::Result<()> {
         let duration = Duration::from_millis(ms.into());
+        self.watchdog.sleeping(duration)?;
         self.sink.wait(reason, duration);
-        std::thread::sleep(duration);
+        self.in_host(|_| std::thread::sleep(duration));
         let waits = &mut self.waits;
         waits.count += 1;
         match reason {

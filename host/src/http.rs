@@ -29,6 +29,10 @@ impl HttpClient {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // Keep a connection per concurrent request of a batch: ureq keeps
+            // 3 a host by default, so every batch would reconnect the rest.
+            .max_idle_connections_per_host(limits.batch_concurrency.max(1))
+            .max_idle_connections(limits.batch_concurrency.max(10))
             .user_agent(concat!("intercom-connector/", env!("CARGO_PKG_VERSION")))
             .build();
         Self {

@@ -2,6 +2,7 @@
 //! imports and a deny-by-default WASI to it.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
@@ -25,6 +26,8 @@ pub struct HostState<S> {
     /// Why the last checkpoint could not be committed, for the caller.
     pub(crate) commit_failure: Option<wasmtime::Error>,
     pub(crate) waits: crate::clock::Waits,
+    /// Time inside the world's imports, for [`crate::CallTime`].
+    pub(crate) in_host: Duration,
 }
 
 impl<S: Sink> HostState<S> {
@@ -33,26 +36,32 @@ impl<S: Sink> HostState<S> {
             wasi: sandbox::wasi_context(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory_bytes),
-            watchdog: Watchdog::new(limits.watchdog),
+            watchdog: Watchdog::new(limits),
             http: HttpClient::new(policy, limits.clone()),
             sink,
             state,
             declared_streams: HashSet::new(),
             commit_failure: None,
             waits: Default::default(),
+            in_host: Duration::ZERO,
         }
+    }
+
+    /// Runs an import's work, counting its time as the host's.
+    pub(crate) fn in_host<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
+        let started = Instant::now();
+        let result = work(self);
+        self.in_host += started.elapsed();
+        result
     }
 }
 
-/// WASI calls do not feed the watchdog (they answer instantly, so a guest
-/// could spin on them); every call of the world's imports does.
+/// Only imports that do work feed the watchdog (see [`Watchdog`]); WASI
+/// calls, the clock and logs answer instantly, so a guest could spin on them.
 pub fn linker<S: Sink>(engine: &Engine) -> wasmtime::Result<Linker<HostState<S>>> {
     let mut linker = Linker::<HostState<S>>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| {
-        s.watchdog.host_called();
-        s
-    })?;
+    SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     Ok(linker)
 }
 
@@ -69,15 +78,17 @@ impl<S> types::Host for HostState<S> {}
 
 impl<S: Sink> http::Host for HostState<S> {
     fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, TransportError>> {
+        self.watchdog.progressed();
         self.sink.requests(1);
-        Ok(self.http.send(request))
+        Ok(self.in_host(|s| s.http.send(request)))
     }
 
     fn send_batch(
         &mut self,
         requests: Vec<Request>,
     ) -> wasmtime::Result<Vec<Result<Response, TransportError>>> {
+        self.watchdog.progressed();
         self.sink.requests(requests.len());
-        Ok(self.http.send_batch(requests))
+        Ok(self.in_host(|s| s.http.send_batch(requests)))
     }
 }

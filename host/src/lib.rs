@@ -17,6 +17,6 @@ pub mod sqlite;
 pub mod state;
 
 pub use bindings::{ConnectorError, ErrorCategory, LogLevel};
-pub use output::Sink;
+pub use output::{CallTime, Sink};
 pub use runtime::{Connector, Outcome, Runtime};
 pub use sandbox::{Limits, NetworkPolicy};

@@ -28,6 +28,16 @@ pub trait Sink: Send + 'static {
     fn wait(&mut self, _reason: WaitReason, _duration: std::time::Duration) {}
     /// The guest sent this many HTTP requests (one call, or one batch).
     fn requests(&mut self, _count: usize) {}
+    /// An export call ended; where its time went.
+    fn finished(&mut self, _time: CallTime) {}
+}
+
+/// Wall time of one export call, and the part spent inside the host's
+/// imports (HTTP, output, sleeps); the rest ran in the component.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallTime {
+    pub total: std::time::Duration,
+    pub in_host: std::time::Duration,
 }
 
 /// Parses guest JSON and insists on an object.
@@ -48,29 +58,34 @@ impl<S: Sink> output::Host for HostState<S> {
         key_properties: Vec<String>,
         bookmark_properties: Vec<String>,
     ) -> wasmtime::Result<()> {
-        let schema = json_object(&format!("schema of stream `{stream}`"), schema)?;
-        self.sink
-            .schema(&stream, &schema, &key_properties, &bookmark_properties)?;
-        self.declared_streams.insert(stream);
-        Ok(())
+        self.watchdog.progressed();
+        self.in_host(|s| {
+            let schema = json_object(&format!("schema of stream `{stream}`"), schema)?;
+            s.sink
+                .schema(&stream, &schema, &key_properties, &bookmark_properties)?;
+            s.declared_streams.insert(stream);
+            Ok(())
+        })
     }
 
     fn records(&mut self, stream: String, records: Vec<String>) -> wasmtime::Result<()> {
-        if !self.declared_streams.contains(&stream) {
-            return Err(format_err!(
-                "component emitted records for undeclared stream `{stream}`"
-            ));
-        }
-        let records = records
-            .into_iter()
-            .map(|r| json_object(&format!("a record of stream `{stream}`"), r))
-            .collect::<Result<Vec<_>>>()?;
-        self.sink.records(&stream, &records)?;
-        Ok(())
+        self.watchdog.progressed();
+        self.in_host(|s| {
+            if !s.declared_streams.contains(&stream) {
+                return Err(format_err!(
+                    "component emitted records for undeclared stream `{stream}`"
+                ));
+            }
+            let records = records
+                .into_iter()
+                .map(|r| json_object(&format!("a record of stream `{stream}`"), r))
+                .collect::<Result<Vec<_>>>()?;
+            s.sink.records(&stream, &records)
+        })
     }
 
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
-        self.sink.log(level, &message);
+        self.in_host(|s| s.sink.log(level, &message));
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use wasmtime::Result;
 
 use crate::bindings::LogLevel;
 use crate::bindings::connector::source::clock::WaitReason;
-use crate::output::Sink;
+use crate::output::{CallTime, Sink};
 
 #[derive(Clone, Debug, Default)]
 struct Counts {
@@ -28,6 +28,7 @@ struct Counts {
 struct Tally {
     total: Counts,
     streams: BTreeMap<String, Counts>,
+    time: CallTime,
 }
 
 /// The run's counters. Shared with the sink wrapper so the summary survives
@@ -72,6 +73,7 @@ impl Progress {
         let tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
         let elapsed = self.started.elapsed().as_secs_f64();
         let t = &tally.total;
+        let component = tally.time.total.saturating_sub(tally.time.in_host);
         if json {
             let records: BTreeMap<&str, u64> = tally
                 .streams
@@ -89,6 +91,8 @@ impl Progress {
                     "requests": t.requests,
                     "retries": t.retries,
                     "rate_limit_wait_seconds": round(t.rate_limit_wait.as_secs_f64()),
+                    "component_seconds": round(component.as_secs_f64()),
+                    "host_seconds": round(tally.time.in_host.as_secs_f64()),
                 }
             });
             eprintln!("{line}");
@@ -100,6 +104,11 @@ impl Progress {
             t.requests,
             t.retries,
             t.rate_limit_wait.as_secs_f64()
+        );
+        eprintln!(
+            "  time in the component {:.1}s, in the host {:.1}s (HTTP, output, waits)",
+            component.as_secs_f64(),
+            tally.time.in_host.as_secs_f64()
         );
         for (stream, counts) in &tally.streams {
             eprintln!("  {stream:<22} {:>9} records", counts.records);
@@ -231,5 +240,12 @@ impl<S: Sink> Sink for Tracked<S> {
     fn requests(&mut self, count: usize) {
         self.inner.requests(count);
         self.count(|c| c.requests += count as u64);
+    }
+
+    fn finished(&mut self, time: CallTime) {
+        self.inner.finished(time);
+        let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        tally.time.total += time.total;
+        tally.time.in_host += time.in_host;
     }
 }

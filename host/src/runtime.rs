@@ -140,9 +140,13 @@ impl Connector {
         let instance = SourceConnector::instantiate(&mut store, &self.component, &linker)
             .map_err(|e| format_err!("cannot instantiate component: {e:#}"))?;
         // The root cause is the trap or host error; the rest is a wasm backtrace.
+        let started = std::time::Instant::now();
         let result = call(&instance, &mut store)
             .map_err(|e| format_err!("component failed: {}", e.root_cause()));
-        let data = store.into_data();
+        let total = started.elapsed();
+        let mut data = store.into_data();
+        let in_host = data.in_host;
+        data.sink.finished(crate::CallTime { total, in_host });
         if let Some(failure) = data.commit_failure {
             return Err(failure.context("could not commit a checkpoint"));
         }

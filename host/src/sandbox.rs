@@ -14,10 +14,15 @@ use wasmtime_wasi::WasiCtx;
 pub struct Limits {
     /// Cap on the guest's linear memories, all of them together.
     pub memory_bytes: usize,
-    /// Longest the guest may compute without calling one of the world's
-    /// imports. Time spent inside the host (HTTP, sleeps, output) does not
-    /// count, so a long sync is fine; a guest stuck in a loop is stopped.
+    /// Longest the guest may compute without progress: a request, output or
+    /// a checkpoint. Time inside the host does not count, so a long sync is
+    /// fine; a guest stuck in a loop is stopped, even one that keeps reading
+    /// the clock or logging.
     pub watchdog: Duration,
+    /// Longest the guest may sleep (`clock.sleep`, in one call or several)
+    /// between two progress calls: Intercom's waits are seconds, so more
+    /// means a guest idling forever.
+    pub max_wait: Duration,
     /// Cap on one response body.
     pub max_response_bytes: u64,
     /// Upper bound on any request's timeout, whatever the guest asks.
@@ -32,6 +37,7 @@ impl Default for Limits {
         Self {
             memory_bytes: 512 << 20,
             watchdog: Duration::from_secs(60),
+            max_wait: Duration::from_secs(300),
             max_response_bytes: 64 << 20,
             max_request_timeout: Duration::from_secs(300),
             batch_concurrency: 32,
@@ -83,41 +89,68 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(100);
 
 /// The no-progress watchdog. The engine's epoch advances every
 /// [`EPOCH_TICK`]; while guest code runs, each advance calls [`Self::tick`].
-/// Every import call marks progress, so `since` is (to one tick) when the
-/// guest last came back from the host, and time inside the host never counts.
+/// Progress calls (requests, output, checkpoints) restart the count, so
+/// `since` is (to one tick) when the guest last came back from one; time
+/// asleep is counted apart, against [`Limits::max_wait`].
 pub(crate) struct Watchdog {
     budget: Duration,
-    host_called: bool,
+    max_wait: Duration,
+    progressed: bool,
     since: Instant,
+    slept: Duration,
 }
 
 impl Watchdog {
-    pub(crate) fn new(budget: Duration) -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         Self {
-            budget,
-            host_called: false,
+            budget: limits.watchdog,
+            max_wait: limits.max_wait,
+            progressed: false,
             since: Instant::now(),
+            slept: Duration::ZERO,
         }
     }
 
-    /// The guest called an import.
-    pub(crate) fn host_called(&mut self) {
-        self.host_called = true;
+    /// The guest called an import that does work.
+    pub(crate) fn progressed(&mut self) {
+        self.progressed = true;
+    }
+
+    fn restart_after_progress(&mut self, now: Instant) {
+        if std::mem::take(&mut self.progressed) {
+            self.since = now;
+            self.slept = Duration::ZERO;
+        }
     }
 
     /// An epoch tick while the guest runs: stop it if it has computed for the
-    /// whole budget since its last import call.
+    /// whole budget since it last made progress.
     pub(crate) fn tick(&mut self) -> Result<UpdateDeadline> {
         let now = Instant::now();
-        if std::mem::take(&mut self.host_called) {
-            self.since = now;
-        } else if now.duration_since(self.since) >= self.budget {
+        self.restart_after_progress(now);
+        if now.duration_since(self.since).saturating_sub(self.slept) >= self.budget {
             bail!(
-                "component ran {} s without calling the host (watchdog)",
+                "component ran {} s without progress: no request, output or checkpoint (watchdog)",
                 self.budget.as_secs_f64()
             );
         }
         Ok(UpdateDeadline::Continue(1))
+    }
+
+    /// The guest asks to sleep `duration`: refused, before sleeping, when its
+    /// sleeps since the last progress would exceed the max wait.
+    pub(crate) fn sleeping(&mut self, duration: Duration) -> Result<()> {
+        self.restart_after_progress(Instant::now());
+        let total = self.slept + duration;
+        if total > self.max_wait {
+            bail!(
+                "component asked to wait {} s without progress; the limit is {} s (max wait)",
+                total.as_secs_f64(),
+                self.max_wait.as_secs_f64()
+            );
+        }
+        self.slept = total;
+        Ok(())
     }
 }
 

@@ -11,13 +11,16 @@ impl<S: Sink> state::Host for HostState<S> {
     }
 
     fn checkpoint(&mut self, document: String) -> wasmtime::Result<Result<(), String>> {
-        let raw = json_object("checkpointed state", document)?;
-        if let Err(e) = self.sink.checkpoint(&raw) {
-            let message = format!("{e:#}");
-            self.commit_failure = Some(e);
-            return Ok(Err(message));
-        }
-        self.state = Some(raw.get().to_string());
-        Ok(Ok(()))
+        self.watchdog.progressed();
+        self.in_host(|s| {
+            let raw = json_object("checkpointed state", document)?;
+            if let Err(e) = s.sink.checkpoint(&raw) {
+                let message = format!("{e:#}");
+                s.commit_failure = Some(e);
+                return Ok(Err(message));
+            }
+            s.state = Some(raw.get().to_string());
+            Ok(Ok(()))
+        })
     }
 }

@@ -44,13 +44,15 @@ fn hostile_wasm() -> &'static Path {
     })
 }
 
-/// One runtime for every test, with test-sized limits: a 1 s watchdog.
+/// One runtime for every test, with test-sized limits: a 1 s watchdog and
+/// a 2 s max wait.
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let limits = Limits {
             memory_bytes: MEMORY_MIB << 20,
             watchdog: Duration::from_secs(1),
+            max_wait: Duration::from_secs(2),
             max_response_bytes: RESPONSE_CAP,
             ..Limits::default()
         };
@@ -161,7 +163,7 @@ fn a_spinning_guest_is_stopped_by_the_watchdog() {
     let error = read_hostile("spin").err().expect("the watchdog fires");
     assert_eq!(
         error,
-        "component failed: component ran 1 s without calling the host (watchdog)"
+        "component failed: component ran 1 s without progress: no request, output or checkpoint (watchdog)"
     );
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
@@ -169,8 +171,43 @@ fn a_spinning_guest_is_stopped_by_the_watchdog() {
 }
 
 #[test]
+fn a_guest_looping_on_the_clock_and_logs_is_stopped_by_the_watchdog() {
+    hostile();
+    let started = Instant::now();
+    let error = read_hostile("clock-spin")
+        .err()
+        .expect("the watchdog fires");
+    assert_eq!(
+        error,
+        "component failed: component ran 1 s without progress: no request, output or checkpoint (watchdog)"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn sleeping_without_progress_is_stopped_at_the_max_wait() {
+    hostile();
+    let started = Instant::now();
+    let error = read_hostile("doze").err().expect("the max wait");
+    assert_eq!(
+        error,
+        "component failed: component asked to wait 2.2 s without progress; the limit is 2 s (max wait)"
+    );
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    let started = Instant::now();
+    let error = read_hostile("hibernate").err().expect("refused up front");
+    assert_eq!(
+        error,
+        "component failed: component asked to wait 4294967.295 s without progress; the limit is 2 s (max wait)"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
 fn time_inside_the_host_does_not_count() {
-    // A 1.5 s host sleep, then 4 × 0.5 s of computing between host calls:
+    // A 1.5 s host sleep, then 4 × 0.5 s of computing between checkpoints:
     // 3.5 s in all against a 1 s watchdog.
     let started = Instant::now();
     let sink = read_hostile("patient").expect("a guest that keeps calling the host runs on");
@@ -342,7 +379,14 @@ fn files_environment_stdio_and_sockets_are_invisible() {
 /// The limits in a row in one runtime, then a real sync in that runtime.
 #[test]
 fn the_host_outlives_hostile_guests_and_still_syncs() {
-    for behavior in ["spin", "grow", "recurse", "undeclared"] {
+    for behavior in [
+        "spin",
+        "clock-spin",
+        "hibernate",
+        "grow",
+        "recurse",
+        "undeclared",
+    ] {
         assert!(read_hostile(behavior).is_err(), "{behavior}");
     }
     let connector = runtime()
@@ -398,7 +442,9 @@ fn the_cli_names_the_limit_in_one_line_and_exits_1() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         error_lines(&output),
-        ["error: component failed: component ran 1 s without calling the host (watchdog)"]
+        [
+            "error: component failed: component ran 1 s without progress: no request, output or checkpoint (watchdog)"
+        ]
     );
     let output = cli(
         &["--max-memory-mb", "32"],

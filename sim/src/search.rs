@@ -56,11 +56,43 @@ pub(crate) struct Search {
     after: Option<(SortKey, String)>,
 }
 
-/// One page of results and the `pages` object describing it.
-pub(crate) struct Page {
-    pub(crate) items: Vec<Value>,
+/// One page of results and the `pages` object describing it. Items are
+/// borrowed: the response is written straight from the dataset.
+pub(crate) struct Page<'a> {
+    pub(crate) items: Vec<&'a Value>,
     pub(crate) total_count: usize,
     pub(crate) pages: Value,
+}
+
+impl Page<'_> {
+    /// The search response: `{"type", <key>: items, "total_count", "pages"}`.
+    pub(crate) fn into_response(self, list_type: &str, key: &str) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        use serde::ser::{SerializeMap, Serializer};
+        let mut body = Vec::with_capacity(4096);
+        let mut serializer = serde_json::Serializer::new(&mut body);
+        let written = (|| {
+            let mut map = serializer.serialize_map(Some(4))?;
+            map.serialize_entry("type", list_type)?;
+            map.serialize_entry(key, &self.items)?;
+            map.serialize_entry("total_count", &self.total_count)?;
+            map.serialize_entry("pages", &self.pages)?;
+            map.end()
+        })();
+        match written {
+            Ok(()) => (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response(),
+            Err(e) => crate::envelope::ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                e.to_string(),
+            )
+            .into_response(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -156,7 +188,7 @@ impl Search {
     /// Filters, sorts (ties broken by id, in the same direction) and cuts the page.
     /// The sorted hits of a filter and order are memoized in `cache` until the
     /// next mutation, so following a query's cursors costs a binary search a page.
-    pub(crate) fn run(&self, records: &[Value], cache: &SearchCache) -> Page {
+    pub(crate) fn run<'a>(&self, records: &'a [Value], cache: &SearchCache) -> Page<'a> {
         let key = format!("{:?}|{:?}|{}", self.filter, self.sort, self.descending);
         let hits = cache.get(&key).unwrap_or_else(|| {
             let hits = Arc::new(self.sorted_hits(records));
@@ -187,10 +219,7 @@ impl Search {
             });
         }
         Page {
-            items: hits[start..end]
-                .iter()
-                .map(|hit| records[hit.1].clone())
-                .collect(),
+            items: hits[start..end].iter().map(|hit| &records[hit.1]).collect(),
             total_count,
             pages,
         }

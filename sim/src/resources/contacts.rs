@@ -287,7 +287,7 @@ async fn search(
     headers: HeaderMap,
     repeat: Option<Extension<RepeatCursor>>,
     ApiJson(body): ApiJson,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     // Since 2.14 dates match by calendar day in the app's timezone.
     let calendar_days = (requested_version(&headers) >= (2, 14)).then_some(state.timezone);
     let search = Search::parse(
@@ -301,16 +301,10 @@ async fn search(
     )?;
     let data = state.data();
     let mut page = search.run(&data.contacts, data.contact_searches());
-    drop(data);
     if repeat.is_some() {
         repeat_cursor(&body, &mut page.pages);
     }
-    Ok(Json(json!({
-        "type": "list",
-        "data": page.items,
-        "total_count": page.total_count,
-        "pages": page.pages,
-    })))
+    Ok(page.into_response("list", "data"))
 }
 
 fn contact_not_found() -> ApiError {

@@ -252,7 +252,7 @@ async fn search(
     State(state): State<AppState>,
     repeat: Option<Extension<RepeatCursor>>,
     ApiJson(body): ApiJson,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let search = Search::parse(
         &body,
         &Searchable {
@@ -264,16 +264,10 @@ async fn search(
     )?;
     let data = state.data();
     let mut page = search.run(&data.conversations, data.conversation_searches());
-    drop(data);
     if repeat.is_some() {
         repeat_cursor(&body, &mut page.pages);
     }
-    Ok(Json(json!({
-        "type": "conversation.list",
-        "conversations": page.items,
-        "total_count": page.total_count,
-        "pages": page.pages,
-    })))
+    Ok(page.into_response("conversation.list", "conversations"))
 }
 
 async fn show(

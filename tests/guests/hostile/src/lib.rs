@@ -2,7 +2,11 @@
 //! config, so the host's sandbox can be tested against a real component:
 //!
 //! - `spin`: `read` loops forever without calling the host;
-//! - `patient`: `read` calls the host often but runs far longer in total
+//! - `clock-spin`: `read` loops forever reading the host's clock and
+//!   logging, which is not progress;
+//! - `doze`: `read` sleeps 200 ms at a time, forever;
+//! - `hibernate`: `read` asks for one sleep of 49 days;
+//! - `patient`: `read` checkpoints often but runs far longer in total
 //!   than the watchdog allows, including one host sleep longer than it;
 //! - `grow`: `read` allocates memory without bound;
 //! - `recurse`: `read` recurses without bound;
@@ -18,7 +22,7 @@ wit_bindgen::generate!({ path: "../../../wit", world: "source-connector" });
 use std::time::{Duration, Instant};
 
 use connector::source::types::{ConnectorError, ErrorCategory, LogLevel, Method, Request};
-use connector::source::{clock, http, output};
+use connector::source::{clock, http, output, state};
 use exports::connector::source::source::Guest;
 use serde_json::Value;
 
@@ -162,7 +166,23 @@ impl Guest for Hostile {
                 for round in 0..4 {
                     busy(budget / 2);
                     output::log(LogLevel::Info, &format!("round {round}"));
+                    state::checkpoint(&format!(r#"{{"round":{round}}}"#)).map_err(error)?;
                 }
+                Ok(())
+            }
+            Some("clock-spin") => {
+                for round in 0u64.. {
+                    if clock::now_ms() == 0 || round % 1_000_000 == 0 {
+                        output::log(LogLevel::Debug, "still here");
+                    }
+                }
+                Ok(())
+            }
+            Some("doze") => loop {
+                clock::sleep(200, clock::WaitReason::Busy);
+            },
+            Some("hibernate") => {
+                clock::sleep(u32::MAX, clock::WaitReason::Busy);
                 Ok(())
             }
             Some("grow") => {
