@@ -1,19 +1,36 @@
 //! The `clock` import: wall-clock time, and waits the host counts by reason
 //! so summaries and progress can show time lost to rate limits and retries.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::bindings::connector::source::clock::{self, WaitReason};
 use crate::instance::HostState;
 use crate::output::Sink;
 
 /// Waits a guest asked for during one call.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Waits {
     pub rate_limit: Duration,
     pub retry: Duration,
     pub busy: Duration,
     pub count: u64,
+}
+
+impl std::ops::AddAssign for Waits {
+    fn add_assign(&mut self, other: Self) {
+        self.rate_limit = self.rate_limit.saturating_add(other.rate_limit);
+        self.retry = self.retry.saturating_add(other.retry);
+        self.busy = self.busy.saturating_add(other.busy);
+        self.count = self.count.saturating_add(other.count);
+    }
+}
+
+impl Waits {
+    pub fn total(&self) -> Duration {
+        self.rate_limit
+            .saturating_add(self.retry)
+            .saturating_add(self.busy)
+    }
 }
 
 impl<S: Sink> clock::Host for HostState<S> {
@@ -24,11 +41,15 @@ impl<S: Sink> clock::Host for HostState<S> {
             .unwrap_or(0))
     }
 
+    /// Not progress: capped by the max wait instead, and off the watchdog's
+    /// count.
     fn sleep(&mut self, ms: u32, reason: WaitReason) -> wasmtime::Result<()> {
         let duration = Duration::from_millis(ms.into());
-        self.watchdog.sleeping(duration)?;
+        self.watchdog.may_sleep(duration)?;
         self.sink.wait(reason, duration);
+        let started = Instant::now();
         self.in_host(|_| std::thread::sleep(duration));
+        self.watchdog.slept(started.elapsed());
         let waits = &mut self.waits;
         waits.count += 1;
         match reason {

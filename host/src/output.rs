@@ -38,6 +38,16 @@ pub trait Sink: Send + 'static {
 pub struct CallTime {
     pub total: std::time::Duration,
     pub in_host: std::time::Duration,
+    /// The sleeps among `in_host`.
+    pub waits: crate::clock::Waits,
+}
+
+impl std::ops::AddAssign for CallTime {
+    fn add_assign(&mut self, other: Self) {
+        self.total = self.total.saturating_add(other.total);
+        self.in_host = self.in_host.saturating_add(other.in_host);
+        self.waits += other.waits;
+    }
 }
 
 /// Parses guest JSON and insists on an object.

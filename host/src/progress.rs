@@ -74,6 +74,7 @@ impl Progress {
         let elapsed = self.started.elapsed().as_secs_f64();
         let t = &tally.total;
         let component = tally.time.total.saturating_sub(tally.time.in_host);
+        let waited = tally.time.waits.total();
         if json {
             let records: BTreeMap<&str, u64> = tally
                 .streams
@@ -93,6 +94,7 @@ impl Progress {
                     "rate_limit_wait_seconds": round(t.rate_limit_wait.as_secs_f64()),
                     "component_seconds": round(component.as_secs_f64()),
                     "host_seconds": round(tally.time.in_host.as_secs_f64()),
+                    "wait_seconds": round(waited.as_secs_f64()),
                 }
             });
             eprintln!("{line}");
@@ -106,9 +108,10 @@ impl Progress {
             t.rate_limit_wait.as_secs_f64()
         );
         eprintln!(
-            "  time in the component {:.1}s, in the host {:.1}s (HTTP, output, waits)",
+            "  time in the component {:.1}s, in the host {:.1}s (HTTP, output, {:.1}s of waits)",
             component.as_secs_f64(),
-            tally.time.in_host.as_secs_f64()
+            tally.time.in_host.as_secs_f64(),
+            waited.as_secs_f64()
         );
         for (stream, counts) in &tally.streams {
             eprintln!("  {stream:<22} {:>9} records", counts.records);
@@ -245,7 +248,6 @@ impl<S: Sink> Sink for Tracked<S> {
     fn finished(&mut self, time: CallTime) {
         self.inner.finished(time);
         let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
-        tally.time.total += time.total;
-        tally.time.in_host += time.in_host;
+        tally.time += time;
     }
 }

@@ -145,8 +145,12 @@ impl Connector {
             .map_err(|e| format_err!("component failed: {}", e.root_cause()));
         let total = started.elapsed();
         let mut data = store.into_data();
-        let in_host = data.in_host;
-        data.sink.finished(crate::CallTime { total, in_host });
+        let (in_host, waits) = (data.in_host, data.waits);
+        data.sink.finished(crate::CallTime {
+            total,
+            in_host,
+            waits,
+        });
         if let Some(failure) = data.commit_failure {
             return Err(failure.context("could not commit a checkpoint"));
         }

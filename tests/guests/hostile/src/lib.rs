@@ -6,8 +6,9 @@
 //!   logging, which is not progress;
 //! - `doze`: `read` sleeps 200 ms at a time, forever;
 //! - `hibernate`: `read` asks for one sleep of 49 days;
-//! - `patient`: `read` checkpoints often but runs far longer in total
-//!   than the watchdog allows, including one host sleep longer than it;
+//! - `patient`: `read` checkpoints every 2 budgets (of `budget_ms`): half
+//!   a budget computing, then 1.5 sleeping in two sleeps; far longer in
+//!   total than the watchdog allows, and more sleep than 2 budgets;
 //! - `grow`: `read` allocates memory without bound;
 //! - `recurse`: `read` recurses without bound;
 //! - `fetch`: `allowed-origins` declares `origins`, `check` requests every
@@ -162,9 +163,11 @@ impl Guest for Hostile {
             },
             Some("patient") => {
                 let budget = Duration::from_millis(config_ms(&config));
-                clock::sleep(budget.as_millis() as u32 * 3 / 2, clock::WaitReason::Busy);
-                for round in 0..4 {
+                let ms = budget.as_millis() as u32;
+                for round in 0..3 {
                     busy(budget / 2);
+                    clock::sleep(ms, clock::WaitReason::RateLimit);
+                    clock::sleep(ms / 2, clock::WaitReason::Retry);
                     output::log(LogLevel::Info, &format!("round {round}"));
                     state::checkpoint(&format!(r#"{{"round":{round}}}"#)).map_err(error)?;
                 }
