@@ -1,7 +1,8 @@
 //! `intercom-bench`: runs the release host against the simulator and prints
-//! figures (records/s, requests/s against the budget, 429s, peak RSS,
-//! component start time, and the record pipeline in wasm versus native).
-//! Figures, not pass/fail: these machines are shared and noisy.
+//! figures (records/s, requests/s against the budget, 429s, peak RSS, CPU
+//! time, time in the component versus the host, component start time, and
+//! the record pipeline in wasm versus native). Figures, not pass/fail: these
+//! machines are shared and noisy.
 
 mod pipeline;
 mod stream_run;

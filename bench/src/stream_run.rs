@@ -3,7 +3,7 @@
 //! process). The peak is read from /proc (VmHWM) while the child runs: a
 //! child's rusage would also count the pages it shared with this process
 //! before exec. The host's JSON summary says how much of the sync ran in the
-//! component and how much in the host.
+//! component and how much in the host (of which how much asleep).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -24,11 +24,13 @@ pub struct Figures {
     cpu_seconds: f64,
     component_seconds: f64,
     host_seconds: f64,
+    /// The guest's sleeps (rate-limit windows, retries), part of the host's.
+    wait_seconds: f64,
 }
 
 pub fn print_header() {
     println!(
-        "{:<20} {:>9} {:>8} {:>10} {:>9} {:>8} {:>10} {:>6} {:>9} {:>8} {:>11} {:>9} {:>8}",
+        "{:<20} {:>9} {:>8} {:>10} {:>9} {:>8} {:>10} {:>6} {:>9} {:>8} {:>11} {:>9} {:>8} {:>8}",
         "stream",
         "records",
         "secs",
@@ -41,7 +43,8 @@ pub fn print_header() {
         "CPU s",
         "rec/CPU-s",
         "in wasm",
-        "in host"
+        "in host",
+        "waiting"
     );
 }
 
@@ -55,7 +58,7 @@ impl Figures {
             )
         });
         println!(
-            "{:<20} {:>9} {:>8.2} {:>10.0} {:>9} {:>8.1} {:>10} {:>6} {:>7.1}MB {:>8.2} {:>11.0} {:>8.2}s {:>7.2}s",
+            "{:<20} {:>9} {:>8.2} {:>10.0} {:>9} {:>8.1} {:>10} {:>6} {:>7.1}MB {:>8.2} {:>11.0} {:>8.2}s {:>7.2}s {:>7.2}s",
             self.stream,
             self.records,
             self.seconds,
@@ -68,7 +71,8 @@ impl Figures {
             self.cpu_seconds,
             self.records as f64 / self.cpu_seconds.max(1e-9),
             self.component_seconds,
-            self.host_seconds
+            self.host_seconds,
+            self.wait_seconds
         );
     }
 }
@@ -149,11 +153,13 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
         cpu_seconds,
         component_seconds: summary["component_seconds"].as_f64().unwrap_or(f64::NAN),
         host_seconds: summary["host_seconds"].as_f64().unwrap_or(f64::NAN),
+        wait_seconds: summary["wait_seconds"].as_f64().unwrap_or(f64::NAN),
     }
 }
 
-/// The fields of the host's end-of-run summary; other lines (warnings) are
-/// passed through to this process's stderr.
+/// The fields of the host's end-of-run summary. Warnings, errors and
+/// anything not a JSON log line are passed through to this process's
+/// stderr; info and debug lines are dropped, to keep the table readable.
 fn read_summary(stderr: impl std::io::Read) -> Value {
     let mut summary = Value::Null;
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -161,6 +167,7 @@ fn read_summary(stderr: impl std::io::Read) -> Value {
             Ok(mut log) if log["fields"]["component_seconds"].is_number() => {
                 summary = log["fields"].take();
             }
+            Ok(log) if matches!(log["level"].as_str(), Some("INFO" | "DEBUG" | "TRACE")) => {}
             _ => eprintln!("{line}"),
         }
     }

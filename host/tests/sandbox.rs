@@ -6,11 +6,11 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use intercom_host::{Connector, Limits, LogLevel, NetworkPolicy, Runtime, Sink};
+use intercom_host::{CallTime, Connector, Limits, LogLevel, NetworkPolicy, Runtime, Sink};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -73,6 +73,7 @@ fn hostile() -> &'static Connector {
 struct Collected {
     records: usize,
     logs: Vec<String>,
+    time: Option<CallTime>,
 }
 
 impl Sink for Collected {
@@ -98,6 +99,10 @@ impl Sink for Collected {
     fn log(&mut self, _: LogLevel, message: &str) {
         self.logs.push(message.to_string());
     }
+
+    fn finished(&mut self, time: CallTime) {
+        assert!(self.time.replace(time).is_none(), "one call, one time");
+    }
 }
 
 /// `read` of the hostile guest with `behavior`: the host's error, if any.
@@ -116,6 +121,18 @@ fn read_hostile(behavior: &str) -> Result<Collected, String> {
         }
         Err(e) => Err(format!("{e:#}")),
     }
+}
+
+/// [`read_hostile`] for a behavior that never ends unless the host stops
+/// it: a guest the host fails to stop fails the test after `limit` instead
+/// of hanging it.
+fn read_hostile_within(behavior: &str, limit: Duration) -> Result<Collected, String> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let behavior = behavior.to_string();
+    std::thread::spawn(move || sender.send(read_hostile(&behavior)));
+    receiver
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("the host did not stop the guest within {limit:?}"))
 }
 
 /// `check` of the hostile guest under the policy it declares for `config`.
@@ -160,7 +177,9 @@ impl Tripwire {
 fn a_spinning_guest_is_stopped_by_the_watchdog() {
     hostile();
     let started = Instant::now();
-    let error = read_hostile("spin").err().expect("the watchdog fires");
+    let error = read_hostile_within("spin", Duration::from_secs(10))
+        .err()
+        .expect("the watchdog fires");
     assert_eq!(
         error,
         "component failed: component ran 1 s without progress: no request, output or checkpoint (watchdog)"
@@ -174,7 +193,7 @@ fn a_spinning_guest_is_stopped_by_the_watchdog() {
 fn a_guest_looping_on_the_clock_and_logs_is_stopped_by_the_watchdog() {
     hostile();
     let started = Instant::now();
-    let error = read_hostile("clock-spin")
+    let error = read_hostile_within("clock-spin", Duration::from_secs(10))
         .err()
         .expect("the watchdog fires");
     assert_eq!(
@@ -188,7 +207,9 @@ fn a_guest_looping_on_the_clock_and_logs_is_stopped_by_the_watchdog() {
 fn sleeping_without_progress_is_stopped_at_the_max_wait() {
     hostile();
     let started = Instant::now();
-    let error = read_hostile("doze").err().expect("the max wait");
+    let error = read_hostile_within("doze", Duration::from_secs(10))
+        .err()
+        .expect("the max wait");
     assert_eq!(
         error,
         "component failed: component asked to wait 2.2 s without progress; the limit is 2 s (max wait)"
@@ -197,7 +218,9 @@ fn sleeping_without_progress_is_stopped_at_the_max_wait() {
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
     let started = Instant::now();
-    let error = read_hostile("hibernate").err().expect("refused up front");
+    let error = read_hostile_within("hibernate", Duration::from_secs(10))
+        .err()
+        .expect("refused up front");
     assert_eq!(
         error,
         "component failed: component asked to wait 4294967.295 s without progress; the limit is 2 s (max wait)"
@@ -206,13 +229,26 @@ fn sleeping_without_progress_is_stopped_at_the_max_wait() {
 }
 
 #[test]
-fn time_inside_the_host_does_not_count() {
-    // A 1.5 s host sleep, then 4 × 0.5 s of computing between checkpoints:
-    // 3.5 s in all against a 1 s watchdog.
+fn sleeps_and_time_inside_the_host_do_not_count_and_progress_restarts_both() {
+    // 3 × (0.5 s computing, 1 s and 0.5 s asleep, a checkpoint): 2 s between
+    // checkpoints against a 1 s watchdog, 4.5 s of sleep against a 2 s max
+    // wait, 6 s in all.
     let started = Instant::now();
-    let sink = read_hostile("patient").expect("a guest that keeps calling the host runs on");
-    assert_eq!(sink.logs, ["round 0", "round 1", "round 2", "round 3"]);
-    assert!(started.elapsed() >= Duration::from_millis(3500));
+    let sink = read_hostile("patient").expect("a guest that makes progress runs on");
+    let elapsed = started.elapsed();
+    assert_eq!(sink.logs, ["round 0", "round 1", "round 2"]);
+    assert!(elapsed >= Duration::from_secs(6), "{elapsed:?}");
+    // Where the time went: the sleeps in the host, the computing in the
+    // component.
+    let time = sink.time.expect("the call's time");
+    assert_eq!(time.waits.rate_limit, Duration::from_secs(3));
+    assert_eq!(time.waits.retry, Duration::from_millis(1500));
+    assert_eq!(time.waits.count, 6);
+    assert!(time.total <= elapsed, "{time:?}");
+    assert!(time.in_host >= Duration::from_millis(4500), "{time:?}");
+    let component = time.total - time.in_host;
+    assert!(component >= Duration::from_millis(1500), "{time:?}");
+    assert!(component < Duration::from_millis(2500), "{time:?}");
 }
 
 #[test]
@@ -405,10 +441,12 @@ fn the_host_outlives_hostile_guests_and_still_syncs() {
     assert!(sink.records > 1000, "{}", sink.records);
 }
 
+/// The CLI on the hostile guest; killed, failing the test, if a limit lets
+/// the guest run on for a minute.
 fn cli(args: &[&str], config: &Value, dir: &Path) -> Output {
     let path = dir.join("config.json");
     std::fs::write(&path, config.to_string()).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
         .args(args)
         .arg("--config")
         .arg(&path)
@@ -419,8 +457,36 @@ fn cli(args: &[&str], config: &Value, dir: &Path) -> Output {
         // The user's own trace directives for the HTTP client, which the
         // host caps.
         .env("RUST_LOG", "info,ureq=trace,ureq_proto=trace")
-        .output()
-        .unwrap()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the host ran the guest for a minute: {args:?} {config}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 fn error_lines(output: &Output) -> Vec<String> {
@@ -446,6 +512,30 @@ fn the_cli_names_the_limit_in_one_line_and_exits_1() {
             "error: component failed: component ran 1 s without progress: no request, output or checkpoint (watchdog)"
         ]
     );
+    let output = cli(
+        &["--max-wait-seconds", "1", "--log-format", "json"],
+        &json!({"behavior": "doze"}),
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        error_lines(&output),
+        [
+            "error: component failed: component asked to wait 1.2 s without progress; the limit is 1 s (max wait)"
+        ]
+    );
+    // The summary splits the run's time: five 200 ms sleeps in the host.
+    let summary = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "sync failed")
+        .expect("a JSON summary");
+    let fields = &summary["fields"];
+    assert_eq!(fields["wait_seconds"], 1.0, "{fields}");
+    let host = fields["host_seconds"].as_f64().unwrap();
+    let component = fields["component_seconds"].as_f64().unwrap();
+    assert!((1.0..1.5).contains(&host), "{fields}");
+    assert!((0.0..0.5).contains(&component), "{fields}");
     let output = cli(
         &["--max-memory-mb", "32"],
         &json!({"behavior": "grow"}),

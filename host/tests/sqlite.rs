@@ -448,6 +448,13 @@ fn the_summary_is_one_json_line_with_json_logs() {
     assert_eq!(fields["records"]["teams"], 6);
     assert!(fields["requests"].as_u64().unwrap() >= 2);
     assert_eq!(fields["retries"], 0);
-    assert!(fields["duration_seconds"].is_number());
+    let duration = fields["duration_seconds"].as_f64().unwrap();
+    // The read's time, split: requests and output in the host.
+    let host = fields["host_seconds"].as_f64().unwrap();
+    let component = fields["component_seconds"].as_f64().unwrap();
+    assert!(host > 0.0, "{fields}");
+    assert!(component >= 0.0, "{fields}");
+    assert!(host + component <= duration + 0.002, "{fields}");
+    assert_eq!(fields["wait_seconds"], 0.0);
     assert!(!text.contains("sim-token"));
 }

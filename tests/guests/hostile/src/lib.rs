@@ -6,9 +6,10 @@
 //!   logging, which is not progress;
 //! - `doze`: `read` sleeps 200 ms at a time, forever;
 //! - `hibernate`: `read` asks for one sleep of 49 days;
-//! - `patient`: `read` checkpoints every 2 budgets (of `budget_ms`): half
-//!   a budget computing, then 1.5 sleeping in two sleeps; far longer in
-//!   total than the watchdog allows, and more sleep than 2 budgets;
+//! - `patient`: `read` runs three rounds of half a `budget_ms` computing
+//!   and 1.5 budgets asleep (two sleeps), each ended by a checkpoint: far
+//!   longer in all than the watchdog allows, and more sleep in all than the
+//!   max wait, but little of either between two checkpoints;
 //! - `grow`: `read` allocates memory without bound;
 //! - `recurse`: `read` recurses without bound;
 //! - `fetch`: `allowed-origins` declares `origins`, `check` requests every
