@@ -4,11 +4,11 @@
 
 use std::cell::{Cell, RefCell};
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::{API_VERSION, Config};
 use crate::error::{Category, Error, Result};
+use crate::fields::Decode;
 use crate::host::{Host, LogLevel, Method, Request, Response, TransportError, WaitReason};
 use crate::pacing::Pacer;
 use crate::retry::{Jitter, MAX_ATTEMPTS, MAX_ELAPSED_MS, backoff_ms};
@@ -102,23 +102,23 @@ impl<'a> Api<'a> {
         })
     }
 
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+    pub fn get<T: Decode>(&self, path: &str) -> Result<T> {
         self.get_with(path, Retry::Transient)
     }
 
-    pub fn get_with<T: DeserializeOwned>(&self, path: &str, retry: Retry) -> Result<T> {
+    pub fn get_with<T: Decode>(&self, path: &str, retry: Retry) -> Result<T> {
         let request = self.request(Method::Get, path, None);
         self.first(self.execute(vec![request], retry))
     }
 
-    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+    pub fn post<T: Decode>(&self, path: &str, body: &Value) -> Result<T> {
         let request = self.request(Method::Post, path, Some(body));
         self.first(self.execute(vec![request], Retry::Transient))
     }
 
     /// GETs independent paths through the host's batch call; results keep
     /// the order of `paths`.
-    pub fn get_batch<T: DeserializeOwned>(&self, paths: &[String]) -> Vec<Result<T>> {
+    pub fn get_batch<T: Decode>(&self, paths: &[String]) -> Vec<Result<T>> {
         let requests = paths
             .iter()
             .map(|p| self.request(Method::Get, p, None))
@@ -134,7 +134,7 @@ impl<'a> Api<'a> {
 
     /// Sends `requests`, in batches the rate limit allows, retrying per
     /// `retry` until each has a final outcome.
-    fn execute<T: DeserializeOwned>(&self, requests: Vec<Request>, retry: Retry) -> Vec<Result<T>> {
+    fn execute<T: Decode>(&self, requests: Vec<Request>, retry: Retry) -> Vec<Result<T>> {
         let started = self.host.now_ms();
         let mut results: Vec<Option<Result<T>>> = requests.iter().map(|_| None).collect();
         let mut attempts = vec![0u32; requests.len()];
@@ -196,7 +196,7 @@ impl<'a> Api<'a> {
             .collect()
     }
 
-    fn classify<T: DeserializeOwned>(
+    fn classify<T: Decode>(
         &self,
         request: &Request,
         response: std::result::Result<Response, TransportError>,
@@ -222,9 +222,10 @@ impl<'a> Api<'a> {
             }
         };
         self.pacer.borrow_mut().observe(self.host, &response);
-        match parse_response(&what, &response) {
+        let status = response.status;
+        match parse_response(&what, response) {
             Ok(value) => Outcome::Done(Ok(value)),
-            Err(e) if response.status == 429 => Outcome::Paced(e),
+            Err(e) if status == 429 => Outcome::Paced(e),
             Err(e) if e.category == Category::Transient => Outcome::Again(e),
             Err(e) => Outcome::Done(Err(e)),
         }
@@ -240,9 +241,9 @@ fn method_name(method: Method) -> &'static str {
 
 /// Turns a response into its JSON body, or an error that says what to fix.
 /// A 2xx with a body that is not JSON (truncated, garbled) is transient.
-pub fn parse_response<T: DeserializeOwned>(what: &str, response: &Response) -> Result<T> {
+pub fn parse_response<T: Decode>(what: &str, response: Response) -> Result<T> {
     if (200..300).contains(&response.status) {
-        return serde_json::from_slice(&response.body).map_err(|e| match e.classify() {
+        return T::decode(response.body).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => Error::api(format!(
                 "{what}: response body is not the JSON object the API documents: {e}"
             )),
@@ -305,7 +306,7 @@ mod tests {
     #[test]
     fn maps_statuses_to_categories_with_intercom_detail() {
         let body = r#"{"type":"error.list","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}"#;
-        let e = parse_response::<Value>("GET /admins", &response(401, body)).unwrap_err();
+        let e = parse_response::<Value>("GET /admins", response(401, body)).unwrap_err();
         assert_eq!(e.category, Category::Auth);
         assert_eq!(e.status, Some(401));
         assert_eq!(e.code.as_deref(), Some("unauthorized"));
@@ -320,14 +321,14 @@ mod tests {
             (404, Category::Api),
         ];
         for (status, category) in cases {
-            let e = parse_response::<Value>("GET /x", &response(status, "not json")).unwrap_err();
+            let e = parse_response::<Value>("GET /x", response(status, "not json")).unwrap_err();
             assert_eq!(e.category, category, "{status}");
         }
     }
 
     #[test]
     fn invalid_json_is_transient_not_a_panic() {
-        let e = parse_response::<Value>("GET /tags", &response(200, r#"{"type":"li"#)).unwrap_err();
+        let e = parse_response::<Value>("GET /tags", response(200, r#"{"type":"li"#)).unwrap_err();
         assert_eq!(e.category, Category::Transient);
         assert!(
             e.message

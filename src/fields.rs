@@ -1,90 +1,102 @@
 //! Pages and records as their top-level fields, each kept as JSON text until
-//! something needs its value. Most of a record passes through unparsed, so
-//! shaping costs a scan of the text rather than a tree of every value.
+//! something needs its value. A response is read in one scan that splits its
+//! record lists into records and each record into fields, noting where each
+//! field's text lies; most of a record passes through unparsed.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 
 use serde::Deserialize;
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 
-/// One record as the API sent it.
-pub type RawRecord = Box<RawValue>;
-
-/// A response object. Top-level arrays (Intercom's record lists) are split
-/// into records while the body is read, so records cost one scan; other
-/// fields are small and parsed.
-#[derive(Debug, Deserialize)]
-#[serde(transparent)]
-pub struct Page(HashMap<String, PageField>);
-
+/// A field's name: where it lies in the text, or the unescaped name when it
+/// had escapes.
 #[derive(Debug)]
-enum PageField {
-    Records(Vec<RawRecord>),
+enum Name {
+    At(Range<usize>),
+    Owned(String),
+}
+
+/// A field's value: where its JSON text lies, or a value the connector set.
+#[derive(Debug)]
+enum Field {
+    Raw(Range<usize>),
     Value(Value),
 }
 
-impl<'de> Deserialize<'de> for PageField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct Field;
-        impl<'de> Visitor<'de> for Field {
-            type Value = PageField;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_seq<S: SeqAccess<'de>>(
-                self,
-                mut seq: S,
-            ) -> std::result::Result<PageField, S::Error> {
-                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(64));
-                while let Some(record) = seq.next_element()? {
-                    records.push(record);
-                }
-                Ok(PageField::Records(records))
-            }
-            fn visit_map<M: MapAccess<'de>>(
-                self,
-                map: M,
-            ) -> std::result::Result<PageField, M::Error> {
-                Value::deserialize(MapAccessDeserializer::new(map)).map(PageField::Value)
-            }
-            fn visit_bool<E>(self, v: bool) -> std::result::Result<PageField, E> {
-                Ok(PageField::Value(Value::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> std::result::Result<PageField, E> {
-                Ok(PageField::Value(v.into()))
-            }
-            fn visit_u64<E>(self, v: u64) -> std::result::Result<PageField, E> {
-                Ok(PageField::Value(v.into()))
-            }
-            fn visit_f64<E>(self, v: f64) -> std::result::Result<PageField, E> {
-                Ok(PageField::Value(v.into()))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<PageField, E> {
-                Ok(PageField::Value(v.into()))
-            }
-            fn visit_unit<E>(self) -> std::result::Result<PageField, E> {
-                Ok(PageField::Value(Value::Null))
-            }
-        }
-        deserializer.deserialize_any(Field)
+/// One object's top-level fields, in the API's order.
+type Fields = Vec<(Name, Field)>;
+
+/// An element of a list in a response: an object (a record), or anything else.
+#[derive(Debug)]
+enum Item {
+    Object(Fields),
+    Other(Value),
+}
+
+/// A response object. Its top-level arrays (Intercom's record lists) are
+/// split into records and fields while the body is read; other fields are
+/// small and parsed.
+#[derive(Debug)]
+pub struct Page {
+    text: String,
+    fields: HashMap<String, PageField>,
+}
+
+#[derive(Debug)]
+enum PageField {
+    Items(Vec<Item>),
+    Value(Value),
+}
+
+/// Decoding a response body.
+pub trait Decode: Sized {
+    fn decode(body: Vec<u8>) -> serde_json::Result<Self>;
+}
+
+impl Decode for Value {
+    fn decode(body: Vec<u8>) -> serde_json::Result<Self> {
+        serde_json::from_slice(&body)
+    }
+}
+
+impl Decode for Page {
+    fn decode(body: Vec<u8>) -> serde_json::Result<Self> {
+        let text = String::from_utf8(body).map_err(|e| {
+            let bytes = e.as_bytes();
+            serde_json::from_slice::<IgnoredAny>(bytes)
+                .err()
+                .unwrap_or_else(|| serde::de::Error::custom("invalid UTF-8"))
+        })?;
+        let base = text.as_ptr() as usize;
+        let mut reader = serde_json::Deserializer::from_str(&text);
+        let fields = reader.deserialize_map(PageVisitor { base })?;
+        reader.end()?;
+        Ok(Page { text, fields })
     }
 }
 
 impl Page {
     /// The value of `key`; Null when absent.
     pub fn value(&self, key: &str) -> Value {
-        match self.0.get(key) {
+        match self.fields.get(key) {
             Some(PageField::Value(value)) => value.clone(),
-            Some(PageField::Records(records)) => {
-                Value::Array(records.iter().map(|r| parse(r.get())).collect())
-            }
+            Some(PageField::Items(items)) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| match item {
+                        Item::Object(fields) => object(&self.text, fields),
+                        Item::Other(value) => value.clone(),
+                    })
+                    .collect(),
+            ),
             None => Value::Null,
         }
     }
@@ -93,7 +105,7 @@ impl Page {
     pub fn pointer(&self, pointer: &str) -> Value {
         let mut keys = pointer.trim_start_matches('/').splitn(2, '/');
         let first = keys.next().unwrap_or_default();
-        match (keys.next(), self.0.get(first)) {
+        match (keys.next(), self.fields.get(first)) {
             (None, _) => self.value(first),
             (Some(rest), Some(PageField::Value(value))) => value
                 .pointer(&format!("/{rest}"))
@@ -104,15 +116,16 @@ impl Page {
     }
 
     /// Takes the records array at a pointer of object keys.
-    pub fn take_records(&mut self, pointer: &str, what: &str) -> Result<Vec<RawRecord>> {
+    pub fn take_records(&mut self, pointer: &str, what: &str) -> Result<Records> {
         let missing = || Error::api(format!("{what}: response has no `{pointer}` array"));
         let not_array = || Error::api(format!("{what}: `{pointer}` is not an array"));
+        let not_object = || Error::api(format!("{what}: a record is not a JSON object"));
         let mut keys = pointer.trim_start_matches('/').splitn(2, '/');
         let first = keys.next().unwrap_or_default();
         let field = match keys.next() {
-            None => self.0.remove(first),
+            None => self.fields.remove(first),
             // Nested lists (a conversation's parts) arrive parsed; write them back.
-            Some(rest) => match self.0.get_mut(first) {
+            Some(rest) => match self.fields.get_mut(first) {
                 Some(PageField::Value(value)) => value
                     .pointer_mut(&format!("/{rest}"))
                     .map(|v| PageField::Value(v.take())),
@@ -120,15 +133,128 @@ impl Page {
             },
         };
         match field.ok_or_else(missing)? {
-            PageField::Records(records) => Ok(records),
+            PageField::Items(items) => {
+                let records = items
+                    .into_iter()
+                    .map(|item| match item {
+                        Item::Object(fields) => Ok(fields),
+                        Item::Other(_) => Err(not_object()),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                if self.text.is_empty() && !records.is_empty() {
+                    return Err(Error::internal(format!(
+                        "{what}: two record lists taken from one response"
+                    )));
+                }
+                Ok(Records {
+                    text: std::mem::take(&mut self.text),
+                    records,
+                })
+            }
             PageField::Value(Value::Null) => Err(missing()),
-            PageField::Value(Value::Array(items)) => items
-                .iter()
-                .map(|item| RawValue::from_string(item.to_string()).map_err(|_| not_array()))
-                .collect(),
+            PageField::Value(Value::Array(items)) => {
+                Records::from_values(items).ok_or_else(not_object)
+            }
             PageField::Value(_) => Err(not_array()),
         }
     }
+}
+
+/// Records taken from a response: its text, and each record's fields.
+#[derive(Debug)]
+pub struct Records {
+    text: String,
+    records: Vec<Fields>,
+}
+
+impl Records {
+    /// Records from parsed objects; None when one is not an object.
+    fn from_values(items: Vec<Value>) -> Option<Records> {
+        let mut text = String::new();
+        let mut ranges = Vec::with_capacity(items.len());
+        for item in &items {
+            if !item.is_object() {
+                return None;
+            }
+            let start = text.len();
+            push_json(&mut text, item);
+            ranges.push(start..text.len());
+        }
+        let base = text.as_ptr() as usize;
+        let records = ranges
+            .into_iter()
+            .map(|range| split_object(&text[range], base).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Records { text, records })
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The value of `key` in record `index`; None when absent.
+    pub fn value_of(&self, index: usize, key: &str) -> Option<Value> {
+        let fields = self.records.get(index)?;
+        let i = position(&self.text, fields, key)?;
+        Some(value(&self.text, &fields[i].1))
+    }
+
+    /// Keeps the records whose index `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mut index = 0..;
+        self.records.retain(|_| index.next().is_some_and(&mut keep));
+    }
+
+    /// The records, borrowing this list's text; the list is left empty.
+    pub fn records(&mut self) -> Vec<Record<'_>> {
+        let text = self.text.as_str();
+        std::mem::take(&mut self.records)
+            .into_iter()
+            .map(|fields| Record { text, fields })
+            .collect()
+    }
+}
+
+fn name<'t>(text: &'t str, name: &'t Name) -> &'t str {
+    match name {
+        Name::At(range) => text.get(range.clone()).unwrap_or_default(),
+        Name::Owned(name) => name,
+    }
+}
+
+fn raw<'t>(text: &'t str, range: &Range<usize>) -> &'t str {
+    text.get(range.clone()).unwrap_or("null")
+}
+
+fn position(text: &str, fields: &Fields, key: &str) -> Option<usize> {
+    // Compares bytes, lengths first: this runs for every field the shape
+    // looks up, against every field of the record.
+    fields.iter().position(|(n, _)| match n {
+        Name::At(range) => {
+            range.len() == key.len() && text.as_bytes().get(range.clone()) == Some(key.as_bytes())
+        }
+        Name::Owned(name) => name == key,
+    })
+}
+
+fn value(text: &str, field: &Field) -> Value {
+    match field {
+        Field::Raw(range) => parse(raw(text, range)),
+        Field::Value(value) => value.clone(),
+    }
+}
+
+fn object(text: &str, fields: &Fields) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .map(|(n, field)| (name(text, n).to_string(), value(text, field)))
+            .collect(),
+    )
 }
 
 fn parse(raw: &str) -> Value {
@@ -143,53 +269,56 @@ fn parse_scalar(raw: &str) -> Value {
     }
 }
 
-/// A field's value: the API's text, or a value the connector set.
-#[derive(Debug)]
-enum Field<'a> {
-    Raw(&'a RawValue),
-    Value(Value),
+/// The fields of the object `part`, a slice of the text starting at `base`.
+fn split_object(part: &str, base: usize) -> serde_json::Result<Fields> {
+    let mut reader = serde_json::Deserializer::from_str(part);
+    let fields = reader.deserialize_map(ObjectVisitor { base })?;
+    reader.end()?;
+    Ok(fields)
 }
 
-/// A record's top-level fields in the API's order, borrowing its text.
+/// One record's top-level fields, borrowing the text they came in.
 #[derive(Debug)]
 pub struct Record<'a> {
-    fields: Vec<(Cow<'a, str>, Field<'a>)>,
-    size: usize,
+    text: &'a str,
+    fields: Fields,
 }
 
 impl<'a> Record<'a> {
-    pub fn parse(raw: &'a RawValue, stream: &str) -> Result<Self> {
-        let mut record: Record = serde_json::from_str(raw.get())
+    /// A record from its own text (a JSON object).
+    #[cfg(test)]
+    pub fn parse(text: &'a str, stream: &str) -> Result<Self> {
+        let fields = split_object(text, text.as_ptr() as usize)
             .map_err(|_| Error::api(format!("{stream}: a record is not a JSON object")))?;
-        record.size = raw.get().len();
-        Ok(record)
+        Ok(Record { text, fields })
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.fields.iter().position(|(k, _)| k == key)
+        position(self.text, &self.fields, key)
     }
 
     /// The value of `key`, parsed; None when absent.
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.position(key).map(|i| match &self.fields[i].1 {
-            Field::Raw(raw) => parse(raw.get()),
-            Field::Value(value) => value.clone(),
-        })
+        self.position(key)
+            .map(|i| value(self.text, &self.fields[i].1))
     }
 
     /// Reads part of a field without building its whole value.
     pub fn peek<T: Deserialize<'a>>(&self, key: &str) -> Option<T> {
         match &self.fields[self.position(key)?].1 {
-            Field::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            Field::Raw(range) => serde_json::from_str(raw(self.text, range)).ok(),
             Field::Value(_) => None,
         }
     }
 
-    /// Whether `key`'s text contains `needle`: a cheap test before parsing.
+    /// Whether `key`'s API text contains `needle`: a cheap test before
+    /// parsing. False once the connector has changed the field.
     pub fn contains(&self, key: &str, needle: &str) -> bool {
         self.position(key).is_some_and(|i| match &self.fields[i].1 {
-            Field::Raw(raw) => raw.get().contains(needle),
-            Field::Value(value) => value.to_string().contains(needle),
+            Field::Raw(range) => {
+                memchr::memmem::find(raw(self.text, range).as_bytes(), needle.as_bytes()).is_some()
+            }
+            Field::Value(_) => false,
         })
     }
 
@@ -214,7 +343,7 @@ impl<'a> Record<'a> {
             Some(i) => self.fields[i].1 = Field::Value(value),
             None => self
                 .fields
-                .push((Cow::Owned(key.to_string()), Field::Value(value))),
+                .push((Name::Owned(key.to_string()), Field::Value(value))),
         }
     }
 
@@ -222,8 +351,8 @@ impl<'a> Record<'a> {
     pub fn update(&mut self, key: &str, change: impl FnOnce(&mut Value)) {
         let Some(i) = self.position(key) else { return };
         let field = &mut self.fields[i].1;
-        if let Field::Raw(raw) = field {
-            *field = Field::Value(parse_scalar(raw.get()));
+        if let Field::Raw(range) = field {
+            *field = Field::Value(parse_scalar(raw(self.text, range)));
         }
         if let Field::Value(value) = field {
             change(value);
@@ -231,28 +360,37 @@ impl<'a> Record<'a> {
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        self.fields.retain(|(key, _)| keep(key));
+        let text = self.text;
+        self.fields.retain(|(n, _)| keep(name(text, n)));
     }
 
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(self.size + 256);
+        let size: usize = self
+            .fields
+            .iter()
+            .map(|(_, field)| match field {
+                Field::Raw(range) => range.len() + 24,
+                Field::Value(_) => 48,
+            })
+            .sum();
+        let mut out = String::with_capacity(size + 2);
         out.push('{');
         for (i, (key, field)) in self.fields.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
             match key {
-                // Borrowed names had no escapes, so their text is their JSON.
-                Cow::Borrowed(name) => {
+                // Names read from the text had no escapes: their text is their JSON.
+                Name::At(_) => {
                     out.push('"');
-                    out.push_str(name);
+                    out.push_str(name(self.text, key));
                     out.push('"');
                 }
-                Cow::Owned(name) => push_json(&mut out, name),
+                Name::Owned(name) => push_json(&mut out, name),
             }
             out.push(':');
             match field {
-                Field::Raw(raw) => out.push_str(raw.get()),
+                Field::Raw(range) => out.push_str(raw(self.text, range)),
                 Field::Value(value) => push_json(&mut out, value),
             }
         }
@@ -268,26 +406,146 @@ fn push_json<T: serde::Serialize + ?Sized>(out: &mut String, value: &T) {
     }
 }
 
-impl<'de> Deserialize<'de> for Record<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> Visitor<'de> for Fields {
-            type Value = Record<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<M: MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> std::result::Result<Self::Value, M::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(32));
-                while let Some((Key(key), value)) = map.next_entry::<Key, &RawValue>()? {
-                    fields.push((key, Field::Raw(value)));
-                }
-                Ok(Record { fields, size: 0 })
-            }
+/// Where `part` (a slice of the text starting at `base`) lies in the text.
+fn span(base: usize, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(base);
+    start..start + part.len()
+}
+
+/// Reads a response object's fields, splitting its arrays into items.
+struct PageVisitor {
+    base: usize,
+}
+
+impl<'de> Visitor<'de> for PageVisitor {
+    type Value = HashMap<String, PageField>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<M: MapAccess<'de>>(
+        self,
+        mut map: M,
+    ) -> std::result::Result<Self::Value, M::Error> {
+        let mut fields = HashMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let field = map.next_value_seed(PageFieldSeed { base: self.base })?;
+            fields.insert(key, field);
         }
-        deserializer.deserialize_map(Fields)
+        Ok(fields)
+    }
+}
+
+struct PageFieldSeed {
+    base: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for PageFieldSeed {
+    type Value = PageField;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<PageField, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PageFieldSeed {
+    type Value = PageField;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> std::result::Result<PageField, S::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(64));
+        while let Some(item) = seq.next_element_seed(ItemSeed { base: self.base })? {
+            items.push(item);
+        }
+        Ok(PageField::Items(items))
+    }
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<PageField, M::Error> {
+        Value::deserialize(MapAccessDeserializer::new(map)).map(PageField::Value)
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<PageField, E> {
+        Ok(PageField::Value(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<PageField, E> {
+        Ok(PageField::Value(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<PageField, E> {
+        Ok(PageField::Value(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<PageField, E> {
+        Ok(PageField::Value(v.into()))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<PageField, E> {
+        Ok(PageField::Value(v.into()))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<PageField, E> {
+        Ok(PageField::Value(Value::Null))
+    }
+}
+
+struct ItemSeed {
+    base: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed {
+    type Value = Item;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Item, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed {
+    type Value = Item;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<Item, M::Error> {
+        ObjectVisitor { base: self.base }
+            .visit_map(map)
+            .map(Item::Object)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> std::result::Result<Item, S::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(seq)).map(Item::Other)
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Item, E> {
+        Ok(Item::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Item, E> {
+        Ok(Item::Other(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Item, E> {
+        Ok(Item::Other(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Item, E> {
+        Ok(Item::Other(v.into()))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Item, E> {
+        Ok(Item::Other(v.into()))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Item, E> {
+        Ok(Item::Other(Value::Null))
+    }
+}
+
+/// Splits an object into fields without parsing their values.
+struct ObjectVisitor {
+    base: usize,
+}
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Fields;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<Fields, M::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(32));
+        while let Some(Key(key)) = map.next_key()? {
+            let value: &'de RawValue = map.next_value()?;
+            let name = match key {
+                Cow::Borrowed(key) => Name::At(span(self.base, key)),
+                Cow::Owned(key) => Name::Owned(key),
+            };
+            fields.push((name, Field::Raw(span(self.base, value.get()))));
+        }
+        Ok(fields)
     }
 }
 
@@ -296,8 +554,8 @@ struct Key<'a>(Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct Name;
-        impl<'de> Visitor<'de> for Name {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
             type Value = Key<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a field name")
@@ -309,7 +567,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
                 Ok(Key(Cow::Owned(v.to_string())))
             }
         }
-        deserializer.deserialize_str(Name)
+        deserializer.deserialize_str(NameVisitor)
     }
 }
 
@@ -318,17 +576,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn raw(value: Value) -> Box<RawValue> {
-        RawValue::from_string(value.to_string()).unwrap()
+    fn decoded(body: Value) -> Page {
+        Page::decode(body.to_string().into_bytes()).unwrap()
     }
 
     #[test]
     fn untouched_fields_pass_through_and_changes_land_in_place() {
-        let text = RawValue::from_string(
-            r#"{"id": "7", "a\"b": 1, "at": 1709632800, "n": {"x": [1, 2]}}"#.to_string(),
-        )
-        .unwrap();
-        let mut record = Record::parse(&text, "s").unwrap();
+        let text = r#"{"id": "7", "a\"b": 1, "at": 1709632800, "n": {"x": [1, 2]}}"#;
+        let mut record = Record::parse(text, "s").unwrap();
         assert_eq!(record.text("id").as_deref(), Some("7"));
         assert_eq!(record.seconds("at"), Some(1709632800));
         record.update("at", |v| *v = json!("2024-03-05T10:00:00Z"));
@@ -343,17 +598,44 @@ mod tests {
     #[test]
     fn pages_give_records_at_pointers_and_say_what_is_missing() {
         let body = json!({"parts": {"list": [{"id": 1}, {"id": 2}], "total": 9}, "next": "x"});
-        let mut page: Page = serde_json::from_str(&body.to_string()).unwrap();
+        let mut page = decoded(body);
         assert_eq!(page.value("next"), json!("x"));
         assert_eq!(page.pointer("/parts/total"), json!(9));
-        let records = page.take_records("/parts/list", "GET /x").unwrap();
+        let mut records = page.take_records("/parts/list", "GET /x").unwrap();
         assert_eq!(records.len(), 2);
-        assert_eq!(records[1].get(), r#"{"id":2}"#);
+        assert_eq!(records.records()[1].to_json(), r#"{"id":2}"#);
         let e = page.take_records("/parts/list", "GET /x").unwrap_err();
         assert_eq!(e.message, "GET /x: response has no `/parts/list` array");
-        let mut page: Page = serde_json::from_str(r#"{"data": 3}"#).unwrap();
-        let e = page.take_records("data", "GET /x").unwrap_err();
+        let e = decoded(json!({"data": 3}))
+            .take_records("data", "GET /x")
+            .unwrap_err();
         assert_eq!(e.message, "GET /x: `data` is not an array");
-        assert!(Record::parse(&raw(json!([1])), "s").is_err());
+        let e = decoded(json!({"data": [{"id": 1}, 2]}))
+            .take_records("data", "GET /x")
+            .unwrap_err();
+        assert_eq!(e.message, "GET /x: a record is not a JSON object");
+        assert!(Record::parse("[1]", "s").is_err());
+    }
+
+    #[test]
+    fn top_level_lists_are_records_read_in_one_pass() {
+        let body = json!({"type": "list", "team_ids": [1, 2], "data": [
+            {"id": "a", "n\u{e9}\"x": {"deep": [1]}, "at": 5},
+            {"id": "b", "at": null}
+        ], "pages": {"next": {"starting_after": "c"}}});
+        let mut page = decoded(body);
+        assert_eq!(page.value("team_ids"), json!([1, 2]));
+        assert_eq!(page.value("data")[0]["n\u{e9}\"x"], json!({"deep": [1]}));
+        assert_eq!(page.pointer("/pages/next/starting_after"), json!("c"));
+        let mut records = page.take_records("data", "GET /x").unwrap();
+        assert_eq!(records.value_of(1, "id"), Some(json!("b")));
+        records.retain(|i| i == 0);
+        let list = records.records();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].seconds("at"), Some(5));
+        assert_eq!(
+            list[0].to_json(),
+            r#"{"at":5,"id":"a","né\"x":{"deep":[1]}}"#
+        );
     }
 }

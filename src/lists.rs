@@ -73,13 +73,14 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
         };
         let mut pager = ListPager::new(path.clone(), items_key(list));
         let mut items = pager.accept(api, page)?;
-        while let Some(more) = pager.next_page(api)? {
-            items.extend(more);
+        let mut refs = Vec::new();
+        loop {
+            refs.extend(items.records().iter().map(|item| reference(list, item)));
+            match pager.next_page(api)? {
+                Some(more) => items = more,
+                None => break,
+            }
         }
-        let refs = items
-            .iter()
-            .map(|item| Record::parse(item, &path).map(|item| reference(list, &item)))
-            .collect::<Result<Vec<Value>>>()?;
         records[index].update(list, |embedded| {
             if let Value::Object(embedded) = embedded {
                 embedded.insert("total_count".into(), json!(refs.len()));

@@ -9,12 +9,12 @@ use url::form_urlencoded::byte_serialize;
 
 use crate::api::{Api, Retry};
 use crate::error::{Category, Error, Result};
-use crate::fields::{Page, RawRecord, Record};
+use crate::fields::{Page, Records};
 use crate::host::{LogLevel, WaitReason};
 
 pub trait Pager {
     /// The next page's records; None when the source is exhausted.
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>>;
+    fn next_page(&mut self, api: &Api) -> Result<Option<Records>>;
 }
 
 fn encode(text: &str) -> String {
@@ -66,7 +66,7 @@ impl ListPager {
 impl ListPager {
     /// Takes the records of a page fetched elsewhere (e.g. in a batch) and
     /// notes where the next one is.
-    pub fn accept(&mut self, api: &Api, mut page: Page) -> Result<Vec<RawRecord>> {
+    pub fn accept(&mut self, api: &Api, mut page: Page) -> Result<Records> {
         let what = format!("GET {}", self.base);
         let records = page.take_records(self.records_key, &what)?;
         let pages = page.value("pages");
@@ -97,7 +97,7 @@ impl ListPager {
 }
 
 impl Pager for ListPager {
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>> {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Records>> {
         let Some(path) = self.next.take() else {
             return Ok(None);
         };
@@ -152,7 +152,7 @@ impl SearchPager {
 }
 
 impl Pager for SearchPager {
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>> {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Records>> {
         if self.done {
             return Ok(None);
         }
@@ -240,7 +240,7 @@ impl ScrollPager {
 }
 
 impl Pager for ScrollPager {
-    fn next_page(&mut self, api: &Api) -> Result<Option<Vec<RawRecord>>> {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Records>> {
         loop {
             if self.done {
                 return Ok(None);
@@ -281,12 +281,16 @@ impl Pager for ScrollPager {
                 }
                 Err(e) => return Err(e),
             };
-            let records = page.take_records("data", &what)?;
-            let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            let mut records = page.take_records("data", &what)?;
+            // A record without an id is reported by the engine later.
+            let ids: Vec<Value> = (0..records.len())
+                .map(|i| records.value_of(i, "id").unwrap_or(Value::Null))
+                .collect();
+            let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
                 self.done = true;
                 return Ok(None);
             };
-            let ends = (id_of(first), id_of(last));
+            let ends = (first.clone(), last.clone());
             if self.previous.as_ref() == Some(&ends) {
                 return Err(Error::api(format!(
                     "{what}: the scroll returned the same page twice; stopping instead of looping"
@@ -302,24 +306,13 @@ impl Pager for ScrollPager {
                     })?
                     .to_string(),
             );
-            let fresh: Vec<RawRecord> = records
-                .into_iter()
-                .filter(|r| self.returned.insert(fingerprint(&id_of(r).to_string())))
-                .collect();
-            if !fresh.is_empty() {
+            records.retain(|i| self.returned.insert(fingerprint(&ids[i].to_string())));
+            if !records.is_empty() {
                 self.restarts = 0;
             }
-            return Ok(Some(fresh));
+            return Ok(Some(records));
         }
     }
-}
-
-/// A record's `id`; Null when it has none (the engine reports that later).
-fn id_of(record: &RawRecord) -> Value {
-    Record::parse(record, "companies")
-        .ok()
-        .and_then(|r| r.get("id"))
-        .unwrap_or(Value::Null)
 }
 
 /// A fixed-key 64-bit hash: collisions are negligible at these sizes.

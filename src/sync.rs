@@ -12,7 +12,7 @@ use crate::api::Api;
 use crate::catalog::Selected;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fields::{Page, RawRecord, Record};
+use crate::fields::{Page, Record, Records};
 use crate::host::LogLevel;
 use crate::pager::{ListPager, Pager, ScrollPager, SearchPager};
 use crate::record::RecordShape;
@@ -135,11 +135,8 @@ impl<'a> Sync<'a> {
             .min();
         let mut pager = self.pager(root, lower)?;
         let monotonic = matches!(root.source, Source::Search { .. });
-        while let Some(page) = pager.next_page(self.api)? {
-            let records = page
-                .iter()
-                .map(|raw| Record::parse(raw, root.name))
-                .collect::<Result<Vec<_>>>()?;
+        while let Some(mut page) = pager.next_page(self.api)? {
+            let records = page.records();
             for child in &mut children {
                 self.sync_children(root, child, &records)?;
             }
@@ -286,7 +283,7 @@ impl<'a> Sync<'a> {
             .iter()
             .map(|(id, _)| path.replace("{id}", &url_segment(id)))
             .collect();
-        let mut fetched: Vec<(Vec<RawRecord>, &Record)> = Vec::new();
+        let mut fetched: Vec<(Records, &Record)> = Vec::new();
         let pages = self.api.get_batch::<Page>(&paths);
         for (response, (id, parent_record)) in pages.into_iter().zip(&chosen) {
             let mut body = match response {
@@ -322,9 +319,8 @@ impl<'a> Sync<'a> {
             fetched.push((records, parent_record));
         }
         let mut children = Vec::new();
-        for (records, parent_record) in &fetched {
-            for raw in records {
-                let mut child = Record::parse(raw, run.stream.name)?;
+        for (records, parent_record) in &mut fetched {
+            for mut child in records.records() {
                 for (field, from) in run.stream.shaping.parent_fields {
                     child.set(field, parent_record.get(from).unwrap_or(Value::Null));
                 }

@@ -131,6 +131,7 @@ fn streams(args: &Args, streams: Vec<String>, sim: SimConfig) {
     );
     let started = Instant::now();
     let sim = Simulator::start(sim).expect("start the simulator");
+    sim.prerender();
     println!("simulator ready in {:.1}s", started.elapsed().as_secs_f64());
     stream_run::print_header();
     for stream in streams {

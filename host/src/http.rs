@@ -7,8 +7,8 @@
 //! vets like any other. Request headers (the credentials) are never logged.
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use ureq::http::Uri;
@@ -19,13 +19,18 @@ use crate::bindings::{Method, Request, Response, TransportError};
 use crate::sandbox::{self, Limits, NetworkPolicy};
 
 pub struct HttpClient {
+    inner: Arc<Client>,
+    workers: Mutex<Workers>,
+}
+
+struct Client {
     agent: ureq::Agent,
     policy: NetworkPolicy,
     limits: Limits,
 }
 
-impl HttpClient {
-    pub fn new(policy: NetworkPolicy, limits: Limits) -> Self {
+impl Client {
+    fn new(policy: NetworkPolicy, limits: Limits) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -42,7 +47,7 @@ impl HttpClient {
         }
     }
 
-    pub fn send(&self, request: Request) -> Result<Response, TransportError> {
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
         let url = self
             .policy
             .admit(&request.url)
@@ -105,32 +110,98 @@ impl HttpClient {
             body,
         })
     }
+}
+
+impl HttpClient {
+    pub fn new(policy: NetworkPolicy, limits: Limits) -> Self {
+        Self {
+            inner: Arc::new(Client::new(policy, limits)),
+            workers: Mutex::new(Workers::new()),
+        }
+    }
+
+    pub fn send(&self, request: Request) -> Result<Response, TransportError> {
+        self.inner.send(request)
+    }
 
     /// Runs the batch on up to `batch_concurrency` threads; results keep the
     /// order of `requests`.
     pub fn send_batch(&self, requests: Vec<Request>) -> Vec<Result<Response, TransportError>> {
         let count = requests.len();
-        let workers = self.limits.batch_concurrency.clamp(1, count.max(1));
-        let queue = Mutex::new(requests.into_iter().enumerate());
-        let results = Mutex::new((0..count).map(|_| None).collect::<Vec<_>>());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                        let Some((index, request)) = next else { break };
-                        let result = self.send(request);
-                        results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
-                    }
+        let (done, results) = mpsc::channel();
+        {
+            let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+            workers.grow(self.inner.limits.batch_concurrency.clamp(1, count.max(1)));
+            for (index, request) in requests.into_iter().enumerate() {
+                let (client, done) = (Arc::clone(&self.inner), done.clone());
+                let job: Job = Box::new(move || {
+                    let _ = done.send((index, client.send(request)));
                 });
+                // No thread could be started: send it from this one.
+                if let Err(mpsc::SendError(job)) = workers.queue(job) {
+                    job();
+                }
             }
-        });
-        results
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
+        }
+        drop(done);
+        let mut ordered: Vec<_> = (0..count).map(|_| None).collect();
+        for (index, result) in results {
+            ordered[index] = Some(result);
+        }
+        ordered
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(TransportError::Other("request not run".into()))))
             .collect()
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads for batch requests, started as batches need them and kept for
+/// the client's lifetime (a sync sends hundreds of batches). Idle ones sleep
+/// on the queue; they end when the client is dropped.
+struct Workers {
+    queue: mpsc::Sender<Job>,
+    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+    started: usize,
+}
+
+impl Workers {
+    fn new() -> Self {
+        let (queue, jobs) = mpsc::channel();
+        Self {
+            queue,
+            jobs: Arc::new(Mutex::new(jobs)),
+            started: 0,
+        }
+    }
+
+    fn grow(&mut self, wanted: usize) {
+        while self.started < wanted {
+            let jobs = Arc::clone(&self.jobs);
+            let spawned = std::thread::Builder::new()
+                .name(format!("http-{}", self.started))
+                .spawn(move || {
+                    loop {
+                        let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                break;
+            }
+            self.started += 1;
+        }
+    }
+
+    fn queue(&self, job: Job) -> Result<(), mpsc::SendError<Job>> {
+        match self.started {
+            0 => Err(mpsc::SendError(job)),
+            _ => self.queue.send(job),
+        }
     }
 }
 
@@ -148,8 +219,21 @@ impl Resolver for NoLocalResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
         let host = uri.host().unwrap_or_default();
+        // An address needs no lookup (the default resolver starts a thread
+        // for each one, to bound it by the timeout).
+        if let (Ok(ip), Some(port)) = (
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>(),
+            uri.port_u16().or_else(|| default_port(uri)),
+        ) && sandbox::is_local_authority(host)
+        {
+            let mut resolved = self.empty();
+            resolved.push(SocketAddr::new(ip, port));
+            return Ok(resolved);
+        }
+        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
         if sandbox::is_local_authority(host) {
             return Ok(resolved);
         }
@@ -158,6 +242,14 @@ impl Resolver for NoLocalResolver {
             kept.push(addr);
         }
         Ok(kept)
+    }
+}
+
+fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
     }
 }
 
@@ -198,6 +290,68 @@ fn transport_error(error: ureq::Error) -> TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers only once `count` connections are open at the
+    /// same time, each with its request's path, `rounds` times: a batch sent
+    /// one request at a time would time out.
+    fn rendezvous_server(count: usize, rounds: usize) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for _ in 0..rounds {
+                let open: Vec<_> = listener.incoming().take(count).flatten().collect();
+                for mut stream in open {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    let path = text.split_whitespace().nth(1).unwrap_or_default();
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{path}",
+                        path.len()
+                    );
+                }
+            }
+        });
+        origin
+    }
+
+    #[test]
+    fn a_batch_runs_its_requests_at_once_and_keeps_their_order() {
+        let origin = rendezvous_server(4, 2);
+        let config = serde_json::json!({ "base_url": origin }).to_string();
+        let policy = NetworkPolicy::from_declared(std::slice::from_ref(&origin), &config).unwrap();
+        let limits = Limits {
+            batch_concurrency: 4,
+            ..Limits::default()
+        };
+        let client = HttpClient::new(policy, limits);
+        for round in 0..2 {
+            let requests = (0..4)
+                .map(|i| Request {
+                    method: Method::Get,
+                    url: format!("{origin}/r{i}"),
+                    headers: vec![],
+                    body: None,
+                    timeout_ms: 5_000,
+                })
+                .collect();
+            let bodies: Vec<String> = client
+                .send_batch(requests)
+                .into_iter()
+                .map(|r| String::from_utf8(r.expect("answered").body).unwrap())
+                .collect();
+            // The second batch runs on the threads the first started.
+            assert_eq!(bodies, ["/r0", "/r1", "/r2", "/r3"], "round {round}");
+        }
+    }
 
     #[test]
     fn names_resolving_to_this_machine_are_refused() {

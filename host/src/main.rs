@@ -114,7 +114,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         .map(|p| read_json_file("--state", p))
         .transpose()?;
     let progress = Progress::default();
-    let stdout = std::io::BufWriter::new(std::io::stdout());
+    // Stdout is line-buffered: without a large buffer of our own, records
+    // would reach the pipe a few at a time, a write call each time.
+    let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
     let result = connector
         .read(
             &config,

@@ -233,6 +233,13 @@ impl Dataset {
         self.index.conversation_searches.clear();
     }
 
+    pub(crate) fn prerender(&self) {
+        self.index.contact_searches.render_all(&self.contacts);
+        self.index
+            .conversation_searches
+            .render_all(&self.conversations);
+    }
+
     /// Memoized contact search results for the current records.
     pub(crate) fn contact_searches(&self) -> &SearchCache {
         &self.index.contact_searches

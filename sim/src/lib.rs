@@ -205,6 +205,17 @@ impl Simulator {
             .clone()
     }
 
+    /// Renders the JSON text of every searchable record now rather than on
+    /// first use, so a benchmark measures its client, not the simulator's
+    /// first serialization. The texts last until the next mutation.
+    pub fn prerender(&self) {
+        self.shared
+            .data
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .prerender();
+    }
+
     /// Changes the served data while the server runs; the id indexes are rebuilt
     /// afterwards, so records may be edited, added or removed freely.
     pub fn mutate<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {

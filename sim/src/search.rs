@@ -2,12 +2,13 @@
 //! sorting and the stateless `starting_after` cursors both endpoints share.
 
 use std::cmp::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use base64::Engine;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use chrono_tz::Tz;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::envelope::ApiError;
@@ -59,7 +60,7 @@ pub(crate) struct Search {
 /// One page of results and the `pages` object describing it. Items are
 /// borrowed: the response is written straight from the dataset.
 pub(crate) struct Page<'a> {
-    pub(crate) items: Vec<&'a Value>,
+    pub(crate) items: Vec<&'a RawValue>,
     pub(crate) total_count: usize,
     pub(crate) pages: Value,
 }
@@ -188,7 +189,7 @@ impl Search {
     /// Filters, sorts (ties broken by id, in the same direction) and cuts the page.
     /// The sorted hits of a filter and order are memoized in `cache` until the
     /// next mutation, so following a query's cursors costs a binary search a page.
-    pub(crate) fn run<'a>(&self, records: &'a [Value], cache: &SearchCache) -> Page<'a> {
+    pub(crate) fn run<'a>(&self, records: &'a [Value], cache: &'a SearchCache) -> Page<'a> {
         let key = format!("{:?}|{:?}|{}", self.filter, self.sort, self.descending);
         let hits = cache.get(&key).unwrap_or_else(|| {
             let hits = Arc::new(self.sorted_hits(records));
@@ -219,7 +220,10 @@ impl Search {
             });
         }
         Page {
-            items: hits[start..end].iter().map(|hit| &records[hit.1]).collect(),
+            items: hits[start..end]
+                .iter()
+                .map(|hit| cache.text(records, hit.1))
+                .collect(),
             total_count,
             pages,
         }
@@ -259,16 +263,20 @@ impl Search {
 /// How many distinct searches a collection remembers between mutations.
 const CACHED_SEARCHES: usize = 16;
 
-/// Sorted hits of recent searches on one collection, keyed by filter and order;
-/// emptied by every mutation. Clones start empty.
+/// Sorted hits of recent searches on one collection, keyed by filter and order,
+/// and the records' JSON text, rendered once, so a page is written by copying
+/// text; emptied by every mutation. Clones start empty.
 #[derive(Default)]
-pub(crate) struct SearchCache(Mutex<Vec<(String, SortedHits)>>);
+pub(crate) struct SearchCache {
+    hits: Mutex<Vec<(String, SortedHits)>>,
+    texts: OnceLock<Vec<OnceLock<Box<RawValue>>>>,
+}
 
 type SortedHits = Arc<Vec<(SortKey, usize)>>;
 
 impl SearchCache {
     fn get(&self, key: &str) -> Option<SortedHits> {
-        let entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let entries = self.hits.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .iter()
             .find(|(k, _)| k == key)
@@ -276,7 +284,7 @@ impl SearchCache {
     }
 
     fn put(&self, key: String, hits: SortedHits) {
-        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = self.hits.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.iter().any(|(k, _)| *k == key) {
             return;
         }
@@ -286,8 +294,26 @@ impl SearchCache {
         entries.push((key, hits));
     }
 
+    /// The JSON text of `records[index]`.
+    fn text<'a>(&'a self, records: &[Value], index: usize) -> &'a RawValue {
+        let texts = self
+            .texts
+            .get_or_init(|| records.iter().map(|_| OnceLock::new()).collect());
+        texts[index].get_or_init(|| {
+            // A Value always serializes.
+            serde_json::value::to_raw_value(&records[index])
+                .unwrap_or_else(|_| RawValue::NULL.to_owned())
+        })
+    }
+
+    pub(crate) fn render_all(&self, records: &[Value]) {
+        for index in 0..records.len() {
+            self.text(records, index);
+        }
+    }
+
     pub(crate) fn clear(&self) {
-        self.0
+        self.hits
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
