@@ -4,6 +4,7 @@
 //! field's text lies; most of a record passes through unparsed.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -272,7 +273,7 @@ fn parse_scalar(raw: &str) -> Value {
 /// The fields of the object `part`, a slice of the text starting at `base`.
 fn split_object(part: &str, base: usize) -> serde_json::Result<Fields> {
     let mut reader = serde_json::Deserializer::from_str(part);
-    let fields = reader.deserialize_map(ObjectVisitor { base })?;
+    let fields = reader.deserialize_map(ObjectVisitor { base, fields: 32 })?;
     reader.end()?;
     Ok(fields)
 }
@@ -312,14 +313,17 @@ impl<'a> Record<'a> {
     }
 
     /// Whether `key`'s API text contains `needle`: a cheap test before
-    /// parsing. False once the connector has changed the field.
-    pub fn contains(&self, key: &str, needle: &str) -> bool {
-        self.position(key).is_some_and(|i| match &self.fields[i].1 {
-            Field::Raw(range) => {
-                memchr::memmem::find(raw(self.text, range).as_bytes(), needle.as_bytes()).is_some()
-            }
-            Field::Value(_) => false,
-        })
+    /// parsing. False once the connector has changed the field. `hint` as in
+    /// [`Self::locate`].
+    pub fn contains(&self, key: &str, hint: &Cell<usize>, needle: &str) -> bool {
+        self.locate(key, hint)
+            .is_some_and(|i| match &self.fields[i].1 {
+                Field::Raw(range) => {
+                    memchr::memmem::find(raw(self.text, range).as_bytes(), needle.as_bytes())
+                        .is_some()
+                }
+                Field::Value(_) => false,
+            })
     }
 
     /// A number field as whole seconds.
@@ -349,7 +353,40 @@ impl<'a> Record<'a> {
 
     /// Changes the value of `key`, when present.
     pub fn update(&mut self, key: &str, change: impl FnOnce(&mut Value)) {
-        let Some(i) = self.position(key) else { return };
+        if let Some(i) = self.position(key) {
+            self.change_at(i, change);
+        }
+    }
+
+    /// [`Self::update`], leaving an API null as it is; `hint` as in
+    /// [`Self::locate`].
+    pub fn update_unless_null(
+        &mut self,
+        key: &str,
+        hint: &Cell<usize>,
+        change: impl FnOnce(&mut Value),
+    ) {
+        let Some(i) = self.locate(key, hint) else {
+            return;
+        };
+        if !matches!(&self.fields[i].1, Field::Raw(range) if raw(self.text, range) == "null") {
+            self.change_at(i, change);
+        }
+    }
+
+    /// Where `key` is, looking first where `hint` says it was in the last
+    /// record (records of one stream share their field order), and noting
+    /// where it is now.
+    fn locate(&self, key: &str, hint: &Cell<usize>) -> Option<usize> {
+        let i = match self.fields.get(hint.get()) {
+            Some((n, _)) if name(self.text, n) == key => hint.get(),
+            _ => self.position(key)?,
+        };
+        hint.set(i);
+        Some(i)
+    }
+
+    fn change_at(&mut self, i: usize, change: impl FnOnce(&mut Value)) {
         let field = &mut self.fields[i].1;
         if let Field::Raw(range) = field {
             *field = Field::Value(parse_scalar(raw(self.text, range)));
@@ -375,12 +412,26 @@ impl<'a> Record<'a> {
             .sum();
         let mut out = String::with_capacity(size + 2);
         out.push('{');
-        for (i, (key, field)) in self.fields.iter().enumerate() {
-            if i > 0 {
+        // Untouched fields that were neighbours in the text are copied as one
+        // slice: a copy a run rather than two a field.
+        let mut run: Option<Range<usize>> = None;
+        for (key, field) in &self.fields {
+            if let Some(member) = self.member(key, field) {
+                match &mut run {
+                    Some(run) if self.adjacent(run.end, member.start) => run.end = member.end,
+                    _ => {
+                        self.push_run(&mut out, run.take());
+                        run = Some(member);
+                    }
+                }
+                continue;
+            }
+            self.push_run(&mut out, run.take());
+            if out.len() > 1 {
                 out.push(',');
             }
             match key {
-                // Names read from the text had no escapes: their text is their JSON.
+                // A name read from the text had no escapes: its text is its JSON.
                 Name::At(_) => {
                     out.push('"');
                     out.push_str(name(self.text, key));
@@ -391,11 +442,50 @@ impl<'a> Record<'a> {
             out.push(':');
             match field {
                 Field::Raw(range) => out.push_str(raw(self.text, range)),
+                // Timestamps, mostly: text that needs no escapes.
+                Field::Value(Value::String(text))
+                    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') =>
+                {
+                    out.push('"');
+                    out.push_str(text);
+                    out.push('"');
+                }
                 Field::Value(value) => push_json(&mut out, value),
             }
         }
+        self.push_run(&mut out, run);
         out.push('}');
         out
+    }
+
+    /// Where an untouched field's `"name": value` lies in the text.
+    fn member(&self, key: &Name, field: &Field) -> Option<Range<usize>> {
+        match (key, field) {
+            (Name::At(name), Field::Raw(value))
+                if name.start > 0 && self.text.as_bytes().get(name.start - 1) == Some(&b'"') =>
+            {
+                Some(name.start - 1..value.end)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether only a comma (and whitespace) lies between `end` and `start`.
+    fn adjacent(&self, end: usize, start: usize) -> bool {
+        match self.text.as_bytes().get(end..start) {
+            Some(b",") => true,
+            Some(gap) => gap.trim_ascii() == b",",
+            None => false,
+        }
+    }
+
+    fn push_run(&self, out: &mut String, run: Option<Range<usize>>) {
+        if let Some(run) = run {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(raw(self.text, &run));
+        }
     }
 }
 
@@ -453,7 +543,15 @@ impl<'de> Visitor<'de> for PageFieldSeed {
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> std::result::Result<PageField, S::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(64));
-        while let Some(item) = seq.next_element_seed(ItemSeed { base: self.base })? {
+        // Records of a list have about as many fields as the one before.
+        let mut fields = 32;
+        while let Some(item) = seq.next_element_seed(ItemSeed {
+            base: self.base,
+            fields,
+        })? {
+            if let Item::Object(object) = &item {
+                fields = object.len();
+            }
             items.push(item);
         }
         Ok(PageField::Items(items))
@@ -483,6 +581,8 @@ impl<'de> Visitor<'de> for PageFieldSeed {
 
 struct ItemSeed {
     base: usize,
+    /// Room for this many fields.
+    fields: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for ItemSeed {
@@ -498,9 +598,12 @@ impl<'de> Visitor<'de> for ItemSeed {
         f.write_str("a JSON value")
     }
     fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<Item, M::Error> {
-        ObjectVisitor { base: self.base }
-            .visit_map(map)
-            .map(Item::Object)
+        ObjectVisitor {
+            base: self.base,
+            fields: self.fields,
+        }
+        .visit_map(map)
+        .map(Item::Object)
     }
     fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> std::result::Result<Item, S::Error> {
         Value::deserialize(SeqAccessDeserializer::new(seq)).map(Item::Other)
@@ -528,6 +631,7 @@ impl<'de> Visitor<'de> for ItemSeed {
 /// Splits an object into fields without parsing their values.
 struct ObjectVisitor {
     base: usize,
+    fields: usize,
 }
 
 impl<'de> Visitor<'de> for ObjectVisitor {
@@ -536,7 +640,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         f.write_str("a JSON object")
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<Fields, M::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(32));
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(self.fields));
         while let Some(Key(key)) = map.next_key()? {
             let value: &'de RawValue = map.next_value()?;
             let name = match key {
@@ -591,8 +695,22 @@ mod tests {
         record.retain(|k| k != "n");
         assert_eq!(
             record.to_json(),
-            r#"{"id":"7","a\"b":1,"at":"2024-03-05T10:00:00Z","extra":null}"#
+            r#"{"id": "7","a\"b":1,"at":"2024-03-05T10:00:00Z","extra":null}"#
         );
+    }
+
+    #[test]
+    fn neighbouring_fields_are_copied_together_and_gaps_break_the_run() {
+        let text = r#"{"a":1, "b":2,"c":[3],"d":{"e":4},"f":5}"#;
+        let mut record = Record::parse(text, "s").unwrap();
+        record.retain(|k| k != "b");
+        assert_eq!(record.to_json(), r#"{"a":1,"c":[3],"d":{"e":4},"f":5}"#);
+        record.update("d", |v| *v = json!(0));
+        assert_eq!(record.to_json(), r#"{"a":1,"c":[3],"d":0,"f":5}"#);
+        record.retain(|k| k == "f");
+        assert_eq!(record.to_json(), r#"{"f":5}"#);
+        record.retain(|_| false);
+        assert_eq!(record.to_json(), "{}");
     }
 
     #[test]

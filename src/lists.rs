@@ -2,6 +2,8 @@
 //! `notes`): at most 10 items are embedded, with `has_more` when there are
 //! more; the rest come from `GET /contacts/{id}/<list>`.
 
+use std::cell::Cell;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,11 +32,17 @@ struct ListHead {
 /// fetching the first pages of all of them in one batch.
 pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result<()> {
     let mut wanted = Vec::new();
+    let hints: Vec<Cell<usize>> = stream
+        .shaping
+        .complete_lists
+        .iter()
+        .map(|_| Cell::new(0))
+        .collect();
     for (index, record) in records.iter().enumerate() {
-        for list in stream.shaping.complete_lists {
+        for (list, hint) in stream.shaping.complete_lists.iter().zip(&hints) {
             // Without a `true` anywhere in its text, a list is complete.
             let head: Option<ListHead> = record
-                .contains(list, "true")
+                .contains(list, hint, "true")
                 .then(|| record.peek(list))
                 .flatten();
             if head.and_then(|h| h.has_more) == Some(Value::Bool(true)) {

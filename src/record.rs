@@ -1,6 +1,7 @@
 //! Shaping API objects into records: schema-driven timestamp conversion and
 //! field selection, planned once per stream and applied per record.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat};
@@ -19,6 +20,8 @@ enum Node {
 #[derive(Debug)]
 pub struct RecordShape {
     timestamps: Vec<(String, Node)>,
+    /// Where each timestamp field was in the last record.
+    hints: Vec<Cell<usize>>,
     /// Top-level fields the catalog deselected.
     excluded: HashSet<String>,
 }
@@ -30,6 +33,7 @@ impl RecordShape {
             _ => Vec::new(),
         };
         Self {
+            hints: timestamps.iter().map(|_| Cell::new(0)).collect(),
             timestamps,
             excluded,
         }
@@ -39,8 +43,8 @@ impl RecordShape {
         if !self.excluded.is_empty() {
             record.retain(|k| !self.excluded.contains(k));
         }
-        for (name, node) in &self.timestamps {
-            record.update(name, |value| convert(node, value));
+        for ((name, node), hint) in self.timestamps.iter().zip(&self.hints) {
+            record.update_unless_null(name, hint, |v| convert(node, v));
         }
     }
 }
