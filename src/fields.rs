@@ -502,6 +502,31 @@ fn span(base: usize, part: &str) -> Range<usize> {
     start..start + part.len()
 }
 
+/// The scalar `visit_*` methods of a visitor that keeps scalars as a
+/// [`Value`] wrapped in `$wrap`.
+macro_rules! scalars_as {
+    ($wrap:path) => {
+        fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+            Ok($wrap(Value::Bool(v)))
+        }
+        fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            Ok($wrap(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok($wrap(v.into()))
+        }
+        fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            Ok($wrap(v.into()))
+        }
+        fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            Ok($wrap(v.into()))
+        }
+        fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+    };
+}
+
 /// Reads a response object's fields, splitting its arrays into items.
 struct PageVisitor {
     base: usize,
@@ -559,24 +584,7 @@ impl<'de> Visitor<'de> for PageFieldSeed {
     fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<PageField, M::Error> {
         Value::deserialize(MapAccessDeserializer::new(map)).map(PageField::Value)
     }
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<PageField, E> {
-        Ok(PageField::Value(Value::Bool(v)))
-    }
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<PageField, E> {
-        Ok(PageField::Value(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<PageField, E> {
-        Ok(PageField::Value(v.into()))
-    }
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<PageField, E> {
-        Ok(PageField::Value(v.into()))
-    }
-    fn visit_str<E>(self, v: &str) -> std::result::Result<PageField, E> {
-        Ok(PageField::Value(v.into()))
-    }
-    fn visit_unit<E>(self) -> std::result::Result<PageField, E> {
-        Ok(PageField::Value(Value::Null))
-    }
+    scalars_as!(PageField::Value);
 }
 
 struct ItemSeed {
@@ -608,24 +616,7 @@ impl<'de> Visitor<'de> for ItemSeed {
     fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> std::result::Result<Item, S::Error> {
         Value::deserialize(SeqAccessDeserializer::new(seq)).map(Item::Other)
     }
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Item, E> {
-        Ok(Item::Other(Value::Bool(v)))
-    }
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Item, E> {
-        Ok(Item::Other(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Item, E> {
-        Ok(Item::Other(v.into()))
-    }
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Item, E> {
-        Ok(Item::Other(v.into()))
-    }
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Item, E> {
-        Ok(Item::Other(v.into()))
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Item, E> {
-        Ok(Item::Other(Value::Null))
-    }
+    scalars_as!(Item::Other);
 }
 
 /// Splits an object into fields without parsing their values.
