@@ -13,6 +13,7 @@ use crate::bindings::{Request, Response, SourceConnector, TransportError};
 use crate::http::HttpClient;
 use crate::output::Sink;
 use crate::sandbox::{self, Limits, MemoryLimiter, NetworkPolicy, Watchdog};
+use crate::sink_thread::SinkThread;
 
 pub struct HostState<S> {
     wasi: WasiCtx,
@@ -20,31 +21,33 @@ pub struct HostState<S> {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) watchdog: Watchdog,
     http: HttpClient,
-    pub(crate) sink: S,
+    pub(crate) sink: SinkThread<S>,
     pub(crate) state: Option<String>,
     pub(crate) declared_streams: HashSet<String>,
-    /// Why the last checkpoint could not be committed, for the caller.
-    pub(crate) commit_failure: Option<wasmtime::Error>,
     pub(crate) waits: crate::clock::Waits,
     /// Time inside the world's imports, for [`crate::CallTime`].
     pub(crate) in_host: Duration,
 }
 
 impl<S: Sink> HostState<S> {
-    pub fn new(sink: S, policy: NetworkPolicy, limits: &Limits, state: Option<String>) -> Self {
-        Self {
+    pub fn new(
+        sink: S,
+        policy: NetworkPolicy,
+        limits: &Limits,
+        state: Option<String>,
+    ) -> wasmtime::Result<Self> {
+        Ok(Self {
             wasi: sandbox::wasi_context(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory_bytes),
             watchdog: Watchdog::new(limits),
             http: HttpClient::new(policy, limits.clone()),
-            sink,
+            sink: SinkThread::spawn(sink)?,
             state,
             declared_streams: HashSet::new(),
-            commit_failure: None,
             waits: Default::default(),
             in_host: Duration::ZERO,
-        }
+        })
     }
 
     /// Runs an import's work, counting its time as the host's.

@@ -13,6 +13,7 @@ pub mod progress;
 pub mod runtime;
 pub mod sandbox;
 pub mod singer;
+pub mod sink_thread;
 pub mod sqlite;
 pub mod state;
 

@@ -1,7 +1,8 @@
 //! The `output` import, and the `Sink` that receives what a guest emits.
 //! Guest output is untrusted: schemas, records and states are checked to be
 //! JSON objects and records to belong to a declared stream before a sink
-//! sees them.
+//! sees them (records and schemas on the sink's thread, see
+//! [`crate::sink_thread`]).
 
 use serde_json::value::RawValue;
 use wasmtime::{Result, format_err};
@@ -70,11 +71,9 @@ impl<S: Sink> output::Host for HostState<S> {
     ) -> wasmtime::Result<()> {
         self.watchdog.progressed();
         self.in_host(|s| {
-            let schema = json_object(&format!("schema of stream `{stream}`"), schema)?;
+            s.declared_streams.insert(stream.clone());
             s.sink
-                .schema(&stream, &schema, &key_properties, &bookmark_properties)?;
-            s.declared_streams.insert(stream);
-            Ok(())
+                .schema(stream, schema, key_properties, bookmark_properties)
         })
     }
 
@@ -86,16 +85,12 @@ impl<S: Sink> output::Host for HostState<S> {
                     "component emitted records for undeclared stream `{stream}`"
                 ));
             }
-            let records = records
-                .into_iter()
-                .map(|r| json_object(&format!("a record of stream `{stream}`"), r))
-                .collect::<Result<Vec<_>>>()?;
-            s.sink.records(&stream, &records)
+            s.sink.records(stream, records)
         })
     }
 
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
-        self.in_host(|s| s.sink.log(level, &message));
+        self.in_host(|s| s.sink.log(level, message));
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! The `state` import: the host keeps the latest committed state document
+//! The `state` import: the host keeps the latest checkpointed state document
 //! and passes each checkpoint to the sink as a commit point.
 
 use crate::bindings::connector::source::state;
@@ -14,12 +14,11 @@ impl<S: Sink> state::Host for HostState<S> {
         self.watchdog.progressed();
         self.in_host(|s| {
             let raw = json_object("checkpointed state", document)?;
-            if let Err(e) = s.sink.checkpoint(&raw) {
-                let message = format!("{e:#}");
-                s.commit_failure = Some(e);
-                return Ok(Err(message));
+            let state = raw.get().to_string();
+            if let Err(e) = s.sink.checkpoint(raw) {
+                return Ok(Err(format!("{e:#}")));
             }
-            s.state = Some(raw.get().to_string());
+            s.state = Some(state);
             Ok(Ok(()))
         })
     }
