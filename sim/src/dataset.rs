@@ -342,12 +342,12 @@ impl Dataset {
     }
 
     /// `GET /contacts/{id}/companies`: the full company objects.
-    pub fn contact_company_list(&self, id: &str) -> Vec<Value> {
+    pub fn contact_company_list(&self, id: &str) -> Vec<&Value> {
         self.contact_companies
             .get(id)
             .into_iter()
             .flatten()
-            .filter_map(|company_id| self.company(company_id).cloned())
+            .filter_map(|company_id| self.company(company_id))
             .collect()
     }
 

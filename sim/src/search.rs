@@ -59,14 +59,14 @@ pub(crate) struct Search {
 
 /// One page of results and the `pages` object describing it. Items are
 /// borrowed: the response is written straight from the dataset.
-pub(crate) struct Page<'a> {
-    pub(crate) items: Vec<&'a RawValue>,
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
     pub(crate) total_count: usize,
     pub(crate) pages: Value,
 }
 
-impl Page<'_> {
-    /// The search response: `{"type", <key>: items, "total_count", "pages"}`.
+impl<T: serde::Serialize> Page<T> {
+    /// A list response: `{"type", <key>: items, "total_count", "pages"}`.
     pub(crate) fn into_response(self, list_type: &str, key: &str) -> axum::response::Response {
         use axum::response::IntoResponse;
         use serde::ser::{SerializeMap, Serializer};
@@ -189,7 +189,11 @@ impl Search {
     /// Filters, sorts (ties broken by id, in the same direction) and cuts the page.
     /// The sorted hits of a filter and order are memoized in `cache` until the
     /// next mutation, so following a query's cursors costs a binary search a page.
-    pub(crate) fn run<'a>(&self, records: &'a [Value], cache: &'a SearchCache) -> Page<'a> {
+    pub(crate) fn run<'a>(
+        &self,
+        records: &'a [Value],
+        cache: &'a SearchCache,
+    ) -> Page<&'a RawValue> {
         let key = format!("{:?}|{:?}|{}", self.filter, self.sort, self.descending);
         let hits = cache.get(&key).unwrap_or_else(|| {
             let hits = Arc::new(self.sorted_hits(records));

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::Rng;
@@ -18,7 +19,7 @@ use crate::envelope::{self, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::faults::RepeatCursor;
 use crate::names::{COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, pick};
 use crate::resources::data_attributes::{CONTACT_CUSTOM, PLAN_TIERS};
-use crate::search::{Kind, Location, Search, Searchable, repeat_cursor, requested_version};
+use crate::search::{self, Kind, Location, Search, Searchable, repeat_cursor, requested_version};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -338,19 +339,21 @@ async fn tags(
     })
 }
 
-/// Page `page` of `all` in a page-numbered list envelope, items under `key`.
-fn numbered_page(key: &str, all: &[Value], page: usize, per_page: usize) -> Json<Value> {
-    let items: Vec<&Value> = all
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect();
-    Json(json!({
-        "type": "list",
-        key: items,
-        "total_count": all.len(),
-        "pages": envelope::numbered_pages(page, per_page, all.len()),
-    }))
+/// Page `page` of `all` in a page-numbered list envelope, items under `key`,
+/// written straight from the dataset.
+fn numbered_page<'a>(
+    key: &str,
+    all: impl ExactSizeIterator<Item = &'a Value>,
+    page: usize,
+    per_page: usize,
+) -> Response {
+    let total_count = all.len();
+    search::Page {
+        items: all.skip((page - 1) * per_page).take(per_page).collect(),
+        total_count,
+        pages: envelope::numbered_pages(page, per_page, total_count),
+    }
+    .into_response("list", key)
 }
 
 /// The contact's companies, page-numbered (`contact_attached_companies`).
@@ -358,10 +361,11 @@ async fn companies(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (page, per_page) = envelope::page_params(&params, 50, 150)?;
     with_contact(&state, &id, |data, _| {
-        numbered_page("companies", &data.contact_company_list(&id), page, per_page)
+        let all = data.contact_company_list(&id);
+        numbered_page("companies", all.into_iter(), page, per_page)
     })
 }
 
@@ -370,7 +374,7 @@ async fn notes(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (page, per_page) = envelope::page_params(&params, 50, 150)?;
     with_contact(&state, &id, |data, _| {
         let all = data
@@ -378,6 +382,6 @@ async fn notes(
             .get(id.as_str())
             .map(Vec::as_slice)
             .unwrap_or_default();
-        numbered_page("data", all, page, per_page)
+        numbered_page("data", all.iter(), page, per_page)
     })
 }
