@@ -154,12 +154,15 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
                     sink.schema(&stream, &schema, &key_properties, &bookmark_properties)
                 })
                 .map_err(Failure::Output),
-            Message::Records(stream, records) => records
-                .into_iter()
-                .map(|r| json_object(&format!("a record of stream `{stream}`"), r))
-                .collect::<Result<Vec<_>>>()
-                .and_then(|records| sink.records(&stream, &records))
-                .map_err(Failure::Output),
+            Message::Records(stream, records) => {
+                let what = format!("a record of stream `{stream}`");
+                records
+                    .into_iter()
+                    .map(|r| json_object(&what, r))
+                    .collect::<Result<Vec<_>>>()
+                    .and_then(|records| sink.records(&stream, &records))
+                    .map_err(Failure::Output)
+            }
             Message::Checkpoint(state) => sink.checkpoint(&state).map_err(Failure::Commit),
             Message::Log(level, message) => {
                 sink.log(level, &message);
