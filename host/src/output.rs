@@ -71,6 +71,9 @@ impl<S: Sink> output::Host for HostState<S> {
     ) -> wasmtime::Result<()> {
         self.watchdog.progressed();
         self.in_host(|s| {
+            // Checked here, not on the sink thread: a stream is declared only
+            // once its schema is known to be an object. Schemas are few.
+            let schema = json_object(&format!("schema of stream `{stream}`"), schema)?;
             s.declared_streams.insert(stream.clone());
             s.sink
                 .schema(stream, schema, key_properties, bookmark_properties)

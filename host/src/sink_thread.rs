@@ -1,8 +1,9 @@
 //! The sink on a thread of its own, so the guest goes on computing while its
 //! records are checked and written. Calls keep their order through one
 //! bounded queue (memory stays a few pages). The first failure stops the
-//! thread: nothing after a bad record or a failed commit is written, and the
+//! output: nothing after a bad record or a failed commit is written, and the
 //! failure is answered at the guest's next output call and when the call ends.
+//! Logs and progress still pass, so what the guest says last is not lost.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,7 +23,7 @@ const QUEUE: usize = 2;
 enum Message {
     Schema {
         stream: String,
-        schema: String,
+        schema: Box<RawValue>,
         key_properties: Vec<String>,
         bookmark_properties: Vec<String>,
     },
@@ -88,7 +89,7 @@ impl<S: Sink> SinkThread<S> {
     pub fn schema(
         &self,
         stream: String,
-        schema: String,
+        schema: Box<RawValue>,
         key_properties: Vec<String>,
         bookmark_properties: Vec<String>,
     ) -> Result<()> {
@@ -111,15 +112,22 @@ impl<S: Sink> SinkThread<S> {
     }
 
     pub fn log(&self, level: LogLevel, message: String) {
-        let _ = self.send(Message::Log(level, message));
+        self.tell(Message::Log(level, message));
     }
 
     pub fn wait(&self, reason: WaitReason, duration: Duration) {
-        let _ = self.send(Message::Wait(reason, duration));
+        self.tell(Message::Wait(reason, duration));
     }
 
     pub fn requests(&self, count: usize) {
-        let _ = self.send(Message::Requests(count));
+        self.tell(Message::Requests(count));
+    }
+
+    /// Queues a message that is not output, even after a failure.
+    fn tell(&self, message: Message) {
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(message);
+        }
     }
 
     /// Waits for everything queued to be written and gives the sink back
@@ -142,17 +150,19 @@ impl<S: Sink> SinkThread<S> {
 }
 
 fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> S {
+    let mut stopped = false;
     for message in messages {
         let outcome = match message {
+            Message::Schema { .. } | Message::Records(..) | Message::Checkpoint(_) if stopped => {
+                continue;
+            }
             Message::Schema {
                 stream,
                 schema,
                 key_properties,
                 bookmark_properties,
-            } => json_object(&format!("schema of stream `{stream}`"), schema)
-                .and_then(|schema| {
-                    sink.schema(&stream, &schema, &key_properties, &bookmark_properties)
-                })
+            } => sink
+                .schema(&stream, &schema, &key_properties, &bookmark_properties)
                 .map_err(Failure::Output),
             Message::Records(stream, records) => {
                 let what = format!("a record of stream `{stream}`");
@@ -177,9 +187,9 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
                 Ok(())
             }
         };
-        if let Err(stopped) = outcome {
-            *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(stopped);
-            break;
+        if let Err(first) = outcome {
+            *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(first);
+            stopped = true;
         }
     }
     sink
@@ -229,7 +239,7 @@ mod tests {
     #[test]
     fn everything_arrives_in_order() {
         let sink = SinkThread::spawn(Kept::default()).unwrap();
-        sink.schema("s".into(), "{}".into(), vec![], vec![])
+        sink.schema("s".into(), state("{}"), vec![], vec![])
             .unwrap();
         for page in 0..50 {
             sink.records("s".into(), records(&[&format!(r#"{{"n":{page}}}"#)]))
@@ -265,13 +275,17 @@ mod tests {
         // Answered by a later call once the thread has seen it; never committed.
         let _ = sink.checkpoint(state(r#"{"page":2}"#));
         let _ = sink.records("s".into(), records(&[r#"{"n":3}"#]));
+        sink.log(LogLevel::Error, "giving up".into());
         let (kept, outcome) = sink.finish();
         let error = outcome.unwrap_err().to_string();
         assert!(
             error.starts_with("component failed: a record of stream `s` is not valid JSON"),
             "{error}"
         );
-        assert_eq!(kept.unwrap().lines, [r#"s {"n":1}"#, r#"state {"page":1}"#]);
+        assert_eq!(
+            kept.unwrap().lines,
+            [r#"s {"n":1}"#, r#"state {"page":1}"#, "log giving up"]
+        );
     }
 
     #[test]

@@ -273,6 +273,12 @@ fn output_that_breaks_the_contract_is_refused() {
         error,
         "component failed: component emitted records for undeclared stream `ghost`"
     );
+    // The bad schema traps its own call: its stream is never declared.
+    let error = read_hostile("bad-schema").err().unwrap();
+    assert_eq!(
+        error,
+        "component failed: schema of stream `things` is not a JSON object"
+    );
     let error = read_hostile("not-json").err().unwrap();
     assert!(
         error.starts_with("component failed: a record of stream `things` is not valid JSON"),

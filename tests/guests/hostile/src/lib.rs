@@ -200,6 +200,11 @@ impl Guest for Hostile {
                 output::records("ghost", &[r#"{"id":1}"#.into()]);
                 Ok(())
             }
+            Some("bad-schema") => {
+                output::schema("things", "[1]", &["id".into()], &[]);
+                output::records("things", &[r#"{"id":1}"#.into()]);
+                Ok(())
+            }
             Some("not-json") => {
                 output::schema("things", r#"{"type":"object"}"#, &["id".into()], &[]);
                 output::records("things", &["{not json".into()]);
