@@ -15,7 +15,10 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use chrono::{DateTime, Utc};
+
 use crate::error::{Error, Result};
+use crate::record::push_rfc3339;
 
 /// A field's name: where it lies in the text, or the unescaped name when it
 /// had escapes.
@@ -30,6 +33,9 @@ enum Name {
 enum Field {
     Raw(Range<usize>),
     Value(Value),
+    /// A date-time converted from UNIX seconds, written as RFC 3339 text
+    /// straight into the output (most records carry several).
+    Time(DateTime<Utc>),
 }
 
 /// One object's top-level fields, in the API's order.
@@ -246,6 +252,11 @@ fn value(text: &str, field: &Field) -> Value {
     match field {
         Field::Raw(range) => parse(raw(text, range)),
         Field::Value(value) => value.clone(),
+        Field::Time(time) => {
+            let mut text = String::with_capacity(20);
+            push_rfc3339(&mut text, time);
+            Value::String(text)
+        }
     }
 }
 
@@ -308,7 +319,7 @@ impl<'a> Record<'a> {
     pub fn peek<T: Deserialize<'a>>(&self, key: &str) -> Option<T> {
         match &self.fields[self.position(key)?].1 {
             Field::Raw(range) => serde_json::from_str(raw(self.text, range)).ok(),
-            Field::Value(_) => None,
+            Field::Value(_) | Field::Time(_) => None,
         }
     }
 
@@ -322,7 +333,7 @@ impl<'a> Record<'a> {
                     memchr::memmem::find(raw(self.text, range).as_bytes(), needle.as_bytes())
                         .is_some()
                 }
-                Field::Value(_) => false,
+                Field::Value(_) | Field::Time(_) => false,
             })
     }
 
@@ -386,10 +397,40 @@ impl<'a> Record<'a> {
         Some(i)
     }
 
+    /// Marks `key`, when it holds whole UNIX seconds, to be written as RFC
+    /// 3339 text. False when it holds anything else but null, which is left
+    /// to [`Self::update_unless_null`]. `hint` as in [`Self::locate`].
+    pub fn seconds_to_date_time(&mut self, key: &str, hint: &Cell<usize>) -> bool {
+        let Some(i) = self.locate(key, hint) else {
+            return true;
+        };
+        let field = &mut self.fields[i].1;
+        let Field::Raw(range) = field else {
+            return false;
+        };
+        let text = raw(self.text, range);
+        if text == "null" {
+            return true;
+        }
+        match text
+            .parse()
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+        {
+            Some(time) => {
+                *field = Field::Time(time);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn change_at(&mut self, i: usize, change: impl FnOnce(&mut Value)) {
         let field = &mut self.fields[i].1;
-        if let Field::Raw(range) = field {
-            *field = Field::Value(parse_scalar(raw(self.text, range)));
+        match field {
+            Field::Raw(range) => *field = Field::Value(parse_scalar(raw(self.text, range))),
+            Field::Time(_) => *field = Field::Value(value(self.text, field)),
+            Field::Value(_) => {}
         }
         if let Field::Value(value) = field {
             change(value);
@@ -408,6 +449,7 @@ impl<'a> Record<'a> {
             .map(|(_, field)| match field {
                 Field::Raw(range) => range.len() + 24,
                 Field::Value(_) => 48,
+                Field::Time(_) => 48,
             })
             .sum();
         let mut out = String::with_capacity(size + 2);
@@ -442,6 +484,11 @@ impl<'a> Record<'a> {
             out.push(':');
             match field {
                 Field::Raw(range) => out.push_str(raw(self.text, range)),
+                Field::Time(time) => {
+                    out.push('"');
+                    push_rfc3339(&mut out, time);
+                    out.push('"');
+                }
                 // Timestamps, mostly: text that needs no escapes.
                 Field::Value(Value::String(text))
                     if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') =>

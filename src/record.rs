@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 
-use chrono::{DateTime, SecondsFormat};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Value};
 
 use crate::fields::Record;
@@ -44,6 +44,9 @@ impl RecordShape {
             record.retain(|k| !self.excluded.contains(k));
         }
         for ((name, node), hint) in self.timestamps.iter().zip(&self.hints) {
+            if *node == Node::Timestamp && record.seconds_to_date_time(name, hint) {
+                continue;
+            }
             record.update_unless_null(name, hint, |v| convert(node, v));
         }
     }
@@ -88,8 +91,39 @@ fn convert(node: &Node, value: &mut Value) {
 
 /// UNIX seconds to RFC 3339 UTC, e.g. `2024-03-05T10:00:00Z`.
 pub fn rfc3339(seconds: f64) -> Option<String> {
-    DateTime::from_timestamp(seconds.trunc() as i64, 0)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    let time = DateTime::from_timestamp(seconds.trunc() as i64, 0)?;
+    let mut text = String::with_capacity(20);
+    push_rfc3339(&mut text, &time);
+    Some(text)
+}
+
+/// Appends `time` as RFC 3339 text to `out`, without loops or chrono's
+/// formatter for four-digit years: every record carries several, and in the
+/// component each loop iteration also pays the watchdog's check.
+pub fn push_rfc3339(out: &mut String, time: &DateTime<Utc>) {
+    let year = time.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true));
+        return;
+    }
+    let year = year.unsigned_abs();
+    let [y0, y1] = two_digits(year / 100);
+    let [y2, y3] = two_digits(year % 100);
+    let [mo0, mo1] = two_digits(time.month());
+    let [d0, d1] = two_digits(time.day());
+    let [h0, h1] = two_digits(time.hour());
+    let [mi0, mi1] = two_digits(time.minute());
+    let [s0, s1] = two_digits(time.second());
+    let text = [
+        y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1,
+        b'Z',
+    ];
+    // Digits and ASCII punctuation: always UTF-8.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+}
+
+fn two_digits(number: u32) -> [u8; 2] {
+    [b'0' + (number / 10 % 10) as u8, b'0' + (number % 10) as u8]
 }
 
 #[cfg(test)]
@@ -131,6 +165,32 @@ mod tests {
                 "nested": {"at": "2024-03-05T10:00:00Z"}, "extra": 5
             })
         );
+    }
+
+    #[test]
+    fn whole_and_fractional_seconds_read_back_as_text() {
+        let shape = RecordShape::new(&schema(), HashSet::new());
+        for at in [json!(1709632800), json!(1709632800.9), json!(-1)] {
+            let text = json!({"created_at": at}).to_string();
+            let mut record = Record::parse(&text, "test").unwrap();
+            shape.apply(&mut record);
+            let expected = rfc3339(at.as_f64().unwrap()).unwrap();
+            assert_eq!(record.get("created_at"), Some(json!(expected)));
+            assert_eq!(
+                record.to_json(),
+                json!({"created_at": expected}).to_string()
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn written_like_chrono_writes_it(seconds in -70_000_000_000i64..300_000_000_000) {
+            let time = DateTime::from_timestamp(seconds, 0).unwrap();
+            let mut text = String::new();
+            push_rfc3339(&mut text, &time);
+            proptest::prop_assert_eq!(text, time.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
     }
 
     #[test]
