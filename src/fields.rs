@@ -339,8 +339,15 @@ impl<'a> Record<'a> {
 
     /// A number field as whole seconds.
     pub fn seconds(&self, key: &str) -> Option<i64> {
-        self.get(key)
-            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+        let i = self.position(key)?;
+        // Whole seconds, the usual case, without building a value.
+        if let Field::Raw(range) = &self.fields[i].1
+            && let Ok(seconds) = raw(self.text, range).parse()
+        {
+            return Some(seconds);
+        }
+        let value = value(self.text, &self.fields[i].1);
+        value.as_i64().or_else(|| value.as_f64().map(|f| f as i64))
     }
 
     /// A string or number field as text (an id).

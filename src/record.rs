@@ -101,7 +101,9 @@ pub fn rfc3339(seconds: f64) -> Option<String> {
 /// formatter for four-digit years: every record carries several, and in the
 /// component each loop iteration also pays the watchdog's check.
 pub fn push_rfc3339(out: &mut String, time: &DateTime<Utc>) {
-    let year = time.year();
+    // UTC needs no offset: read the fields from the naive time.
+    let naive = time.naive_utc();
+    let year = naive.year();
     if !(0..=9999).contains(&year) {
         out.push_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true));
         return;
@@ -109,11 +111,11 @@ pub fn push_rfc3339(out: &mut String, time: &DateTime<Utc>) {
     let year = year.unsigned_abs();
     let [y0, y1] = two_digits(year / 100);
     let [y2, y3] = two_digits(year % 100);
-    let [mo0, mo1] = two_digits(time.month());
-    let [d0, d1] = two_digits(time.day());
-    let [h0, h1] = two_digits(time.hour());
-    let [mi0, mi1] = two_digits(time.minute());
-    let [s0, s1] = two_digits(time.second());
+    let [mo0, mo1] = two_digits(naive.month());
+    let [d0, d1] = two_digits(naive.day());
+    let [h0, h1] = two_digits(naive.hour());
+    let [mi0, mi1] = two_digits(naive.minute());
+    let [s0, s1] = two_digits(naive.second());
     let text = [
         y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1,
         b'Z',
