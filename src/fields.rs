@@ -9,13 +9,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
-
-use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::record::push_rfc3339;
@@ -455,8 +454,7 @@ impl<'a> Record<'a> {
             .iter()
             .map(|(_, field)| match field {
                 Field::Raw(range) => range.len() + 24,
-                Field::Value(_) => 48,
-                Field::Time(_) => 48,
+                Field::Value(_) | Field::Time(_) => 48,
             })
             .sum();
         let mut out = String::with_capacity(size + 2);
@@ -496,7 +494,8 @@ impl<'a> Record<'a> {
                     push_rfc3339(&mut out, time);
                     out.push('"');
                 }
-                // Timestamps, mostly: text that needs no escapes.
+                // Strings the connector set (nested timestamps, hashes):
+                // text that needs no escapes, mostly.
                 Field::Value(Value::String(text))
                     if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') =>
                 {

@@ -228,7 +228,7 @@ mod tests {
         }
     }
 
-    fn state(text: &str) -> Box<RawValue> {
+    fn json(text: &str) -> Box<RawValue> {
         RawValue::from_string(text.into()).unwrap()
     }
 
@@ -239,13 +239,12 @@ mod tests {
     #[test]
     fn everything_arrives_in_order() {
         let sink = SinkThread::spawn(Kept::default()).unwrap();
-        sink.schema("s".into(), state("{}"), vec![], vec![])
-            .unwrap();
+        sink.schema("s".into(), json("{}"), vec![], vec![]).unwrap();
         for page in 0..50 {
             sink.records("s".into(), records(&[&format!(r#"{{"n":{page}}}"#)]))
                 .unwrap();
             sink.log(LogLevel::Info, format!("page {page}"));
-            sink.checkpoint(state(&format!(r#"{{"page":{page}}}"#)))
+            sink.checkpoint(json(&format!(r#"{{"page":{page}}}"#)))
                 .unwrap();
         }
         let (kept, outcome) = sink.finish();
@@ -269,11 +268,11 @@ mod tests {
     fn nothing_after_a_bad_record_is_written() {
         let sink = SinkThread::spawn(Kept::default()).unwrap();
         sink.records("s".into(), records(&[r#"{"n":1}"#])).unwrap();
-        sink.checkpoint(state(r#"{"page":1}"#)).unwrap();
+        sink.checkpoint(json(r#"{"page":1}"#)).unwrap();
         sink.records("s".into(), records(&[r#"{"n":2}"#, "{oops"]))
             .unwrap();
         // Answered by a later call once the thread has seen it; never committed.
-        let _ = sink.checkpoint(state(r#"{"page":2}"#));
+        let _ = sink.checkpoint(json(r#"{"page":2}"#));
         let _ = sink.records("s".into(), records(&[r#"{"n":3}"#]));
         sink.log(LogLevel::Error, "giving up".into());
         let (kept, outcome) = sink.finish();
@@ -292,7 +291,7 @@ mod tests {
     fn a_failed_commit_stops_the_output_and_is_reported() {
         let sink = SinkThread::spawn(Kept::default()).unwrap();
         sink.records("s".into(), records(&[r#"{"n":1}"#])).unwrap();
-        sink.checkpoint(state(r#"{"fail":1}"#)).unwrap();
+        sink.checkpoint(json(r#"{"fail":1}"#)).unwrap();
         // Within a few calls the guest hears of it.
         let heard = (0..1000).find_map(|n| {
             std::thread::sleep(Duration::from_millis(1));
