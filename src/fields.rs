@@ -17,7 +17,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-use crate::record::push_rfc3339;
+use crate::record::{date_time_text, push_rfc3339};
 
 /// A field's name: where it lies in the text, or the unescaped name when it
 /// had escapes.
@@ -251,11 +251,7 @@ fn value(text: &str, field: &Field) -> Value {
     match field {
         Field::Raw(range) => parse(raw(text, range)),
         Field::Value(value) => value.clone(),
-        Field::Time(time) => {
-            let mut text = String::with_capacity(20);
-            push_rfc3339(&mut text, time);
-            Value::String(text)
-        }
+        Field::Time(time) => Value::String(date_time_text(time)),
     }
 }
 

@@ -91,10 +91,14 @@ fn convert(node: &Node, value: &mut Value) {
 
 /// UNIX seconds to RFC 3339 UTC, e.g. `2024-03-05T10:00:00Z`.
 pub fn rfc3339(seconds: f64) -> Option<String> {
-    let time = DateTime::from_timestamp(seconds.trunc() as i64, 0)?;
+    DateTime::from_timestamp(seconds.trunc() as i64, 0).map(|time| date_time_text(&time))
+}
+
+/// `time` as RFC 3339 text, written by [`push_rfc3339`].
+pub fn date_time_text(time: &DateTime<Utc>) -> String {
     let mut text = String::with_capacity(20);
-    push_rfc3339(&mut text, &time);
-    Some(text)
+    push_rfc3339(&mut text, time);
+    text
 }
 
 /// Appends `time` as RFC 3339 text to `out`, without loops or chrono's
