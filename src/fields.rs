@@ -1,23 +1,21 @@
 //! Pages and records as their top-level fields, each kept as JSON text until
-//! something needs its value. A response is read in one scan that splits its
-//! record lists into records and each record into fields, noting where each
-//! field's text lies; most of a record passes through unparsed.
+//! something needs its value. A response is read in one scan ([`crate::scan`])
+//! that splits its record lists into records and each record into fields,
+//! noting where each field's text lies; most of a record passes through
+//! unparsed. A page's other fields are small and parsed.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::fmt;
 use std::ops::Range;
 
-use chrono::{DateTime, Utc};
+use memchr::memmem;
 use serde::Deserialize;
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-use crate::record::{date_time_text, push_rfc3339};
+use crate::record::{date_time_text, names_date_time, push_rfc3339};
+use crate::scan::{Cursor, Malformed, Scan, integer};
 
 /// A field's name: where it lies in the text, or the unescaped name when it
 /// had escapes.
@@ -32,9 +30,9 @@ enum Name {
 enum Field {
     Raw(Range<usize>),
     Value(Value),
-    /// A date-time converted from UNIX seconds, written as RFC 3339 text
+    /// Whole UNIX seconds that name a date-time, written as RFC 3339 text
     /// straight into the output (most records carry several).
-    Time(DateTime<Utc>),
+    Time(i64),
 }
 
 /// One object's top-level fields, in the API's order.
@@ -75,18 +73,121 @@ impl Decode for Value {
 
 impl Decode for Page {
     fn decode(body: Vec<u8>) -> serde_json::Result<Self> {
-        let text = String::from_utf8(body).map_err(|e| {
-            let bytes = e.as_bytes();
-            serde_json::from_slice::<IgnoredAny>(bytes)
+        if simdutf8::basic::from_utf8(&body).is_err() {
+            return Err(serde_json::from_slice::<IgnoredAny>(&body)
                 .err()
-                .unwrap_or_else(|| serde::de::Error::custom("invalid UTF-8"))
-        })?;
-        let base = text.as_ptr() as usize;
-        let mut reader = serde_json::Deserializer::from_str(&text);
-        let fields = reader.deserialize_map(PageVisitor { base })?;
-        reader.end()?;
-        Ok(Page { text, fields })
+                .unwrap_or_else(|| serde::de::Error::custom("invalid UTF-8")));
+        }
+        // SAFETY: simdutf8 has just checked that `body` is UTF-8 (16 bytes
+        // at a time where the standard library's check takes 4 in wasm32).
+        let text = unsafe { String::from_utf8_unchecked(body) };
+        match read_page(&text) {
+            Ok(fields) => Ok(Page { text, fields }),
+            Err(malformed) => Err(explain(&text, malformed)),
+        }
     }
+}
+
+/// What is wrong with a text the scan rejected, in serde_json's words when
+/// the text is not JSON; else it is JSON of another shape (a data error).
+fn explain(text: &str, malformed: Malformed) -> serde_json::Error {
+    match serde_json::from_str::<IgnoredAny>(text) {
+        Err(e) => e,
+        Ok(_) => serde::de::Error::custom(format_args!(
+            "expected {} at byte {}",
+            malformed.expected, malformed.at
+        )),
+    }
+}
+
+/// A response object's fields; its arrays split into items.
+fn read_page(text: &str) -> Scan<HashMap<String, PageField>> {
+    let mut cursor = Cursor::new(text, 0);
+    cursor.expect(b'{', "a JSON object")?;
+    let mut fields = HashMap::new();
+    if !cursor.take(b'}') {
+        loop {
+            let key = match cursor.string()? {
+                (range, false) => text[range].to_string(),
+                (range, true) => unescape(text, range)?,
+            };
+            cursor.expect(b':', "`:`")?;
+            let field = match cursor.peek() {
+                Some(b'[') => PageField::Items(items(&mut cursor, text)?),
+                _ => PageField::Value(parsed(text, cursor.value()?)?),
+            };
+            fields.insert(key, field);
+            if !cursor.more(b'}', "`,` or `}`")? {
+                break;
+            }
+        }
+    }
+    match cursor.at_end() {
+        true => Ok(fields),
+        false => cursor.fail("the end of the text"),
+    }
+}
+
+/// The elements of the array at the cursor; objects split into fields.
+fn items(cursor: &mut Cursor, text: &str) -> Scan<Vec<Item>> {
+    cursor.expect(b'[', "`[`")?;
+    let mut items = Vec::new();
+    if cursor.take(b']') {
+        return Ok(items);
+    }
+    // Records of a list have about as many fields as the one before.
+    let mut fields = 32;
+    loop {
+        let item = match cursor.peek() {
+            Some(b'{') => {
+                let object = split_object(cursor, text, fields)?;
+                fields = object.len();
+                Item::Object(object)
+            }
+            _ => Item::Other(parsed(text, cursor.value()?)?),
+        };
+        items.push(item);
+        if !cursor.more(b']', "`,` or `]`")? {
+            return Ok(items);
+        }
+    }
+}
+
+/// The fields of the object at the cursor, with room for `capacity`.
+fn split_object(cursor: &mut Cursor, text: &str, capacity: usize) -> Scan<Fields> {
+    cursor.expect(b'{', "a JSON object")?;
+    let mut fields = Vec::with_capacity(capacity);
+    if cursor.take(b'}') {
+        return Ok(fields);
+    }
+    loop {
+        let name = match cursor.string()? {
+            (range, false) => Name::At(range),
+            (range, true) => Name::Owned(unescape(text, range)?),
+        };
+        cursor.expect(b':', "`:`")?;
+        fields.push((name, Field::Raw(cursor.value()?)));
+        if !cursor.more(b'}', "`,` or `}`")? {
+            return Ok(fields);
+        }
+    }
+}
+
+/// The string whose contents (with escapes) lie at `range`.
+fn unescape(text: &str, range: Range<usize>) -> Scan<String> {
+    let quoted = text.get(range.start - 1..range.end + 1).unwrap_or_default();
+    serde_json::from_str(quoted).map_err(|_| Malformed {
+        expected: "a string with valid escapes",
+        at: range.start,
+    })
+}
+
+/// The value whose text lies at `range`, parsed.
+fn parsed(text: &str, range: Range<usize>) -> Scan<Value> {
+    serde_json::from_str(&text[range.clone()]).map_err(|_| Malformed {
+        expected: "a JSON value",
+        at: range.start,
+    })
 }
 
 impl Page {
@@ -186,10 +287,9 @@ impl Records {
             push_json(&mut text, item);
             ranges.push(start..text.len());
         }
-        let base = text.as_ptr() as usize;
         let records = ranges
             .into_iter()
-            .map(|range| split_object(&text[range], base).ok())
+            .map(|range| split_object(&mut Cursor::new(&text, range.start), &text, 32).ok())
             .collect::<Option<Vec<_>>>()?;
         Some(Records { text, records })
     }
@@ -251,7 +351,7 @@ fn value(text: &str, field: &Field) -> Value {
     match field {
         Field::Raw(range) => parse(raw(text, range)),
         Field::Value(value) => value.clone(),
-        Field::Time(time) => Value::String(date_time_text(time)),
+        Field::Time(seconds) => date_time_text(*seconds).map_or(Value::Null, Value::String),
     }
 }
 
@@ -276,14 +376,6 @@ fn parse_scalar(raw: &str) -> Value {
     }
 }
 
-/// The fields of the object `part`, a slice of the text starting at `base`.
-fn split_object(part: &str, base: usize) -> serde_json::Result<Fields> {
-    let mut reader = serde_json::Deserializer::from_str(part);
-    let fields = reader.deserialize_map(ObjectVisitor { base, fields: 32 })?;
-    reader.end()?;
-    Ok(fields)
-}
-
 /// One record's top-level fields, borrowing the text they came in.
 #[derive(Debug)]
 pub struct Record<'a> {
@@ -295,9 +387,13 @@ impl<'a> Record<'a> {
     /// A record from its own text (a JSON object).
     #[cfg(test)]
     pub fn parse(text: &'a str, stream: &str) -> Result<Self> {
-        let fields = split_object(text, text.as_ptr() as usize)
-            .map_err(|_| Error::api(format!("{stream}: a record is not a JSON object")))?;
-        Ok(Record { text, fields })
+        let not_object = || Error::api(format!("{stream}: a record is not a JSON object"));
+        let mut cursor = Cursor::new(text, 0);
+        let fields = split_object(&mut cursor, text, 32).map_err(|_| not_object())?;
+        match cursor.at_end() {
+            true => Ok(Record { text, fields }),
+            false => Err(not_object()),
+        }
     }
 
     fn position(&self, key: &str) -> Option<usize> {
@@ -318,26 +414,23 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// Whether `key`'s API text contains `needle`: a cheap test before
-    /// parsing. False once the connector has changed the field. `hint` as in
-    /// [`Self::locate`].
-    pub fn contains(&self, key: &str, hint: &Cell<usize>, needle: &str) -> bool {
+    /// Whether `key`'s API text contains what `finder` looks for: a cheap
+    /// test before parsing. False once the connector has changed the field.
+    /// `hint` as in [`Self::locate`].
+    pub fn contains(&self, key: &str, hint: &Cell<usize>, finder: &memmem::Finder) -> bool {
         self.locate(key, hint)
             .is_some_and(|i| match &self.fields[i].1 {
-                Field::Raw(range) => {
-                    memchr::memmem::find(raw(self.text, range).as_bytes(), needle.as_bytes())
-                        .is_some()
-                }
+                Field::Raw(range) => finder.find(raw(self.text, range).as_bytes()).is_some(),
                 Field::Value(_) | Field::Time(_) => false,
             })
     }
 
-    /// A number field as whole seconds.
-    pub fn seconds(&self, key: &str) -> Option<i64> {
-        let i = self.position(key)?;
+    /// A number field as whole seconds; `hint` as in [`Self::locate`].
+    pub fn seconds(&self, key: &str, hint: &Cell<usize>) -> Option<i64> {
+        let i = self.locate(key, hint)?;
         // Whole seconds, the usual case, without building a value.
         if let Field::Raw(range) = &self.fields[i].1
-            && let Ok(seconds) = raw(self.text, range).parse()
+            && let Some(seconds) = integer(raw(self.text, range))
         {
             return Some(seconds);
         }
@@ -414,16 +507,12 @@ impl<'a> Record<'a> {
         if text == "null" {
             return true;
         }
-        match text
-            .parse()
-            .ok()
-            .and_then(|s| DateTime::from_timestamp(s, 0))
-        {
-            Some(time) => {
-                *field = Field::Time(time);
+        match integer(text) {
+            Some(seconds) if names_date_time(seconds) => {
+                *field = Field::Time(seconds);
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -485,9 +574,9 @@ impl<'a> Record<'a> {
             out.push(':');
             match field {
                 Field::Raw(range) => out.push_str(raw(self.text, range)),
-                Field::Time(time) => {
+                Field::Time(seconds) => {
                     out.push('"');
-                    push_rfc3339(&mut out, time);
+                    push_rfc3339(&mut out, *seconds);
                     out.push('"');
                 }
                 // Strings the connector set (nested timestamps, hashes):
@@ -545,176 +634,6 @@ fn push_json<T: serde::Serialize + ?Sized>(out: &mut String, value: &T) {
     }
 }
 
-/// Where `part` (a slice of the text starting at `base`) lies in the text.
-fn span(base: usize, part: &str) -> Range<usize> {
-    let start = (part.as_ptr() as usize).wrapping_sub(base);
-    start..start + part.len()
-}
-
-/// The scalar `visit_*` methods of a visitor that keeps scalars as a
-/// [`Value`] wrapped in `$wrap`.
-macro_rules! scalars_as {
-    ($wrap:path) => {
-        fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
-            Ok($wrap(Value::Bool(v)))
-        }
-        fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
-            Ok($wrap(v.into()))
-        }
-        fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
-            Ok($wrap(v.into()))
-        }
-        fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
-            Ok($wrap(v.into()))
-        }
-        fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
-            Ok($wrap(v.into()))
-        }
-        fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-            Ok($wrap(Value::Null))
-        }
-    };
-}
-
-/// Reads a response object's fields, splitting its arrays into items.
-struct PageVisitor {
-    base: usize,
-}
-
-impl<'de> Visitor<'de> for PageVisitor {
-    type Value = HashMap<String, PageField>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<M: MapAccess<'de>>(
-        self,
-        mut map: M,
-    ) -> std::result::Result<Self::Value, M::Error> {
-        let mut fields = HashMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let field = map.next_value_seed(PageFieldSeed { base: self.base })?;
-            fields.insert(key, field);
-        }
-        Ok(fields)
-    }
-}
-
-struct PageFieldSeed {
-    base: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for PageFieldSeed {
-    type Value = PageField;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<PageField, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PageFieldSeed {
-    type Value = PageField;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> std::result::Result<PageField, S::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(64));
-        // Records of a list have about as many fields as the one before.
-        let mut fields = 32;
-        while let Some(item) = seq.next_element_seed(ItemSeed {
-            base: self.base,
-            fields,
-        })? {
-            if let Item::Object(object) = &item {
-                fields = object.len();
-            }
-            items.push(item);
-        }
-        Ok(PageField::Items(items))
-    }
-    fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<PageField, M::Error> {
-        Value::deserialize(MapAccessDeserializer::new(map)).map(PageField::Value)
-    }
-    scalars_as!(PageField::Value);
-}
-
-struct ItemSeed {
-    base: usize,
-    /// Room for this many fields.
-    fields: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for ItemSeed {
-    type Value = Item;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Item, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ItemSeed {
-    type Value = Item;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<Item, M::Error> {
-        ObjectVisitor {
-            base: self.base,
-            fields: self.fields,
-        }
-        .visit_map(map)
-        .map(Item::Object)
-    }
-    fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> std::result::Result<Item, S::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(seq)).map(Item::Other)
-    }
-    scalars_as!(Item::Other);
-}
-
-/// Splits an object into fields without parsing their values.
-struct ObjectVisitor {
-    base: usize,
-    fields: usize,
-}
-
-impl<'de> Visitor<'de> for ObjectVisitor {
-    type Value = Fields;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<Fields, M::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(self.fields));
-        while let Some(Key(key)) = map.next_key()? {
-            let value: &'de RawValue = map.next_value()?;
-            let name = match key {
-                Cow::Borrowed(key) => Name::At(span(self.base, key)),
-                Cow::Owned(key) => Name::Owned(key),
-            };
-            fields.push((name, Field::Raw(span(self.base, value.get()))));
-        }
-        Ok(fields)
-    }
-}
-
-/// A field name, borrowed unless it had escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct NameVisitor;
-        impl<'de> Visitor<'de> for NameVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        deserializer.deserialize_str(NameVisitor)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,7 +648,7 @@ mod tests {
         let text = r#"{"id": "7", "a\"b": 1, "at": 1709632800, "n": {"x": [1, 2]}}"#;
         let mut record = Record::parse(text, "s").unwrap();
         assert_eq!(record.text("id").as_deref(), Some("7"));
-        assert_eq!(record.seconds("at"), Some(1709632800));
+        assert_eq!(record.seconds("at", &Cell::default()), Some(1709632800));
         record.update("at", |v| *v = json!("2024-03-05T10:00:00Z"));
         record.set("extra", json!(null));
         record.retain(|k| k != "n");
@@ -790,7 +709,7 @@ mod tests {
         records.retain(|i| i == 0);
         let list = records.records();
         assert_eq!(list.len(), 1);
-        assert_eq!(list[0].seconds("at"), Some(5));
+        assert_eq!(list[0].seconds("at", &Cell::default()), Some(5));
         assert_eq!(
             list[0].to_json(),
             r#"{"at":5,"id":"a","né\"x":{"deep":[1]}}"#

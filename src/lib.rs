@@ -13,6 +13,7 @@ pub mod pacing;
 pub mod pager;
 pub mod record;
 pub mod retry;
+pub mod scan;
 pub mod state;
 pub mod streams;
 pub mod sync;

@@ -38,11 +38,12 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
         .iter()
         .map(|_| Cell::new(0))
         .collect();
+    let truth = memchr::memmem::Finder::new("true");
     for (index, record) in records.iter().enumerate() {
         for (list, hint) in stream.shaping.complete_lists.iter().zip(&hints) {
             // Without a `true` anywhere in its text, a list is complete.
             let head: Option<ListHead> = record
-                .contains(list, hint, "true")
+                .contains(list, hint, &truth)
                 .then(|| record.peek(list))
                 .flatten();
             if head.and_then(|h| h.has_more) == Some(Value::Bool(true)) {

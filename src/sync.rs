@@ -3,6 +3,7 @@
 //! its children's requests. Bookmarks only move past emitted records and are
 //! checkpointed after every page of a search, whose order is ascending.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
@@ -212,9 +213,10 @@ impl<'a> Sync<'a> {
         let stream = run.stream;
         let key = stream.replication.key().filter(|_| own_key);
         let mut passing = Vec::with_capacity(records.len());
+        let hint = Cell::default();
         for record in records {
             let value = key
-                .map(|k| timestamp(&record, k, stream.name))
+                .map(|k| timestamp(&record, k, &hint, stream.name))
                 .transpose()?;
             if let (Some(value), Some(since)) = (value, run.since)
                 && value < since
@@ -269,9 +271,10 @@ impl<'a> Sync<'a> {
         };
         let parent_key = parent.replication.key();
         let mut chosen = Vec::new();
+        let hint = Cell::default();
         for record in parents {
             if let (Some(Parent::Changed(_)), Some(key)) = (run.stream.parent, parent_key) {
-                let updated = timestamp(record, key, parent.name)?;
+                let updated = timestamp(record, key, &hint, parent.name)?;
                 if run.since.is_some_and(|since| updated < since) {
                     continue;
                 }
@@ -351,8 +354,10 @@ fn bookmark_field(stream: &StreamDef) -> &'static str {
     }
 }
 
-fn timestamp(record: &Record, key: &str, stream: &str) -> Result<i64> {
-    record.seconds(key).ok_or_else(|| {
+/// `key` of `record` as whole seconds; `hint` where it was in the record
+/// before.
+fn timestamp(record: &Record, key: &str, hint: &Cell<usize>, stream: &str) -> Result<i64> {
+    record.seconds(key, hint).ok_or_else(|| {
         Error::api(format!(
             "{stream}: record {} has no integer `{key}`",
             record
