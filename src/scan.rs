@@ -252,13 +252,14 @@ fn find(bytes: &[u8], mut at: usize, marks: impl Fn(u64) -> u64) -> Option<usize
         }
         at += 8;
     }
-    // The last few bytes, padded with spaces.
+    // The last few bytes, one at a time (a byte in a word of its own is
+    // marked in its lowest byte). No buffer: in the component, a local
+    // array would take a frame on the shadow stack on every call.
     let tail = bytes.get(at..)?;
-    let mut word = [b' '; 8];
-    word[..tail.len()].copy_from_slice(tail);
-    let marked = marks(u64::from_le_bytes(word));
-    let found = at + (marked.trailing_zeros() / 8) as usize;
-    (marked != 0).then_some(found)
+    let found = tail
+        .iter()
+        .position(|&byte| marks(u64::from(byte)) & 0x80 != 0)?;
+    Some(at + found)
 }
 
 #[cfg(test)]
