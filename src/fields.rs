@@ -332,6 +332,15 @@ fn name<'t>(text: &'t str, name: &'t Name) -> &'t str {
     }
 }
 
+/// [`name`] as bytes, for comparisons: no check that the range falls on
+/// character boundaries.
+fn name_bytes<'t>(text: &'t str, name: &'t Name) -> &'t [u8] {
+    match name {
+        Name::At(range) => text.as_bytes().get(range.clone()).unwrap_or_default(),
+        Name::Owned(name) => name.as_bytes(),
+    }
+}
+
 fn raw<'t>(text: &'t str, range: &Range<usize>) -> &'t str {
     text.get(range.clone()).unwrap_or("null")
 }
@@ -339,7 +348,7 @@ fn raw<'t>(text: &'t str, range: &Range<usize>) -> &'t str {
 fn position(text: &str, fields: &Fields, key: &str) -> Option<usize> {
     fields
         .iter()
-        .position(|(n, _)| same(name(text, n).as_bytes(), key.as_bytes()))
+        .position(|(n, _)| same(name_bytes(text, n), key.as_bytes()))
 }
 
 /// Whether two field names are equal: lengths first, then eight bytes at a
@@ -496,7 +505,7 @@ impl<'a> Record<'a> {
     /// where it is now.
     fn locate(&self, key: &str, hint: &Cell<usize>) -> Option<usize> {
         let i = match self.fields.get(hint.get()) {
-            Some((n, _)) if same(name(self.text, n).as_bytes(), key.as_bytes()) => hint.get(),
+            Some((n, _)) if same(name_bytes(self.text, n), key.as_bytes()) => hint.get(),
             _ => self.position(key)?,
         };
         hint.set(i);
@@ -669,6 +678,22 @@ mod tests {
             record.to_json(),
             r#"{"id": "7","a\"b":1,"at":"2024-03-05T10:00:00Z","extra":null}"#
         );
+    }
+
+    #[test]
+    fn timestamps_are_written_between_their_neighbours() {
+        let text = r#"{"a":1, "at" : 1709632800,"b":[2],"c":null,"gone":3,"end":0}"#;
+        let mut record = Record::parse(text, "s").unwrap();
+        let hint = Cell::default();
+        for key in ["at", "c", "end"] {
+            assert!(record.seconds_to_date_time(key, &hint), "{key}");
+        }
+        record.retain(|k| k != "gone");
+        assert_eq!(
+            record.to_json(),
+            r#"{"a":1,"at":"2024-03-05T10:00:00Z","b":[2],"c":null,"end":"1970-01-01T00:00:00Z"}"#
+        );
+        assert_eq!(record.get("at"), Some(json!("2024-03-05T10:00:00Z")));
     }
 
     #[test]
