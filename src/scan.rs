@@ -22,7 +22,7 @@ pub type Scan<T> = Result<T, Malformed>;
 /// A position in JSON text.
 pub struct Cursor<'t> {
     bytes: &'t [u8],
-    pub at: usize,
+    at: usize,
 }
 
 impl<'t> Cursor<'t> {
