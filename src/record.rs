@@ -101,21 +101,22 @@ pub fn date_time_text(seconds: i64) -> Option<String> {
     push_rfc3339(&mut text, seconds).then_some(text)
 }
 
-/// Seconds from the first second of year 0 to the last of year 9999.
-const FOUR_DIGIT_YEARS: std::ops::RangeInclusive<i64> = -62_167_219_200..=253_402_300_799;
+/// Seconds from 0000-03-01T00:00:00Z to 9999-12-31T23:59:59Z: the dates
+/// [`civil_date`] computes (its years start in March).
+const CIVIL_DATES: std::ops::RangeInclusive<i64> = -62_162_035_200..=253_402_300_799;
 
 /// Whether some date-time is whole UNIX `seconds` from 1970.
 pub fn names_date_time(seconds: i64) -> bool {
-    FOUR_DIGIT_YEARS.contains(&seconds) || DateTime::from_timestamp(seconds, 0).is_some()
+    CIVIL_DATES.contains(&seconds) || DateTime::from_timestamp(seconds, 0).is_some()
 }
 
 /// Appends whole UNIX `seconds` as RFC 3339 text to `out`; false, with
-/// nothing written, when no date-time has them. Four-digit years are
-/// computed and written without loops, tables or chrono: every record
+/// nothing written, when no date-time has them. Dates from 0000-03-01 to
+/// 9999 are computed and written without loops, tables or chrono: every record
 /// carries several, and in the component each loop iteration also pays the
 /// watchdog's check.
 pub fn push_rfc3339(out: &mut String, seconds: i64) -> bool {
-    if !FOUR_DIGIT_YEARS.contains(&seconds) {
+    if !CIVIL_DATES.contains(&seconds) {
         let Some(time) = DateTime::from_timestamp(seconds, 0) else {
             return false;
         };
@@ -141,7 +142,7 @@ pub fn push_rfc3339(out: &mut String, seconds: i64) -> bool {
 }
 
 /// Year, month and day of the proleptic Gregorian calendar, `days` after
-/// 1970-01-01, for years 0 to 9999 (Howard Hinnant's `civil_from_days`).
+/// 1970-01-01, from 0000-03-01 to 9999 (Howard Hinnant's `civil_from_days`).
 fn civil_date(days: i64) -> (u32, u32, u32) {
     // Days since 0000-03-01: years start in March, so leap days come last.
     let days = (days + 719_468) as u32;
@@ -220,6 +221,24 @@ mod tests {
                 json!({"created_at": expected}).to_string()
             );
         }
+    }
+
+    #[test]
+    fn the_ends_of_the_computed_dates_match_chrono() {
+        // Year 0 before March, the first computed day, the last second of
+        // year 9999 and the first of 10000.
+        for seconds in [
+            -62_167_219_200,
+            -62_162_035_201,
+            -62_162_035_200,
+            253_402_300_799,
+            253_402_300_800,
+        ] {
+            let time = DateTime::from_timestamp(seconds, 0).unwrap();
+            let expected = time.to_rfc3339_opts(SecondsFormat::Secs, true);
+            assert_eq!(date_time_text(seconds), Some(expected), "{seconds}");
+        }
+        assert_eq!(date_time_text(i64::MAX), None);
     }
 
     proptest::proptest! {
