@@ -1,39 +1,21 @@
 #!/usr/bin/env python3
 """Derives the connector's stream schemas (src/schemas/*.json) from Intercom's
 official OpenAPI description in ../shared. Run with --check to verify the
-committed files are current.
+committed files are current. The stream facts (OpenAPI schema, keys, parent
+fields, dropped fields, the record hash) come from src/streams.rs, printed by
+examples/stream_facts.rs.
 
 Rules: $refs are inlined; `nullable` and optional fields become `["T", "null"]`
 (Singer targets must accept absent values); integer UNIX timestamps
 (`format: date-time`) become RFC 3339 strings, which the connector emits.
 """
-import json, os, sys, yaml
+import json, os, re, subprocess, sys, yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join(ROOT, "..", "shared", "intercom", "api.intercom.io-2.16.yaml")
 OUT = os.path.join(ROOT, "src", "schemas")
 
-TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
-HASH = {"type": "string", "description": "SHA-256 (hex) of the JSON array [model, full_name, name]: stable across syncs."}
-
-# stream -> (component schema, primary key fields, extra top-level properties, dropped properties)
-STREAMS = {
-    "admins": ("admin", ["id"], {}, []),
-    "companies": ("company", ["id"], {}, []),
-    "company_attributes": ("data_attribute", ["_sdc_record_hash"], {"_sdc_record_hash": HASH}, []),
-    "company_segments": ("segment", ["id"], {}, []),
-    "contact_attributes": ("data_attribute", ["_sdc_record_hash"], {"_sdc_record_hash": HASH}, []),
-    "contacts": ("contact", ["id"], {}, []),
-    "conversation_parts": ("conversation_part", ["id"], {
-        "conversation_id": {"type": ["string", "null"], "description": "Id of the conversation the part belongs to."},
-        "conversation_created_at": dict(TIMESTAMP, description="When the conversation was created."),
-        "conversation_updated_at": dict(TIMESTAMP, description="When the conversation was last updated."),
-    }, []),
-    "conversations": ("conversation", ["id"], {}, ["conversation_parts"]),
-    "segments": ("segment", ["id"], {}, []),
-    "tags": ("tag", ["id"], {}, []),
-    "teams": ("team", ["id"], {}, []),
-}
+FACTS = ["cargo", "run", "-q", "--example", "stream_facts"]
 DROP = {"example", "examples", "x-tags", "x-fern-sdk-group-name", "title", "deprecated"}
 
 
@@ -85,21 +67,49 @@ def nullable(schema):
     return schema
 
 
-def build(spec):
+def stream_facts():
+    # A new stream's schema file must exist for the crate to build.
+    streams_rs = open(os.path.join(ROOT, "src", "streams.rs")).read()
+    for name in re.findall(r'include_str!\("schemas/([\w.-]+)"\)', streams_rs):
+        path = os.path.join(OUT, name)
+        if not os.path.exists(path) and "--check" not in sys.argv:
+            open(path, "w").close()
+    out = subprocess.run(FACTS, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out)
+
+
+def build(spec, facts):
     components = spec["components"]["schemas"]
-    result = {}
-    for stream, (component, keys, extra, dropped) in STREAMS.items():
-        schema = convert(components[component], components)
+    by_name = {stream["name"]: stream for stream in facts["streams"]}
+
+    def derived(stream):
+        schema = convert(components[stream["openapi_schema"]], components)
         schema["type"] = "object"
-        schema["properties"].update(extra)
-        for field in dropped:
-            del schema["properties"][field]
+        return schema
+
+    result = {}
+    for stream in facts["streams"]:
+        schema = derived(stream)
+        properties = schema["properties"]
+        if stream["record_hash"]:
+            listed = ", ".join(stream["record_hash"])
+            properties[facts["record_hash_field"]] = {
+                "type": "string",
+                "description": f"SHA-256 (hex) of the JSON array [{listed}]: stable across syncs.",
+            }
+        for field in stream["parent_fields"]:
+            source = derived(by_name[stream["parent"]])["properties"][field["from"]]
+            copied = {k: source[k] for k in ("type", "format") if k in source}
+            properties[field["name"]] = dict(copied, description=field["description"])
+        for field in stream["drop"]:
+            del properties[field]
+        keys = stream["key_properties"]
         for key in keys:  # keys are never null
-            types = schema["properties"][key]["type"]
-            schema["properties"][key]["type"] = types[0] if isinstance(types, list) else types
+            types = properties[key]["type"]
+            properties[key]["type"] = types[0] if isinstance(types, list) else types
         schema["required"] = keys
         schema = {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
-        result[stream] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        result[stream["name"]] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return result
 
 
@@ -107,7 +117,7 @@ def main():
     with open(SPEC) as f:
         spec = yaml.safe_load(f)
     stale = []
-    for stream, text in build(spec).items():
+    for stream, text in build(spec, stream_facts()).items():
         path = os.path.join(OUT, stream + ".json")
         current = open(path).read() if os.path.exists(path) else None
         if current != text:

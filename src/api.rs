@@ -4,14 +4,29 @@
 
 use std::cell::{Cell, RefCell};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::config::{API_VERSION, Config};
 use crate::error::{Category, Error, Result};
-use crate::fields::Decode;
 use crate::host::{Host, LogLevel, Method, Request, Response, TransportError, WaitReason};
 use crate::pacing::Pacer;
+use crate::page::Decode;
 use crate::retry::{Jitter, MAX_ATTEMPTS, MAX_ELAPSED_MS, backoff_ms};
+
+/// Bytes escaped in a path segment: all but RFC 3986's unreserved
+/// characters and `*`, which a path carries as they are.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'*');
+
+/// `text` (an id) as one segment of a path.
+pub fn path_segment(text: &str) -> String {
+    utf8_percent_encode(text, PATH_SEGMENT).to_string()
+}
 
 /// Which failures a call retries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,6 +309,13 @@ fn error_detail(body: &[u8]) -> (Option<String>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_escape_spaces_slashes_and_queries() {
+        assert_eq!(path_segment("a b"), "a%20b");
+        assert_eq!(path_segment("x/y?z#%+é"), "x%2Fy%3Fz%23%25%2B%C3%A9");
+        assert_eq!(path_segment("6f-A.9_~*"), "6f-A.9_~*");
+    }
 
     fn response(status: u16, body: &str) -> Response {
         Response {

@@ -26,7 +26,7 @@ fn catalog_entry(stream: &StreamDef) -> Value {
     if let Some(key) = replication_key {
         top["valid-replication-keys"] = json!([key]);
     }
-    if let Some(parent) = stream.parent {
+    if let Some(parent) = stream.parent() {
         top["parent-tap-stream-id"] = json!(parent.name());
     }
     let mut metadata = vec![json!({ "breadcrumb": [], "metadata": top })];

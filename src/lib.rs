@@ -5,15 +5,17 @@
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod dates;
 pub mod error;
-pub mod fields;
 pub mod host;
 pub mod lists;
 pub mod pacing;
+pub mod page;
 pub mod pager;
 pub mod record;
 pub mod retry;
 pub mod scan;
+pub mod shape;
 pub mod state;
 pub mod streams;
 pub mod sync;
@@ -67,7 +69,7 @@ pub fn read(
     let selected = catalog::select(catalog)?;
     let state = State::parse(state)?;
     let api = Api::new(host, &config);
-    let mut sync = sync::Sync::new(&api, &config, state);
+    let mut sync = sync::Replicator::new(&api, &config, state);
     let result = sync.run(&selected);
     host.log(
         host::LogLevel::Info,

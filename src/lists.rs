@@ -1,26 +1,17 @@
-//! Completing the lists Intercom embeds in a contact (`tags`, `companies`,
-//! `notes`): at most 10 items are embedded, with `has_more` when there are
-//! more; the rest come from `GET /contacts/{id}/<list>`.
-
-use std::cell::Cell;
+//! Completing the lists an API object embeds truncated (at most some items,
+//! with `has_more` when there are more) from the list's own endpoint, as
+//! each stream's [`EmbeddedList`]s describe.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::api::Api;
+use crate::api::{Api, path_segment};
 use crate::error::{Error, Result};
-use crate::fields::{Page, Record};
 use crate::host::LogLevel;
+use crate::page::Page;
 use crate::pager::{ListPager, Pager};
-use crate::streams::StreamDef;
-
-/// Where each list endpoint puts its items.
-fn items_key(list: &str) -> &'static str {
-    match list {
-        "companies" => "companies",
-        _ => "data",
-    }
-}
+use crate::record::{FieldName, Record};
+use crate::streams::{EmbeddedList, ReferencePart, StreamDef};
 
 /// The part of an embedded list that says whether it is truncated.
 #[derive(Deserialize)]
@@ -32,19 +23,19 @@ struct ListHead {
 /// fetching the first pages of all of them in one batch.
 pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result<()> {
     let mut wanted = Vec::new();
-    let hints: Vec<Cell<usize>> = stream
+    let fields: Vec<FieldName> = stream
         .shaping
         .complete_lists
         .iter()
-        .map(|_| Cell::new(0))
+        .map(|list| FieldName::new(list.field))
         .collect();
     let truth = memchr::memmem::Finder::new("true");
     for (index, record) in records.iter().enumerate() {
-        for (list, hint) in stream.shaping.complete_lists.iter().zip(&hints) {
+        for (list, field) in stream.shaping.complete_lists.iter().zip(&fields) {
             // Without a `true` anywhere in its text, a list is complete.
             let head: Option<ListHead> = record
-                .contains(list, hint, &truth)
-                .then(|| record.peek(list))
+                .contains(field, &truth)
+                .then(|| record.peek(list.field))
                 .flatten();
             if head.and_then(|h| h.has_more) == Some(Value::Bool(true)) {
                 let id = match record.get("id") {
@@ -56,8 +47,7 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
                         )));
                     }
                 };
-                let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
-                wanted.push((index, *list, format!("/contacts/{id}/{list}")));
+                wanted.push((index, list, list.path.replace("{id}", &path_segment(&id))));
             }
         }
     }
@@ -80,7 +70,7 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
             }
             Err(e) => return Err(e),
         };
-        let mut pager = ListPager::new(path.clone(), items_key(list));
+        let mut pager = ListPager::new(path.clone(), list.items_key);
         let mut items = pager.accept(api, page)?;
         let mut refs = Vec::new();
         loop {
@@ -90,7 +80,7 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
                 None => break,
             }
         }
-        records[index].update(list, |embedded| {
+        records[index].update(list.field, |embedded| {
             if let Value::Object(embedded) = embedded {
                 embedded.insert("total_count".into(), json!(refs.len()));
                 embedded.insert("has_more".into(), Value::Bool(false));
@@ -101,12 +91,20 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
     Ok(())
 }
 
-/// The embedded form of a listed object: its type, id and API path.
-fn reference(list: &str, item: &Record) -> Value {
+/// The embedded form of a listed object, as `list` describes it.
+fn reference(list: &EmbeddedList, item: &Record) -> Value {
     let id = item.text("id").unwrap_or_default();
-    json!({
-        "type": item.get("type").unwrap_or(Value::Null),
-        "id": id,
-        "url": format!("/{list}/{id}"),
-    })
+    let fields: Map<String, Value> = list
+        .reference
+        .iter()
+        .map(|(field, part)| {
+            let value = match part {
+                ReferencePart::Value(key) => item.get(key).unwrap_or(Value::Null),
+                ReferencePart::Id => Value::String(id.clone()),
+                ReferencePart::Url(path) => Value::String(path.replace("{id}", &id)),
+            };
+            (field.to_string(), value)
+        })
+        .collect();
+    Value::Object(fields)
 }

@@ -1,5 +1,5 @@
 //! The three ways Intercom pages through records: `pages.next` lists, search
-//! cursors, and the companies scroll. Each detects a server that repeats
+//! cursors, and scrolls. Each detects a server that repeats
 //! itself instead of looping forever.
 
 use std::collections::HashSet;
@@ -9,8 +9,9 @@ use url::form_urlencoded::byte_serialize;
 
 use crate::api::{Api, Retry};
 use crate::error::{Category, Error, Result};
-use crate::fields::{Page, Records};
 use crate::host::{LogLevel, WaitReason};
+use crate::page::Page;
+use crate::record::Records;
 
 pub trait Pager {
     /// The next page's records; None when the source is exhausted.
@@ -182,13 +183,16 @@ fn scroll_busy_wait_ms(try_number: u32) -> u32 {
     (2_000u32 << try_number.min(3)).min(15_000)
 }
 
-/// The companies scroll: the first call opens it, each response carries the
+/// A scroll: the first call opens it, each response carries the
 /// `scroll_param` for the next, and an empty page ends (and closes) it.
 /// A server error or an expired param (work between pages can outlast its
 /// minute) restarts it from the beginning; records already returned are
 /// skipped, so each restart makes progress and nothing is emitted twice.
 pub struct ScrollPager {
+    /// The stream read, for log messages.
+    stream: &'static str,
     path: &'static str,
+    records_key: &'static str,
     param: Option<String>,
     done: bool,
     restarts: u32,
@@ -201,9 +205,11 @@ pub struct ScrollPager {
 }
 
 impl ScrollPager {
-    pub fn new(path: &'static str) -> Self {
+    pub fn new(stream: &'static str, path: &'static str, records_key: &'static str) -> Self {
         Self {
+            stream,
             path,
+            records_key,
             param: None,
             done: false,
             restarts: 0,
@@ -229,8 +235,8 @@ impl ScrollPager {
         api.host().log(
             LogLevel::Warn,
             &format!(
-                "restarting the companies scroll from the beginning: {}",
-                error.message
+                "restarting the {} scroll from the beginning: {}",
+                self.stream, error.message
             ),
         );
         self.param = None;
@@ -256,8 +262,8 @@ impl Pager for ScrollPager {
                     if self.busy_tries >= SCROLL_BUSY_TRIES {
                         return Err(Error {
                             message: format!(
-                                "{}: another client keeps the app's only companies scroll open",
-                                e.message
+                                "{}: another client keeps the app's only {} scroll open",
+                                e.message, self.stream
                             ),
                             ..e
                         });
@@ -266,7 +272,10 @@ impl Pager for ScrollPager {
                     self.busy_tries += 1;
                     api.host().log(
                         LogLevel::Info,
-                        &format!("another companies scroll is open; retrying in {wait} ms"),
+                        &format!(
+                            "another {} scroll is open; retrying in {wait} ms",
+                            self.stream
+                        ),
                     );
                     api.host().sleep(wait, WaitReason::Busy);
                     continue;
@@ -281,7 +290,7 @@ impl Pager for ScrollPager {
                 }
                 Err(e) => return Err(e),
             };
-            let mut records = page.take_records("data", &what)?;
+            let mut records = page.take_records(self.records_key, &what)?;
             // A record without an id is reported by the engine later.
             let ids: Vec<Value> = (0..records.len())
                 .map(|i| records.value_of(i, "id").unwrap_or(Value::Null))

@@ -64,7 +64,7 @@ impl State {
     }
 
     pub fn set_bookmark(&mut self, stream: &str, field: &str, seconds: i64) {
-        let text = crate::record::rfc3339(seconds as f64).unwrap_or_default();
+        let text = crate::dates::rfc3339(seconds as f64).unwrap_or_default();
         let entry = self
             .bookmarks
             .entry(stream.to_string())

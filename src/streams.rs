@@ -17,16 +17,23 @@ pub enum Source {
         records_key: &'static str,
         dates: DateMatching,
     },
-    /// The companies scroll: `GET path[?scroll_param=…]` until an empty page.
-    Scroll { path: &'static str },
-    /// One `GET` per parent record; `path` has `{id}` for the parent id and
-    /// the records sit at `records_at` (a JSON pointer).
+    /// A scroll: `GET path[?scroll_param=…]` until an empty page, records
+    /// under `records_key`.
+    Scroll {
+        path: &'static str,
+        records_key: &'static str,
+    },
+    /// One `GET` per record of `parent`; `path` has `{id}` for the parent id
+    /// and the records sit at `records_at` (a JSON pointer).
     PerParent {
+        parent: Parent,
         path: &'static str,
         records_at: &'static str,
         /// Where the response says how many records exist in all, when it may
         /// return fewer.
         total_at: Option<&'static str>,
+        /// Fields copied from the parent record into each child.
+        parent_fields: &'static [ParentField],
     },
 }
 
@@ -69,9 +76,12 @@ impl Replication {
 /// Which parent records a child stream reads from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parent {
-    /// Parents changed since the child's bookmark; every child record of
-    /// such a parent is replicated.
-    Changed(&'static str),
+    /// Parents changed since the child's bookmark, which is kept under
+    /// `bookmark`; every child record of such a parent is replicated.
+    Changed {
+        stream: &'static str,
+        bookmark: &'static str,
+    },
     /// Every parent; child records are filtered on their own replication
     /// key and deduplicated by primary key.
     Every(&'static str),
@@ -80,21 +90,56 @@ pub enum Parent {
 impl Parent {
     pub fn name(self) -> &'static str {
         match self {
-            Parent::Changed(name) | Parent::Every(name) => name,
+            Parent::Changed { stream, .. } | Parent::Every(stream) => stream,
         }
     }
 }
 
+/// A field a child copies from its parent record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParentField {
+    /// The field in the child.
+    pub name: &'static str,
+    /// The field in the parent; the schema takes its type from there.
+    pub from: &'static str,
+    pub description: &'static str,
+}
+
+/// An embedded list that Intercom truncates (`has_more`), completed from an
+/// endpoint of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmbeddedList {
+    /// The record's field holding the list.
+    pub field: &'static str,
+    /// The whole list; `{id}` is the record's id.
+    pub path: &'static str,
+    /// Where that response puts the items.
+    pub items_key: &'static str,
+    /// How an item is embedded: a field of the reference, and what it holds.
+    pub reference: &'static [(&'static str, ReferencePart)],
+}
+
+/// What a field of an embedded reference holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferencePart {
+    /// The listed item's value of this field; null when absent.
+    Value(&'static str),
+    /// The listed item's id as text.
+    Id,
+    /// This path with `{id}` replaced by the listed item's id.
+    Url(&'static str),
+}
+
+/// The field holding a record's hash: the primary key of streams whose
+/// records have no id.
+pub const RECORD_HASH_FIELD: &str = "_sdc_record_hash";
+
 /// Extra shaping beyond the schema-driven timestamp conversion.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Shaping {
-    /// Adds `_sdc_record_hash`, a SHA-256 of these fields' values.
+    /// Adds [`RECORD_HASH_FIELD`], a SHA-256 of these fields' values.
     pub record_hash: Option<&'static [&'static str]>,
-    /// Embedded lists that Intercom truncates (`has_more`), completed from
-    /// `GET /contacts/{id}/<list>`.
-    pub complete_lists: &'static [&'static str],
-    /// Fields copied from the parent record, as (field in child, field in parent).
-    pub parent_fields: &'static [(&'static str, &'static str)],
+    pub complete_lists: &'static [EmbeddedList],
     /// Fields dropped because another stream carries them.
     pub drop: &'static [&'static str],
 }
@@ -102,19 +147,37 @@ pub struct Shaping {
 #[derive(Debug)]
 pub struct StreamDef {
     pub name: &'static str,
+    /// What one record is called in log messages.
+    pub noun: &'static str,
     pub source: Source,
     pub replication: Replication,
     pub key_properties: &'static [&'static str],
-    pub parent: Option<Parent>,
     pub shaping: Shaping,
+    /// The OpenAPI component schema the stream's schema derives from.
+    pub openapi_schema: &'static str,
     /// JSON Schema, derived from the OpenAPI description by scripts/gen-schemas.py.
     pub schema: &'static str,
+}
+
+impl StreamDef {
+    pub fn parent(&self) -> Option<Parent> {
+        match self.source {
+            Source::PerParent { parent, .. } => Some(parent),
+            _ => None,
+        }
+    }
+
+    pub fn parent_fields(&self) -> &'static [ParentField] {
+        match self.source {
+            Source::PerParent { parent_fields, .. } => parent_fields,
+            _ => &[],
+        }
+    }
 }
 
 const NO_SHAPING: Shaping = Shaping {
     record_hash: None,
     complete_lists: &[],
-    parent_fields: &[],
     drop: &[],
 };
 
@@ -126,69 +189,95 @@ const ATTRIBUTE_IDENTITY: Shaping = Shaping {
     ..NO_SHAPING
 };
 
+/// A contact's list of `field`, completed from `/contacts/{id}/<field>`;
+/// each item embedded as its type, id and API path.
+macro_rules! contact_list {
+    ($field:literal, $items_key:literal) => {
+        EmbeddedList {
+            field: $field,
+            path: concat!("/contacts/{id}/", $field),
+            items_key: $items_key,
+            reference: &[
+                ("type", ReferencePart::Value("type")),
+                ("id", ReferencePart::Id),
+                ("url", ReferencePart::Url(concat!("/", $field, "/{id}"))),
+            ],
+        }
+    };
+}
+
 pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "admins",
+        noun: "admin",
         source: Source::List {
             path: "/admins",
             records_key: "admins",
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
-        parent: None,
         shaping: NO_SHAPING,
+        openapi_schema: "admin",
         schema: include_str!("schemas/admins.json"),
     },
     StreamDef {
         name: "companies",
+        noun: "company",
         source: Source::Scroll {
             path: "/companies/scroll",
+            records_key: "data",
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
-        parent: None,
         shaping: NO_SHAPING,
+        openapi_schema: "company",
         schema: include_str!("schemas/companies.json"),
     },
     StreamDef {
         name: "company_attributes",
+        noun: "company attribute",
         source: Source::List {
             path: "/data_attributes?model=company&include_archived=true",
             records_key: "data",
         },
         replication: Replication::FullTable,
-        key_properties: &["_sdc_record_hash"],
-        parent: None,
+        key_properties: &[RECORD_HASH_FIELD],
         shaping: ATTRIBUTE_IDENTITY,
+        openapi_schema: "data_attribute",
         schema: include_str!("schemas/company_attributes.json"),
     },
     StreamDef {
         name: "company_segments",
+        noun: "company segment",
         source: Source::PerParent {
+            parent: Parent::Every("companies"),
             path: "/companies/{id}/segments",
             records_at: "/data",
             total_at: None,
+            parent_fields: &[],
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
-        parent: Some(Parent::Every("companies")),
         shaping: NO_SHAPING,
+        openapi_schema: "segment",
         schema: include_str!("schemas/company_segments.json"),
     },
     StreamDef {
         name: "contact_attributes",
+        noun: "contact attribute",
         source: Source::List {
             path: "/data_attributes?model=contact&include_archived=true",
             records_key: "data",
         },
         replication: Replication::FullTable,
-        key_properties: &["_sdc_record_hash"],
-        parent: None,
+        key_properties: &[RECORD_HASH_FIELD],
         shaping: ATTRIBUTE_IDENTITY,
+        openapi_schema: "data_attribute",
         schema: include_str!("schemas/contact_attributes.json"),
     },
     StreamDef {
         name: "contacts",
+        noun: "contact",
         source: Source::Search {
             path: "/contacts/search",
             records_key: "data",
@@ -196,35 +285,55 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
-        parent: None,
         shaping: Shaping {
-            complete_lists: &["tags", "companies", "notes"],
+            complete_lists: &[
+                contact_list!("tags", "data"),
+                contact_list!("companies", "companies"),
+                contact_list!("notes", "data"),
+            ],
             ..NO_SHAPING
         },
+        openapi_schema: "contact",
         schema: include_str!("schemas/contacts.json"),
     },
     StreamDef {
         name: "conversation_parts",
+        noun: "conversation part",
         source: Source::PerParent {
+            parent: Parent::Changed {
+                stream: "conversations",
+                bookmark: "parent_updated_at",
+            },
             path: "/conversations/{id}",
             records_at: "/conversation_parts/conversation_parts",
             total_at: Some("/conversation_parts/total_count"),
+            parent_fields: &[
+                ParentField {
+                    name: "conversation_id",
+                    from: "id",
+                    description: "Id of the conversation the part belongs to.",
+                },
+                ParentField {
+                    name: "conversation_created_at",
+                    from: "created_at",
+                    description: "When the conversation was created.",
+                },
+                ParentField {
+                    name: "conversation_updated_at",
+                    from: "updated_at",
+                    description: "When the conversation was last updated.",
+                },
+            ],
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
-        parent: Some(Parent::Changed("conversations")),
-        shaping: Shaping {
-            parent_fields: &[
-                ("conversation_id", "id"),
-                ("conversation_created_at", "created_at"),
-                ("conversation_updated_at", "updated_at"),
-            ],
-            ..NO_SHAPING
-        },
+        shaping: NO_SHAPING,
+        openapi_schema: "conversation_part",
         schema: include_str!("schemas/conversation_parts.json"),
     },
     StreamDef {
         name: "conversations",
+        noun: "conversation",
         source: Source::Search {
             path: "/conversations/search",
             records_key: "conversations",
@@ -232,47 +341,50 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
-        parent: None,
         shaping: Shaping {
             drop: &["conversation_parts"],
             ..NO_SHAPING
         },
+        openapi_schema: "conversation",
         schema: include_str!("schemas/conversations.json"),
     },
     StreamDef {
         name: "segments",
+        noun: "segment",
         source: Source::List {
             path: "/segments?include_count=true",
             records_key: "segments",
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
-        parent: None,
         shaping: NO_SHAPING,
+        openapi_schema: "segment",
         schema: include_str!("schemas/segments.json"),
     },
     StreamDef {
         name: "tags",
+        noun: "tag",
         source: Source::List {
             path: "/tags",
             records_key: "data",
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
-        parent: None,
         shaping: NO_SHAPING,
+        openapi_schema: "tag",
         schema: include_str!("schemas/tags.json"),
     },
     StreamDef {
         name: "teams",
+        noun: "team",
         source: Source::List {
             path: "/teams",
             records_key: "teams",
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
-        parent: None,
         shaping: NO_SHAPING,
+        openapi_schema: "team",
         schema: include_str!("schemas/teams.json"),
     },
 ];
@@ -298,10 +410,11 @@ mod tests {
                     stream.name
                 );
             }
-            for (child_field, _) in stream.shaping.parent_fields {
+            for field in stream.parent_fields() {
                 assert!(
-                    schema["properties"][child_field].is_object(),
-                    "{child_field}"
+                    schema["properties"][field.name].is_object(),
+                    "{}",
+                    field.name
                 );
             }
             for dropped in stream.shaping.drop {
@@ -313,9 +426,9 @@ mod tests {
     #[test]
     fn parents_exist_and_are_roots() {
         for stream in STREAMS {
-            if let Some(parent) = stream.parent {
+            if let Some(parent) = stream.parent() {
                 let parent = find(parent.name()).expect("parent stream");
-                assert!(parent.parent.is_none(), "{} nests too deep", stream.name);
+                assert!(parent.parent().is_none(), "{} nests too deep", stream.name);
             }
         }
     }

@@ -3,26 +3,27 @@
 //! its children's requests. Bookmarks only move past emitted records and are
 //! checkpointed after every page of a search, whose order is ascending.
 
-use std::cell::Cell;
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::Api;
+use crate::api::{Api, path_segment};
 use crate::catalog::Selected;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fields::{Page, Record, Records};
 use crate::host::LogLevel;
+use crate::page::Page;
 use crate::pager::{ListPager, Pager, ScrollPager, SearchPager};
-use crate::record::RecordShape;
+use crate::record::{FieldName, Record, Records};
+use crate::shape::RecordShape;
 use crate::state::State;
-use crate::streams::{DateMatching, Parent, STREAMS, Source, StreamDef};
+use crate::streams::{DateMatching, Parent, RECORD_HASH_FIELD, STREAMS, Source, StreamDef};
 
 const DAY: i64 = 86_400;
 
-pub struct Sync<'a> {
+/// Replicates the selected streams, moving their bookmarks.
+pub struct Replicator<'a> {
     api: &'a Api<'a>,
     config: &'a Config,
     state: State,
@@ -42,7 +43,7 @@ struct Run {
     seen: HashSet<String>,
 }
 
-impl<'a> Sync<'a> {
+impl<'a> Replicator<'a> {
     pub fn new(api: &'a Api<'a>, config: &'a Config, state: State) -> Self {
         Self { api, config, state }
     }
@@ -52,11 +53,11 @@ impl<'a> Sync<'a> {
     }
 
     pub fn run(&mut self, selected: &[Selected]) -> Result<()> {
-        for root in STREAMS.iter().filter(|s| s.parent.is_none()) {
+        for root in STREAMS.iter().filter(|s| s.parent().is_none()) {
             let own = selected.iter().find(|s| s.stream.name == root.name);
             let children: Vec<&Selected> = selected
                 .iter()
-                .filter(|s| s.stream.parent.map(Parent::name) == Some(root.name))
+                .filter(|s| s.stream.parent().map(Parent::name) == Some(root.name))
                 .collect();
             if own.is_none() && children.is_empty() {
                 continue;
@@ -129,7 +130,7 @@ impl<'a> Sync<'a> {
             .chain(
                 children
                     .iter()
-                    .filter(|c| matches!(c.stream.parent, Some(Parent::Changed(_))))
+                    .filter(|c| matches!(c.stream.parent(), Some(Parent::Changed { .. })))
                     .map(|c| c.since),
             )
             .map(|since| since.unwrap_or(i64::MIN))
@@ -167,7 +168,9 @@ impl<'a> Sync<'a> {
             Source::List { path, records_key } => {
                 Box::new(ListPager::new(path.to_string(), records_key))
             }
-            Source::Scroll { path } => Box::new(ScrollPager::new(path)),
+            Source::Scroll { path, records_key } => {
+                Box::new(ScrollPager::new(root.name, path, records_key))
+            }
             Source::Search {
                 path,
                 records_key,
@@ -211,19 +214,24 @@ impl<'a> Sync<'a> {
     /// after its bookmark, tracking how far they reach.
     fn emit(&self, run: &mut Run, records: Vec<Record>, own_key: bool) -> Result<()> {
         let stream = run.stream;
-        let key = stream.replication.key().filter(|_| own_key);
+        let key = stream
+            .replication
+            .key()
+            .filter(|_| own_key)
+            .map(FieldName::new);
+        let deduplicate = matches!(stream.parent(), Some(Parent::Every(_)));
         let mut passing = Vec::with_capacity(records.len());
-        let hint = Cell::default();
         for record in records {
             let value = key
-                .map(|k| timestamp(&record, k, &hint, stream.name))
+                .as_ref()
+                .map(|k| timestamp(&record, k, stream.name))
                 .transpose()?;
             if let (Some(value), Some(since)) = (value, run.since)
                 && value < since
             {
                 continue;
             }
-            if matches!(stream.parent, Some(Parent::Every(_))) {
+            if deduplicate {
                 let id = primary_key(&record, stream)?;
                 if !run.seen.insert(id) {
                     continue;
@@ -244,7 +252,7 @@ impl<'a> Sync<'a> {
             }
             if let Some(fields) = stream.shaping.record_hash {
                 let hash = record_hash(&record, fields);
-                record.set("_sdc_record_hash", Value::String(hash));
+                record.set(RECORD_HASH_FIELD, Value::String(hash));
             }
             run.shape.apply(&mut record);
             lines.push(record.to_json());
@@ -259,9 +267,11 @@ impl<'a> Sync<'a> {
     /// Fetches and emits the child records of one page of parents.
     fn sync_children(&self, parent: &StreamDef, run: &mut Run, parents: &[Record]) -> Result<()> {
         let Source::PerParent {
+            parent: link,
             path,
             records_at,
             total_at,
+            parent_fields,
         } = run.stream.source
         else {
             return Err(Error::internal(format!(
@@ -269,12 +279,11 @@ impl<'a> Sync<'a> {
                 run.stream.name
             )));
         };
-        let parent_key = parent.replication.key();
+        let parent_key = parent.replication.key().map(FieldName::new);
         let mut chosen = Vec::new();
-        let hint = Cell::default();
         for record in parents {
-            if let (Some(Parent::Changed(_)), Some(key)) = (run.stream.parent, parent_key) {
-                let updated = timestamp(record, key, &hint, parent.name)?;
+            if let (Parent::Changed { .. }, Some(key)) = (link, &parent_key) {
+                let updated = timestamp(record, key, parent.name)?;
                 if run.since.is_some_and(|since| updated < since) {
                     continue;
                 }
@@ -284,7 +293,7 @@ impl<'a> Sync<'a> {
         }
         let paths: Vec<String> = chosen
             .iter()
-            .map(|(id, _)| path.replace("{id}", &url_segment(id)))
+            .map(|(id, _)| path.replace("{id}", &path_segment(id)))
             .collect();
         let mut fetched: Vec<(Records, &Record)> = Vec::new();
         let pages = self.api.get_batch::<Page>(&paths);
@@ -296,8 +305,7 @@ impl<'a> Sync<'a> {
                         LogLevel::Warn,
                         &format!(
                             "{}: {} {id} disappeared during the sync; skipped",
-                            run.stream.name,
-                            singular(parent.name)
+                            run.stream.name, parent.noun
                         ),
                     );
                     continue;
@@ -314,7 +322,7 @@ impl<'a> Sync<'a> {
                     &format!(
                         "{}: {} {id} has {total} but Intercom returned only the newest {}",
                         run.stream.name,
-                        singular(parent.name),
+                        parent.noun,
                         records.len()
                     ),
                 );
@@ -324,14 +332,17 @@ impl<'a> Sync<'a> {
         let mut children = Vec::new();
         for (records, parent_record) in &mut fetched {
             for mut child in records.records() {
-                for (field, from) in run.stream.shaping.parent_fields {
-                    child.set(field, parent_record.get(from).unwrap_or(Value::Null));
+                for field in parent_fields {
+                    child.set(
+                        field.name,
+                        parent_record.get(field.from).unwrap_or(Value::Null),
+                    );
                 }
                 children.push(child);
             }
         }
         // Children of changed parents are all replicated: no filter of their own.
-        let own_key = matches!(run.stream.parent, Some(Parent::Every(_)));
+        let own_key = matches!(link, Parent::Every(_));
         self.emit(run, children, own_key)
     }
 
@@ -347,23 +358,23 @@ impl<'a> Sync<'a> {
 
 /// Children of changed parents bookmark how far the parents were read.
 fn bookmark_field(stream: &StreamDef) -> &'static str {
-    match (stream.parent, stream.replication.key()) {
-        (Some(Parent::Changed(_)), _) => "parent_updated_at",
+    match (stream.parent(), stream.replication.key()) {
+        (Some(Parent::Changed { bookmark, .. }), _) => bookmark,
         (_, Some(key)) => key,
         (_, None) => "",
     }
 }
 
-/// `key` of `record` as whole seconds; `hint` where it was in the record
-/// before.
-fn timestamp(record: &Record, key: &str, hint: &Cell<usize>, stream: &str) -> Result<i64> {
-    record.seconds(key, hint).ok_or_else(|| {
+/// `key` of `record` as whole seconds.
+fn timestamp(record: &Record, key: &FieldName, stream: &str) -> Result<i64> {
+    record.seconds(key).ok_or_else(|| {
         Error::api(format!(
-            "{stream}: record {} has no integer `{key}`",
+            "{stream}: record {} has no integer `{}`",
             record
                 .get("id")
                 .map(|id| id.to_string())
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            key.as_str()
         ))
     })
 }
@@ -375,15 +386,6 @@ fn primary_key(record: &Record, stream: &StreamDef) -> Result<String> {
         .ok_or_else(|| Error::api(format!("{}: a record has no `{field}`", stream.name)))
 }
 
-/// "conversations" -> "conversation", for messages about one parent.
-fn singular(stream: &str) -> &str {
-    stream.strip_suffix('s').unwrap_or(stream)
-}
-
-fn url_segment(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
 /// SHA-256 (hex) of the JSON array of `fields`' values, absent ones as null.
 pub fn record_hash(record: &Record, fields: &[&str]) -> String {
     let values: Vec<Value> = fields
@@ -391,5 +393,5 @@ pub fn record_hash(record: &Record, fields: &[&str]) -> String {
         .map(|f| record.get(f).unwrap_or(Value::Null))
         .collect();
     let digest = Sha256::digest(serde_json::to_vec(&values).unwrap_or_default());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{digest:x}")
 }
