@@ -1,31 +1,30 @@
-//! One guest instance's store data, and the linker that wires the WIT
-//! imports and a deny-by-default WASI to it.
+//! One guest instance's store data: what its imports need, and the WASI it
+//! is given (none of the host's resources).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::connector::source::{http, types};
-use crate::bindings::{Request, Response, SourceConnector, TransportError};
-use crate::http::HttpClient;
-use crate::output::Sink;
-use crate::sandbox::{self, Limits, MemoryLimiter, NetworkPolicy, Watchdog};
+use crate::http_client::HttpClient;
+use crate::limits::{Limits, MemoryLimiter};
+use crate::network::NetworkPolicy;
 use crate::sink_thread::SinkThread;
+use crate::types::{Sink, Waits};
+use crate::watchdog::Watchdog;
 
 pub struct HostState<S> {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) watchdog: Watchdog,
-    http: HttpClient,
+    pub(crate) http: HttpClient,
     pub(crate) sink: SinkThread<S>,
     pub(crate) state: Option<String>,
     pub(crate) declared_streams: HashSet<String>,
-    pub(crate) waits: crate::clock::Waits,
-    /// Time inside the world's imports, for [`crate::CallTime`].
+    pub(crate) waits: Waits,
+    /// Time inside the world's imports, for [`crate::types::CallTime`].
     pub(crate) in_host: Duration,
 }
 
@@ -37,7 +36,7 @@ impl<S: Sink> HostState<S> {
         state: Option<String>,
     ) -> wasmtime::Result<Self> {
         Ok(Self {
-            wasi: sandbox::wasi_context(),
+            wasi: wasi_context(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory_bytes),
             watchdog: Watchdog::new(limits),
@@ -49,7 +48,9 @@ impl<S: Sink> HostState<S> {
             in_host: Duration::ZERO,
         })
     }
+}
 
+impl<S> HostState<S> {
     /// Runs an import's work, counting its time as the host's.
     pub(crate) fn in_host<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
         let started = Instant::now();
@@ -57,15 +58,25 @@ impl<S: Sink> HostState<S> {
         self.in_host += started.elapsed();
         result
     }
+
+    /// Runs the work of a progress call (a request, output or a checkpoint),
+    /// which restarts the watchdog's count.
+    pub(crate) fn progress<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
+        self.watchdog.progressed();
+        self.in_host(work)
+    }
 }
 
-/// Only imports that do work feed the watchdog (see [`Watchdog`]); WASI
-/// calls, the clock and logs answer instantly, so a guest could spin on them.
-pub fn linker<S: Sink>(engine: &Engine) -> wasmtime::Result<Linker<HostState<S>>> {
-    let mut linker = Linker::<HostState<S>>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-    Ok(linker)
+/// WASI with nothing granted: no files, no environment, no arguments, no
+/// sockets, no name lookups, stdin closed and stdout/stderr discarded (the
+/// builder's defaults, the socket ones spelled out). Clocks and randomness
+/// stay. A Rust guest links these interfaces even when unused.
+fn wasi_context() -> WasiCtx {
+    WasiCtx::builder()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
 }
 
 impl<S: Send> WasiView for HostState<S> {
@@ -74,24 +85,5 @@ impl<S: Send> WasiView for HostState<S> {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-impl<S> types::Host for HostState<S> {}
-
-impl<S: Sink> http::Host for HostState<S> {
-    fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, TransportError>> {
-        self.watchdog.progressed();
-        self.sink.requests(1);
-        Ok(self.in_host(|s| s.http.send(request)))
-    }
-
-    fn send_batch(
-        &mut self,
-        requests: Vec<Request>,
-    ) -> wasmtime::Result<Vec<Result<Response, TransportError>>> {
-        self.watchdog.progressed();
-        self.sink.requests(requests.len());
-        Ok(self.in_host(|s| s.http.send_batch(requests)))
     }
 }

@@ -3,21 +3,26 @@
 //! to a [`Sink`].
 
 pub mod bindings;
-pub mod clock;
-pub mod http;
-pub mod instance;
+pub mod commands;
+pub mod error;
+mod http_client;
+mod imports;
+mod instance;
+pub mod limits;
 pub mod logging;
+pub mod network;
 pub mod oauth;
-pub mod output;
 pub mod progress;
 pub mod runtime;
-pub mod sandbox;
 pub mod singer;
-pub mod sink_thread;
+mod sink_thread;
 pub mod sqlite;
-pub mod state;
+pub mod types;
+mod watchdog;
 
 pub use bindings::{ConnectorError, ErrorCategory, LogLevel};
-pub use output::{CallTime, Sink};
+pub use error::{Document, Error};
+pub use limits::Limits;
+pub use network::NetworkPolicy;
 pub use runtime::{Connector, Outcome, Runtime};
-pub use sandbox::{Limits, NetworkPolicy};
+pub use types::{CallTime, Sink, Waits};

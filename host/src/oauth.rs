@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::error::{Document, Error};
+
 /// Where Intercom shows the user the consent page, in every region.
 pub const AUTHORIZE_URL: &str = "https://app.intercom.com/oauth";
 
@@ -32,15 +34,6 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The request head a browser sends is a few hundred bytes; more is not a redirect.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// What went wrong, split the way the CLI's exit codes are.
-#[derive(Debug)]
-pub enum Error {
-    /// The config file or an argument is unusable.
-    Input(String),
-    /// The flow itself failed (refused, timed out, forged, unreachable).
-    Failed(String),
-}
-
 /// Everything the flow needs. `client_secret` is only ever sent to the token
 /// endpoint.
 pub struct Options {
@@ -48,7 +41,8 @@ pub struct Options {
     pub client_secret: String,
     /// The consent page (default [`AUTHORIZE_URL`]).
     pub authorize_url: Option<Url>,
-    /// The token endpoint (default: from the config's `base_url` or `region`).
+    /// The token endpoint (default: on the config's `base_url`, else on the
+    /// origin the component declares for the config).
     pub token_url: Option<Url>,
     /// Sent as `redirect_uri`; must match one registered in the app (default
     /// `http://127.0.0.1:<port>/callback`). Its path is the one the listener
@@ -74,12 +68,18 @@ pub struct Pending {
 }
 
 /// Reads the config (a missing file is an empty one), binds the listener and
-/// builds the authorize URL. Nothing is written yet.
-pub fn start(config_path: &Path, options: Options) -> Result<Pending, Error> {
+/// builds the authorize URL. Nothing is written yet. `api_origin` is asked
+/// for the origin the component declares for a config, when the token
+/// endpoint depends on it.
+pub fn start(
+    config_path: &Path,
+    options: Options,
+    api_origin: impl FnOnce(&str) -> Result<String, Error>,
+) -> Result<Pending, Error> {
     let config = read_config(config_path)?;
     let token_url = match &options.token_url {
         Some(url) => url.clone(),
-        None => default_token_url(&config, config_path)?,
+        None => default_token_url(&config, config_path, api_origin)?,
     };
     let port = options
         .port
@@ -87,16 +87,16 @@ pub fn start(config_path: &Path, options: Options) -> Result<Pending, Error> {
         .unwrap_or(DEFAULT_PORT);
     // Loopback only: the code must not be receivable from the network.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .map_err(|e| Error::Failed(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+        .map_err(|e| Error::Run(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
     let bound = listener
         .local_addr()
-        .map_err(|e| Error::Failed(format!("listener: {e}")))?;
+        .map_err(|e| Error::Run(format!("listener: {e}")))?;
     let redirect_uri = match &options.redirect_uri {
         Some(url) => url.clone(),
         None => Url::parse(&format!("http://{bound}{DEFAULT_CALLBACK}"))
             .expect("a socket address makes a valid URL"),
     };
-    let state = random_state().map_err(|e| Error::Failed(format!("no randomness: {e}")))?;
+    let state = random_state().map_err(|e| Error::Run(format!("no randomness: {e}")))?;
     let mut authorize_url = options
         .authorize_url
         .clone()
@@ -143,7 +143,7 @@ impl Pending {
                 let mut config = self.config.clone();
                 config.insert("access_token".into(), Value::String(token));
                 write_config(config_path, &config).map_err(|e| {
-                    Error::Failed(format!("{}: cannot write: {e}", config_path.display()))
+                    Error::Run(format!("{}: cannot write: {e}", config_path.display()))
                 })
             });
         let page = match &outcome {
@@ -151,9 +151,9 @@ impl Pending {
                 "200 OK",
                 "Intercom access granted. The token is saved; you can close this tab.".to_owned(),
             ),
-            Err(Error::Input(m) | Error::Failed(m)) => (
+            Err(e) => (
                 "400 Bad Request",
-                format!("Authorization failed: {m}. You can close this tab."),
+                format!("Authorization failed: {e}. You can close this tab."),
             ),
         };
         // The browser may have gone away; the outcome stands either way.
@@ -167,13 +167,13 @@ impl Pending {
     fn wait_for_redirect(&self, deadline: Instant) -> Result<(TcpStream, Url), Error> {
         self.listener
             .set_nonblocking(true)
-            .map_err(|e| Error::Failed(format!("listener: {e}")))?;
+            .map_err(|e| Error::Run(format!("listener: {e}")))?;
         let (sender, requests) = mpsc::channel();
         let path = self.redirect_uri.path().to_owned();
         loop {
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::Failed(format!(
+                return Err(Error::Run(format!(
                     "no redirect reached {} within {}s; run `auth` again (--timeout to wait longer)",
                     self.redirect_uri,
                     self.options.timeout.as_secs()
@@ -191,7 +191,7 @@ impl Pending {
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(Error::Failed(format!("listener: {e}"))),
+                Err(e) => return Err(Error::Run(format!("listener: {e}"))),
             }
             while let Ok((mut stream, target)) = requests.try_recv() {
                 if target.path() == path {
@@ -213,7 +213,7 @@ impl Pending {
         };
         // The state is checked first: a forged redirect learns nothing.
         if param("state").as_deref() != Some(self.state.as_str()) {
-            return Err(Error::Failed(
+            return Err(Error::Run(
                 "the redirect's state does not match this authorization request (a stale or \
                  forged redirect); no code was exchanged and nothing was written"
                     .into(),
@@ -221,13 +221,13 @@ impl Pending {
         }
         if let Some(error) = param("error") {
             let detail = param("error_description").unwrap_or_default();
-            return Err(Error::Failed(format!(
+            return Err(Error::Run(format!(
                 "Intercom did not authorize the app: {error} {detail}"
             )));
         }
         param("code")
             .filter(|c| !c.is_empty())
-            .ok_or_else(|| Error::Failed("the redirect carries no code".into()))
+            .ok_or_else(|| Error::Run("the redirect carries no code".into()))
     }
 
     /// `POST /auth/eagle/token` with the code, client id and secret as form
@@ -247,7 +247,7 @@ impl Pending {
                 ("client_id", self.options.client_id.as_str()),
                 ("client_secret", self.options.client_secret.as_str()),
             ])
-            .map_err(|e| Error::Failed(format!("token exchange at {url}: {e}")))?;
+            .map_err(|e| Error::Run(format!("token exchange at {url}: {e}")))?;
         let status = response.status();
         let body: Value = response
             .body_mut()
@@ -266,7 +266,7 @@ impl Pending {
                     )
                 })
                 .collect();
-            return Err(Error::Failed(format!(
+            return Err(Error::Run(format!(
                 "Intercom refused the token exchange at {url} (HTTP {}{}); check the client id \
                  and secret, and authorize again (a code works once)",
                 status.as_u16(),
@@ -282,7 +282,7 @@ impl Pending {
             .find_map(|k| body[k].as_str().filter(|t| !t.is_empty()))
             .map(str::to_owned)
             .ok_or_else(|| {
-                Error::Failed(format!(
+                Error::Run(format!(
                     "the token exchange at {url} answered without an access token"
                 ))
             })
@@ -295,46 +295,46 @@ fn read_config(path: &Path) -> Result<Map<String, Value>, Error> {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
         Err(e) => {
-            return Err(Error::Input(format!(
-                "--config {}: cannot read: {e}",
-                path.display()
-            )));
+            return Err(Error::invalid(
+                Document::Config,
+                path,
+                format!("cannot read: {e}"),
+            ));
         }
     };
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::Input(format!(
-            "--config {}: not a JSON object",
-            path.display()
-        ))),
-        Err(e) => Err(Error::Input(format!(
-            "--config {}: not valid JSON: {e}",
-            path.display()
-        ))),
+        Ok(_) => Err(Error::invalid(Document::Config, path, "not a JSON object")),
+        Err(e) => Err(Error::invalid(
+            Document::Config,
+            path,
+            format!("not valid JSON: {e}"),
+        )),
     }
 }
 
-/// The token endpoint on the API host the config points at: `base_url`
-/// (a simulator, a proxy) or the region's host, as the connector picks it.
-fn default_token_url(config: &Map<String, Value>, path: &Path) -> Result<Url, Error> {
-    let invalid = |m: String| Error::Input(format!("{}: {m}", path.display()));
-    let base = match (config.get("base_url"), config.get("region")) {
-        (Some(Value::String(url)), _) => url.trim_end_matches('/').to_owned(),
-        (Some(_), _) => return Err(invalid("field `base_url` must be a string".into())),
-        (None, None) => "https://api.intercom.io".into(),
-        (None, Some(region)) => match region.as_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("us") => "https://api.intercom.io".into(),
-            Some("eu") => "https://api.eu.intercom.io".into(),
-            Some("au") => "https://api.au.intercom.io".into(),
-            _ => {
-                return Err(invalid(format!(
-                    "field `region` must be one of us, eu, au; got {region}"
-                )));
-            }
-        },
+/// The token endpoint on the API host the config points at: its `base_url`
+/// (a simulator, a proxy, path and all), else the origin the component
+/// declares for it (the region's API host), so the region table stays the
+/// connector's. The component parses the config with a placeholder token:
+/// the token is what this flow replaces.
+fn default_token_url(
+    config: &Map<String, Value>,
+    path: &Path,
+    api_origin: impl FnOnce(&str) -> Result<String, Error>,
+) -> Result<Url, Error> {
+    let base = match config.get("base_url") {
+        Some(Value::String(url)) => url.trim_end_matches('/').to_owned(),
+        _ => {
+            let mut config = config.clone();
+            config.insert("access_token".into(), Value::String("unset".into()));
+            api_origin(&Value::Object(config).to_string())?
+        }
     };
-    Url::parse(&format!("{base}{TOKEN_PATH}"))
-        .map_err(|e| invalid(format!("field `base_url`: {e}")))
+    Url::parse(&format!("{base}{TOKEN_PATH}")).map_err(|e| Error::Input {
+        document: Document::Config,
+        message: format!("{}: field `base_url`: {e}", path.display()),
+    })
 }
 
 /// The port of a loopback redirect URI, which the listener must then use.
@@ -348,7 +348,7 @@ fn loopback_port(url: &Url) -> Option<u16> {
 fn random_state() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(format!("{:032x}", u128::from_be_bytes(bytes)))
 }
 
 /// Reads one request head and returns its target, or `None` for anything
@@ -397,38 +397,25 @@ fn respond(stream: &mut TcpStream, status: &str, message: &str) -> std::io::Resu
     stream.flush()
 }
 
-/// Writes the config through a sibling temporary file created owner-only
-/// (0600) before the token goes in, then renamed over the config: the secret
-/// is never readable by others, and a crash leaves the old config whole.
+/// Writes the config through a sibling temporary file, owner-only (0600)
+/// before the token goes in, then renamed over the config: the secret is
+/// never readable by others, and a crash leaves the old config whole.
 fn write_config(path: &Path, config: &Map<String, Value>) -> std::io::Result<()> {
     let mut text = serde_json::to_string_pretty(config)?;
     text.push('\n');
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("not a file path"))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Created 0600; the umask can only remove bits, so set the mode outright.
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&tmp).and_then(|mut file| {
-        // The umask can only remove bits; set the mode outright anyway.
-        #[cfg(unix)]
-        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
-    });
-    match written.and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    file.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
+    file.as_file().sync_all()?;
+    file.persist(path)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -440,25 +427,29 @@ mod tests {
     }
 
     #[test]
-    fn token_url_follows_base_url_then_region() {
-        let url = |json| default_token_url(&config(json), Path::new("c.json")).map(String::from);
+    fn token_url_follows_base_url_then_the_components_origin() {
+        let url = |json| {
+            let mut asked = None;
+            let url = default_token_url(&config(json), Path::new("c.json"), |config| {
+                asked = Some(config.to_owned());
+                Ok("https://api.eu.intercom.io".into())
+            });
+            (url.map(String::from).ok(), asked)
+        };
         assert_eq!(
-            url("{}").unwrap(),
-            "https://api.intercom.io/auth/eagle/token"
+            url(r#"{"region":"eu","base_url":"http://127.0.0.1:9/"}"#),
+            (Some("http://127.0.0.1:9/auth/eagle/token".into()), None)
         );
+        let (token_url, asked) = url(r#"{"region":"eu","access_token":5}"#);
         assert_eq!(
-            url(r#"{"region":"EU"}"#).unwrap(),
-            "https://api.eu.intercom.io/auth/eagle/token"
+            token_url.as_deref(),
+            Some("https://api.eu.intercom.io/auth/eagle/token")
         );
+        let asked: Value = serde_json::from_str(&asked.unwrap()).unwrap();
         assert_eq!(
-            url(r#"{"region":"au"}"#).unwrap(),
-            "https://api.au.intercom.io/auth/eagle/token"
+            asked,
+            serde_json::json!({"region":"eu","access_token":"unset"})
         );
-        assert_eq!(
-            url(r#"{"region":"eu","base_url":"http://127.0.0.1:9/"}"#).unwrap(),
-            "http://127.0.0.1:9/auth/eagle/token"
-        );
-        assert!(matches!(url(r#"{"region":"mars"}"#), Err(Error::Input(_))));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use wasmtime::Result;
 
 use crate::bindings::LogLevel;
 use crate::bindings::connector::source::clock::WaitReason;
-use crate::output::{CallTime, Sink};
+use crate::types::{CallTime, Sink};
 
 #[derive(Clone, Debug, Default)]
 struct Counts {

@@ -11,9 +11,12 @@ use wasmtime::{Engine, Store};
 use wasmtime::{Result, format_err};
 
 use crate::bindings::{ConnectorError, SourceConnector};
-use crate::instance::{HostState, linker};
-use crate::output::Sink;
-use crate::sandbox::{self, Limits, NetworkPolicy};
+use crate::imports::linker;
+use crate::instance::HostState;
+use crate::limits::Limits;
+use crate::network::NetworkPolicy;
+use crate::types::{CallTime, Sink};
+use crate::watchdog;
 
 /// What an export returned: the connector's own error is an outcome, not a
 /// host failure.
@@ -42,7 +45,7 @@ impl Runtime {
     /// `cache_dir`: where compiled components are kept; None compiles every time.
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self> {
         let engine = Engine::new(&engine_config())?;
-        sandbox::start_epoch_ticker(&engine).context("cannot start the watchdog thread")?;
+        watchdog::start_epoch_ticker(&engine).context("cannot start the watchdog thread")?;
         Ok(Self {
             engine,
             cache_dir,
@@ -98,29 +101,19 @@ impl Runtime {
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut hasher);
-        hasher
-            .0
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        format!("{:x}", hasher.0.finalize())
     }
 }
 
+/// Through a sibling temporary file, so a concurrent start never reads half
+/// an artifact.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = tempfile_in(dir)?;
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-fn tempfile_in(dir: &Path) -> std::io::Result<PathBuf> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    Ok(dir.join(format!(".tmp-{}-{nanos}", std::process::id())))
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.persist(path)?;
+    Ok(())
 }
 
 /// A loaded component, ready to be instantiated per call.
@@ -158,7 +151,7 @@ impl Connector {
         let returned = std::time::Instant::now();
         let (sink, written) = data.sink.finish();
         let mut sink = sink.ok_or_else(|| format_err!("the output thread panicked"))?;
-        sink.finished(crate::CallTime {
+        sink.finished(CallTime {
             total: started.elapsed(),
             // Writing what was still queued is the host's time too.
             in_host: data.in_host + returned.elapsed(),
@@ -176,15 +169,20 @@ impl Connector {
         Ok(spec)
     }
 
-    /// The network policy for `config`: the component's declared origins,
-    /// vetted by [`NetworkPolicy::from_declared`].
-    pub fn network_policy<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<NetworkPolicy>> {
+    /// The origins the component declares for `config`, not yet vetted.
+    pub fn allowed_origins<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<Vec<String>>> {
         let (_, declared) =
             self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
                 c.connector_source_source()
                     .call_allowed_origins(store, config)
             })?;
-        match declared {
+        Ok(declared)
+    }
+
+    /// The network policy for `config`: the component's declared origins,
+    /// vetted by [`NetworkPolicy::from_declared`].
+    pub fn network_policy<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<NetworkPolicy>> {
+        match self.allowed_origins(config, sink)? {
             Ok(origins) => Ok(Ok(NetworkPolicy::from_declared(&origins, config)?)),
             Err(e) => Ok(Err(e)),
         }

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use wasmtime::Result;
 
 use crate::bindings::LogLevel;
-use crate::output::Sink;
+use crate::types::Sink;
 
 pub struct SingerSink<W: Write + Send + 'static> {
     out: W,

@@ -15,7 +15,7 @@ use wasmtime::{Result, format_err};
 
 use crate::bindings::LogLevel;
 use crate::bindings::connector::source::clock::WaitReason;
-use crate::output::{Sink, json_object};
+use crate::types::{Sink, json_object};
 
 /// Pages of records waiting for the thread, at most.
 const QUEUE: usize = 2;

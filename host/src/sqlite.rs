@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use wasmtime::{Result, bail, format_err};
 
 use crate::bindings::LogLevel;
-use crate::output::Sink;
+use crate::types::Sink;
 
 /// The column stamping each row with the run that last wrote it.
 pub const RUN_COLUMN: &str = "_sdc_run_id";

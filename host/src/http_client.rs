@@ -1,6 +1,6 @@
-//! The `http` import: requests on a pooled rustls client, filtered by the
-//! network policy, with capped timeouts and body sizes; batches run on a
-//! bounded set of threads.
+//! The client behind the `http` import: requests on a pooled rustls client,
+//! filtered by the network policy, with capped timeouts and body sizes;
+//! batches run on a bounded set of threads.
 //!
 //! Redirects are never followed by the host: a 3xx reaches the guest as a
 //! normal response, and following it means a new request, which the policy
@@ -16,7 +16,8 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::bindings::{Method, Request, Response, TransportError};
-use crate::sandbox::{self, Limits, NetworkPolicy};
+use crate::limits::Limits;
+use crate::network::{self, NetworkPolicy};
 
 pub struct HttpClient {
     inner: Arc<Client>,
@@ -206,7 +207,7 @@ impl Workers {
 }
 
 /// The default resolver, except that a name the policy did not treat as
-/// local ([`sandbox::is_local_authority`]) may not resolve to this machine:
+/// local ([`network::is_local_authority`]) may not resolve to this machine:
 /// otherwise `https://name-resolving-to-127.0.0.1` (or DNS rebinding) would
 /// reach local services the config never named.
 #[derive(Debug)]
@@ -227,14 +228,14 @@ impl Resolver for NoLocalResolver {
                 .trim_end_matches(']')
                 .parse::<IpAddr>(),
             uri.port_u16().or_else(|| default_port(uri)),
-        ) && sandbox::is_local_authority(host)
+        ) && network::is_local_authority(host)
         {
             let mut resolved = self.empty();
             resolved.push(SocketAddr::new(ip, port));
             return Ok(resolved);
         }
         let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
-        if sandbox::is_local_authority(host) {
+        if network::is_local_authority(host) {
             return Ok(resolved);
         }
         let mut kept = self.empty();
@@ -259,7 +260,7 @@ fn remote_only(host: &str, resolved: &[SocketAddr]) -> io::Result<Vec<SocketAddr
     let kept: Vec<SocketAddr> = resolved
         .iter()
         .copied()
-        .filter(|a| !sandbox::is_local_address(a.ip()))
+        .filter(|a| !network::is_local_address(a.ip()))
         .collect();
     if kept.is_empty() {
         return Err(io::Error::new(
@@ -386,7 +387,7 @@ mod tests {
             "0.0.0.0",
             "[::ffff:127.0.0.1]",
         ] {
-            assert!(sandbox::is_local_authority(host), "{host}");
+            assert!(network::is_local_authority(host), "{host}");
         }
         for host in [
             "api.intercom.io",
@@ -394,7 +395,7 @@ mod tests {
             "[2001:db8::1]",
             "localhost.example",
         ] {
-            assert!(!sandbox::is_local_authority(host), "{host}");
+            assert!(!network::is_local_authority(host), "{host}");
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::bindings::connector::source::state;
 use crate::instance::HostState;
-use crate::output::{Sink, json_object};
+use crate::types::{Sink, json_object};
 
 impl<S: Sink> state::Host for HostState<S> {
     fn get(&mut self) -> wasmtime::Result<Option<String>> {
@@ -11,8 +11,7 @@ impl<S: Sink> state::Host for HostState<S> {
     }
 
     fn checkpoint(&mut self, document: String) -> wasmtime::Result<Result<(), String>> {
-        self.watchdog.progressed();
-        self.in_host(|s| {
+        self.progress(|s| {
             let raw = json_object("checkpointed state", document)?;
             let state = raw.get().to_string();
             if let Err(e) = s.sink.checkpoint(raw) {

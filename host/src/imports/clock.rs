@@ -5,33 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::bindings::connector::source::clock::{self, WaitReason};
 use crate::instance::HostState;
-use crate::output::Sink;
-
-/// Waits a guest asked for during one call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Waits {
-    pub rate_limit: Duration,
-    pub retry: Duration,
-    pub busy: Duration,
-    pub count: u64,
-}
-
-impl std::ops::AddAssign for Waits {
-    fn add_assign(&mut self, other: Self) {
-        self.rate_limit = self.rate_limit.saturating_add(other.rate_limit);
-        self.retry = self.retry.saturating_add(other.retry);
-        self.busy = self.busy.saturating_add(other.busy);
-        self.count = self.count.saturating_add(other.count);
-    }
-}
-
-impl Waits {
-    pub fn total(&self) -> Duration {
-        self.rate_limit
-            .saturating_add(self.retry)
-            .saturating_add(self.busy)
-    }
-}
+use crate::types::Sink;
 
 impl<S: Sink> clock::Host for HostState<S> {
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
