@@ -2,13 +2,16 @@
 //! caches them, sandboxes them, serves their imports, and hands their output
 //! to a [`Sink`].
 
+pub mod address_class;
 pub mod bindings;
+mod cache;
 pub mod clock;
 pub mod http;
 pub mod instance;
 pub mod logging;
 pub mod oauth;
 pub mod output;
+mod private_file;
 pub mod progress;
 pub mod runtime;
 pub mod sandbox;
