@@ -7,17 +7,17 @@
 //! vets like any other. Request headers (the credentials) are never logged.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use ureq::http::Uri;
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::DefaultConnector;
 
+use crate::address_class::PublicOnlyResolver;
 use crate::bindings::{Method, Request, Response, TransportError};
 use crate::limits::Limits;
-use crate::network::{self, NetworkPolicy};
+use crate::network::NetworkPolicy;
 
 pub struct HttpClient {
     inner: Arc<Client>,
@@ -40,9 +40,15 @@ impl Client {
             .max_idle_connections_per_host(limits.batch_concurrency.max(1))
             .max_idle_connections(limits.batch_concurrency.max(10))
             .user_agent(concat!("intercom-connector/", env!("CARGO_PKG_VERSION")))
+            // No proxy from the environment (HTTPS_PROXY and the like): the
+            // address check must see the origin's addresses, not a proxy's.
+            .proxy(None)
             .build();
+        // Only the origins the config names may resolve to private or local
+        // addresses.
+        let resolver = PublicOnlyResolver::new(DefaultResolver::default(), policy.named().to_vec());
         Self {
-            agent: ureq::Agent::with_parts(config, DefaultConnector::default(), NoLocalResolver),
+            agent: ureq::Agent::with_parts(config, DefaultConnector::default(), resolver),
             policy,
             limits,
         }
@@ -206,71 +212,6 @@ impl Workers {
     }
 }
 
-/// The default resolver, except that a name the policy did not treat as
-/// local ([`network::is_local_authority`]) may not resolve to this machine:
-/// otherwise `https://name-resolving-to-127.0.0.1` (or DNS rebinding) would
-/// reach local services the config never named.
-#[derive(Debug)]
-struct NoLocalResolver;
-
-impl Resolver for NoLocalResolver {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().unwrap_or_default();
-        // An address needs no lookup (the default resolver starts a thread
-        // for each one, to bound it by the timeout).
-        if let (Ok(ip), Some(port)) = (
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>(),
-            uri.port_u16().or_else(|| default_port(uri)),
-        ) && network::is_local_authority(host)
-        {
-            let mut resolved = self.empty();
-            resolved.push(SocketAddr::new(ip, port));
-            return Ok(resolved);
-        }
-        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
-        if network::is_local_authority(host) {
-            return Ok(resolved);
-        }
-        let mut kept = self.empty();
-        for addr in remote_only(host, &resolved).map_err(ureq::Error::Io)? {
-            kept.push(addr);
-        }
-        Ok(kept)
-    }
-}
-
-fn default_port(uri: &Uri) -> Option<u16> {
-    match uri.scheme_str() {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    }
-}
-
-/// The addresses of `resolved` that are not this machine's; an error (kind
-/// `PermissionDenied`, reported as `denied`) when none is left.
-fn remote_only(host: &str, resolved: &[SocketAddr]) -> io::Result<Vec<SocketAddr>> {
-    let kept: Vec<SocketAddr> = resolved
-        .iter()
-        .copied()
-        .filter(|a| !network::is_local_address(a.ip()))
-        .collect();
-    if kept.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("{host} resolves to this machine, which the config does not name"),
-        ));
-    }
-    Ok(kept)
-}
-
 fn transport_error(error: ureq::Error) -> TransportError {
     match error {
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -355,47 +296,11 @@ mod tests {
     }
 
     #[test]
-    fn names_resolving_to_this_machine_are_refused() {
-        let local: Vec<SocketAddr> = ["127.0.0.1:443", "[::1]:443", "0.0.0.0:443"]
-            .iter()
-            .map(|a| a.parse().unwrap())
-            .collect();
-        let error = remote_only("rebind.example", &local).unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
+    fn refused_addresses_reach_the_guest_as_denied() {
+        let resolved = ["10.0.0.1:443".parse().unwrap()];
+        let error = crate::address_class::public_only("rebind.example", &resolved).unwrap_err();
         assert!(
-            matches!(transport_error(ureq::Error::Io(error)), TransportError::Denied(m) if m.contains("resolves to this machine"))
+            matches!(transport_error(ureq::Error::Io(error)), TransportError::Denied(m) if m.contains("outside the public internet"))
         );
-        let mixed: Vec<SocketAddr> = vec![
-            "127.0.0.1:443".parse().unwrap(),
-            "[::ffff:127.0.0.1]:443".parse().unwrap(),
-            "93.184.215.14:443".parse().unwrap(),
-        ];
-        assert_eq!(
-            remote_only("example.com", &mixed).unwrap(),
-            ["93.184.215.14:443".parse().unwrap()]
-        );
-    }
-
-    #[test]
-    fn local_authorities_are_the_ones_the_policy_vets() {
-        for host in [
-            "localhost",
-            "LOCALHOST.",
-            "api.localhost",
-            "127.0.0.2",
-            "[::1]",
-            "0.0.0.0",
-            "[::ffff:127.0.0.1]",
-        ] {
-            assert!(network::is_local_authority(host), "{host}");
-        }
-        for host in [
-            "api.intercom.io",
-            "10.0.0.1",
-            "[2001:db8::1]",
-            "localhost.example",
-        ] {
-            assert!(!network::is_local_authority(host), "{host}");
-        }
     }
 }

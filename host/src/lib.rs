@@ -2,7 +2,9 @@
 //! caches them, sandboxes them, serves their imports, and hands their output
 //! to a [`Sink`].
 
+pub mod address_class;
 pub mod bindings;
+mod cache;
 pub mod commands;
 pub mod error;
 mod http_client;
@@ -12,6 +14,7 @@ pub mod limits;
 pub mod logging;
 pub mod network;
 pub mod oauth;
+mod private_file;
 pub mod progress;
 pub mod runtime;
 pub mod singer;

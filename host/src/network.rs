@@ -10,6 +10,9 @@ use wasmtime::{Result, bail};
 #[derive(Clone, Debug, Default)]
 pub struct NetworkPolicy {
     origins: Vec<url::Origin>,
+    /// The admitted origins the config names: only they may resolve to
+    /// addresses outside the public internet ([`crate::address_class`]).
+    named: Vec<url::Origin>,
 }
 
 impl NetworkPolicy {
@@ -41,7 +44,11 @@ impl NetworkPolicy {
             }
             origins.push(origin);
         }
-        Ok(Self { origins })
+        let named = origins.iter().filter(|o| named.contains(o)).cloned();
+        Ok(Self {
+            named: named.collect(),
+            origins,
+        })
     }
 
     /// The parsed URL when the policy admits it; else why not.
@@ -55,6 +62,11 @@ impl NetworkPolicy {
                 parsed.origin().ascii_serialization()
             ))
         }
+    }
+
+    /// The admitted origins that may reach private and local addresses.
+    pub(crate) fn named(&self) -> &[url::Origin] {
+        &self.named
     }
 
     pub fn origins(&self) -> Vec<String> {
@@ -81,16 +93,9 @@ fn is_local_host(url: &Url) -> bool {
 }
 
 /// A loopback or unspecified address, IPv4-mapped IPv6 included.
-pub(crate) fn is_local_address(ip: IpAddr) -> bool {
+fn is_local_address(ip: IpAddr) -> bool {
     let ip = ip.to_canonical();
     ip.is_loopback() || ip.is_unspecified()
-}
-
-/// Whether the host part of an admitted request URL (as `http::Uri` spells
-/// it) is one [`NetworkPolicy::from_declared`] treated as local, so already
-/// vetted against the config; other names must not resolve to this machine.
-pub(crate) fn is_local_authority(host: &str) -> bool {
-    Url::parse(&format!("http://{host}/")).is_ok_and(|url| is_local_host(&url))
 }
 
 /// Origins of every URL-shaped string value anywhere in the config.

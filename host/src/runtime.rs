@@ -1,16 +1,15 @@
 //! Loading components (with an on-disk cache of compiled artifacts) and
 //! calling their exports, each call in a fresh, sandboxed instance.
 
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::error::Context;
 use wasmtime::{Engine, Store};
 use wasmtime::{Result, format_err};
 
 use crate::bindings::{ConnectorError, SourceConnector};
+use crate::cache::ArtifactCache;
 use crate::imports::linker;
 use crate::instance::HostState;
 use crate::limits::Limits;
@@ -37,7 +36,7 @@ pub fn engine_config() -> wasmtime::Config {
 
 pub struct Runtime {
     engine: Engine,
-    cache_dir: Option<PathBuf>,
+    cache: Option<ArtifactCache>,
     limits: Limits,
 }
 
@@ -48,7 +47,7 @@ impl Runtime {
         watchdog::start_epoch_ticker(&engine).context("cannot start the watchdog thread")?;
         Ok(Self {
             engine,
-            cache_dir,
+            cache: cache_dir.map(ArtifactCache::new),
             limits,
         })
     }
@@ -67,53 +66,17 @@ impl Runtime {
     }
 
     fn compile_cached(&self, bytes: &[u8]) -> Result<Component> {
-        let Some(dir) = &self.cache_dir else {
+        let Some(cache) = &self.cache else {
             return Component::new(&self.engine, bytes);
         };
-        let path = dir.join(format!("{}.cwasm", self.cache_key(bytes)));
-        if path.exists() {
-            // SAFETY: the file was written by `serialize` below for this
-            // engine's configuration (the key covers both), in a cache
-            // directory the user owns.
-            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &path) } {
-                return Ok(component);
-            }
+        let key = ArtifactCache::key(&self.engine, bytes);
+        if let Some(component) = cache.load(&self.engine, &key) {
+            return Ok(component);
         }
         let component = Component::new(&self.engine, bytes)?;
-        // A cache that cannot be written only costs the next start time.
-        let _ = write_atomically(&path, &component.serialize()?);
+        cache.store(&key, &component.serialize()?);
         Ok(component)
     }
-
-    /// Content hash of the component plus the engine's compatibility hash.
-    fn cache_key(&self, bytes: &[u8]) -> String {
-        struct ShaHasher(Sha256);
-        impl Hasher for ShaHasher {
-            fn write(&mut self, bytes: &[u8]) {
-                self.0.update(bytes);
-            }
-            fn finish(&self) -> u64 {
-                0
-            }
-        }
-        let mut hasher = ShaHasher(Sha256::new());
-        hasher.write(bytes);
-        self.engine
-            .precompile_compatibility_hash()
-            .hash(&mut hasher);
-        format!("{:x}", hasher.0.finalize())
-    }
-}
-
-/// Through a sibling temporary file, so a concurrent start never reads half
-/// an artifact.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut file, bytes)?;
-    file.persist(path)?;
-    Ok(())
 }
 
 /// A loaded component, ready to be instantiated per call.

@@ -57,6 +57,10 @@ impl SqliteSink {
     /// Opens (or creates) the database, registers a new run and takes the
     /// write lock, so two syncs into one file fail fast instead of interleaving.
     pub fn open(path: &Path) -> Result<Self> {
+        // Created owner-only before SQLite opens it; its `-wal` and `-shm`
+        // files take the database file's mode.
+        crate::private_file::create_private_file(path)
+            .map_err(|e| format_err!("cannot create database {}: {e}", path.display()))?;
         let conn = Connection::open(path)
             .map_err(|e| format_err!("cannot open database {}: {e}", path.display()))?;
         // WAL: readers can query while a sync writes. NORMAL stays consistent

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { blockingSleep, SyncHttp } from './bridge.mjs';
-import { policyFromDeclared } from './policy.mjs';
+import { namedOrigins, policyFromDeclared } from './policy.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const USER_AGENT = 'intercom-connector-js-host/0.1.0';
@@ -214,8 +214,9 @@ async function wasiImports() {
 
 /** Host state of one instance: one export call, as in the Rust host. */
 class Instance {
-  constructor({ origins, state, out }) {
+  constructor({ origins, named = [], state, out }) {
     this.origins = origins;
+    this.named = named;
     this.state = state ?? undefined;
     this.out = out;
     this.declared = new Set();
@@ -245,7 +246,7 @@ class Instance {
   }
 
   #http() {
-    this.http ??= new SyncHttp(this.origins, LIMITS, USER_AGENT);
+    this.http ??= new SyncHttp(this.origins, this.named, LIMITS, USER_AGENT);
     return this.http;
   }
 
@@ -426,7 +427,7 @@ async function main() {
   const state = args.state ? readInput('--state', args.state, true) : undefined;
 
   const started = Date.now();
-  const host = new Instance({ origins, state, out });
+  const host = new Instance({ origins, named: namedOrigins(origins, config), state, out });
   let result;
   try {
     result = await call(instantiate, wasi, host, (c) => c.read(config, catalog, state));

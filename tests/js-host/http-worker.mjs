@@ -6,11 +6,12 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { workerData } from 'node:worker_threads';
 
-import { admit } from './policy.mjs';
+import { AddressDenied, admit, publicOnlyLookup, refusal } from './policy.mjs';
 
-const { port, signal: signalBuffer, origins, limits, userAgent } = workerData;
+const { port, signal: signalBuffer, origins, named: configNamed, limits, userAgent } = workerData;
 const signal = new Int32Array(signalBuffer);
 
 const agentOptions = { keepAlive: true, maxSockets: limits.concurrency };
@@ -31,6 +32,7 @@ class TooLarge extends Error {}
 
 /** A node error as a WIT `transport-error`. */
 function transportError(error) {
+  if (error instanceof AddressDenied) return { tag: 'denied', val: error.message };
   if (error instanceof Timeout || error?.code === 'ETIMEDOUT') return { tag: 'timeout' };
   if (error instanceof TooLarge) return { tag: 'too-large', val: BigInt(limits.maxResponseBytes) };
   const code = String(error?.code ?? '');
@@ -47,6 +49,16 @@ function send(request) {
   const { url } = admitted;
   const method = METHODS[request.method];
   if (!method) return Promise.resolve({ tag: 'err', val: { tag: 'denied', val: `invalid request: method ${request.method}` } });
+  // Only origins the config names may reach addresses outside the public
+  // internet: literals are judged here (node looks nothing up for them),
+  // names after resolution, on every address.
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  let lookup;
+  if (!configNamed.includes(url.origin)) {
+    const denied = isIP(hostname) ? refusal(hostname, [hostname]) : null;
+    if (denied) return Promise.resolve({ tag: 'err', val: transportError(denied) });
+    lookup = publicOnlyLookup();
+  }
 
   // Header pairs in the guest's order, duplicates kept (raw-headers form, in
   // which node adds no Host of its own). Host always names the URL's
@@ -83,7 +95,8 @@ function send(request) {
     try {
       req = clients[url.protocol].request({
         protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        hostname,
+        lookup,
         port: url.port || undefined,
         path: `${url.pathname}${url.search}`,
         method,

@@ -1,7 +1,12 @@
 // The network rule every host of the connector:source world enforces, as the
 // Rust host does (host/src/sandbox.rs): the component may reach only the
 // origins `allowed-origins(config)` declared; those must be https, or
-// loopback (http or https) when the config itself names that origin.
+// loopback (http or https) when the config itself names that origin. After
+// name resolution, only origins the config names may reach addresses outside
+// the public internet (host/src/address_class.rs).
+
+import dns from 'node:dns';
+import { isIP, isIPv4 } from 'node:net';
 
 /** `scheme://host[:port]` of an http(s) URL, or null. */
 function httpOrigin(text) {
@@ -85,4 +90,91 @@ export function admit(origins, text) {
     return { url };
   }
   return { denied: `origin ${url.origin} is not in the allow-list` };
+}
+
+/** The origins of `origins` the config names: they alone may resolve to private or local addresses. */
+export function namedOrigins(origins, config) {
+  const named = originsNamedIn(config);
+  return origins.filter((origin) => named.has(origin));
+}
+
+function v4Range([a, b, c, d]) {
+  if (a === 0) return '0.0.0.0/8';
+  if (a === 10) return '10.0.0.0/8';
+  if (a === 100 && (b & 0xc0) === 64) return '100.64.0.0/10';
+  if (a === 127) return '127.0.0.0/8';
+  if (a === 169 && b === 254) return '169.254.0.0/16';
+  if (a === 172 && (b & 0xf0) === 16) return '172.16.0.0/12';
+  if (a === 192 && b === 168) return '192.168.0.0/16';
+  if (a >= 224 && a <= 239) return '224.0.0.0/4';
+  if (a === 255 && b === 255 && c === 255 && d === 255) return '255.255.255.255';
+  return null;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address text. */
+function v6Groups(text) {
+  const last = text.lastIndexOf(':');
+  const tail = text.slice(last + 1);
+  let groups = text;
+  if (tail.includes('.')) {
+    const [a, b, c, d] = tail.split('.').map(Number);
+    groups = `${text.slice(0, last + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const parse = (part) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const [left, right] = groups.split('::').map(parse);
+  if (right === undefined) return left;
+  return [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+}
+
+/**
+ * The range `address` (an IP address, brackets and zone allowed) falls in
+ * when it is not a public internet address, else null; IPv6 forms that embed
+ * an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by it.
+ */
+export function nonPublicRange(address) {
+  const text = address.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '');
+  if (isIPv4(text)) return v4Range(text.split('.').map(Number));
+  if (!isIP(text)) throw new TypeError(`not an IP address: ${address}`);
+  const g = v6Groups(text);
+  const zeros = (from, to) => g.slice(from, to).every((x) => x === 0);
+  const embedded = (high, low) => v4Range([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  if (zeros(0, 8)) return '::';
+  if (zeros(0, 7) && g[7] === 1) return '::1';
+  if (zeros(0, 5) && (g[5] === 0xffff || g[5] === 0)) return embedded(g[6], g[7]);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return embedded(g[6], g[7]);
+  if (g[0] === 0x2002) return embedded(g[1], g[2]);
+  if ((g[0] & 0xfe00) === 0xfc00) return 'fc00::/7';
+  if ((g[0] & 0xffc0) === 0xfe80) return 'fe80::/10';
+  if ((g[0] & 0xffc0) === 0xfec0) return 'fec0::/10';
+  if ((g[0] & 0xff00) === 0xff00) return 'ff00::/8';
+  return null;
+}
+
+/** A request refused for where its name resolves: a `denied` transport error. */
+export class AddressDenied extends Error {}
+
+/** The refusal for `host` when none of `addresses` is public, else null. */
+export function refusal(host, addresses) {
+  if (addresses.some((a) => nonPublicRange(a) === null)) return null;
+  const listed = addresses.map((a) => `${a} (${nonPublicRange(a)})`).join(', ');
+  return new AddressDenied(
+    `${host} resolves only to addresses outside the public internet, which the config does not name: ${listed}`,
+  );
+}
+
+/**
+ * A `lookup` for node:net and node:http that resolves with `lookup` and
+ * keeps only public addresses, so nothing else is ever connected to.
+ */
+export function publicOnlyLookup(lookup = dns.lookup) {
+  return (hostname, options, callback) => {
+    lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error);
+      const denied = refusal(hostname, addresses.map((a) => a.address));
+      if (denied) return callback(denied);
+      const kept = addresses.filter((a) => nonPublicRange(a.address) === null);
+      if (options.all) return callback(null, kept);
+      return callback(null, kept[0].address, kept[0].family);
+    });
+  };
 }
