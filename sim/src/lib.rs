@@ -154,18 +154,19 @@ pub struct Lenient {
 }
 
 impl SimConfig {
-    /// The default workspace with every friendliness today's connector still
-    /// needs to pass its end-to-end tests; each one is a to-do for the connector:
-    /// - `numbered_sublists`: it pages notes and companies by `page` numbers, and
-    ///   loops when the server ignores them;
-    /// - `string_part_ids`: its schema declares part ids strings and it passes
-    ///   integers through;
-    /// - `plain_data`: nulls, unknown fields, odd attribute names and escapes
-    ///   the tests' expected records do not yet account for;
-    /// - `scroll_replays_lost_pages`: it retries a lost scroll page with the same
-    ///   param, which on Intercom skips that page;
-    /// - no rate limit: its tests assume no 429s and no pacing waits;
-    /// - no index lag: its tests update records and sync again at once.
+    /// The default workspace with the friendliness today's connector needs to
+    /// pass its end-to-end tests; each is a to-do for the connector:
+    /// - `string_part_ids`: it passes integer part ids through although its
+    ///   schema declares strings (target-csv refuses them; the incremental test
+    ///   misses the new part);
+    /// - no index lag: it misses a contact updated just before a sync (the
+    ///   SQLite test's second sync), and the other incremental tests pass only
+    ///   while a sync takes longer than the lag;
+    /// - `numbered_sublists`, `plain_data`, `scroll_replays_lost_pages` and no
+    ///   rate limit: the realistic forms were not shown to break a test, but
+    ///   the connector pages sub-lists by number, and its scroll retries and
+    ///   pacing were not yet checked against them, so they stay on until the
+    ///   connector is fixed.
     pub fn for_current_connector() -> SimConfig {
         SimConfig {
             rate_limit_per_minute: None,
