@@ -95,7 +95,7 @@ fn main() {
                 huge_conversations: 0,
                 contacts: 100,
                 companies: 100,
-                ..SimConfig::default()
+                ..SimConfig::for_current_connector()
             },
         ),
         Scenario::Cpu => cpu(&args),
@@ -115,7 +115,7 @@ fn sizes(args: &Args) -> SimConfig {
         max_parts_per_conversation: args.parts_per_conversation,
         latency: (args.latency_ms > 0).then(|| Duration::from_millis(args.latency_ms)),
         rate_limit_per_minute: args.rate_per_minute,
-        ..SimConfig::default()
+        ..SimConfig::for_current_connector()
     }
 }
 
@@ -149,7 +149,7 @@ fn throughput(args: &Args) {
             contacts: args.contacts,
             companies: 10,
             conversations: 10,
-            ..SimConfig::default()
+            ..SimConfig::for_current_connector()
         },
     );
 }
@@ -165,7 +165,7 @@ fn budget(args: &Args, conversations: usize) {
             companies: 10,
             latency: Some(Duration::from_millis(100)),
             rate_limit_per_minute: Some(10_000),
-            ..SimConfig::default()
+            ..SimConfig::for_current_connector()
         },
     );
 }

@@ -112,7 +112,7 @@ fn killed_runs_resumed_from_their_state_lose_nothing() {
     // A killed run leaves its scroll open until it expires; keep that short.
     let sim = Simulator::start(SimConfig {
         scroll_expiry: std::time::Duration::from_secs(1),
-        ..SimConfig::default()
+        ..SimConfig::for_current_connector()
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

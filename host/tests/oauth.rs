@@ -22,7 +22,7 @@ fn simulator() -> Simulator {
         contacts: 20,
         companies: 10,
         conversations: 10,
-        ..SimConfig::default()
+        ..SimConfig::for_current_connector()
     })
     .unwrap()
 }

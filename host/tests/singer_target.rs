@@ -72,7 +72,7 @@ fn venv() -> PathBuf {
 #[test]
 fn every_stream_loads_into_target_csv() {
     let venv = venv();
-    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
     let config_doc = json!({"access_token": "sim-token", "base_url": sim.base_url()});

@@ -72,6 +72,7 @@ struct Maker {
     next_conversation_id: u64,
     next_part_id: u64,
     next_note_id: u64,
+    integer_part_ids: bool,
 }
 
 /// One ChaCha stream per resource family, so that changing one family's count (or
@@ -89,6 +90,7 @@ enum Stream {
     DataAttributes = 9,
     Timeline = 10,
     Mutations = 11,
+    Realism = 12,
 }
 
 impl Dataset {
@@ -152,6 +154,7 @@ impl Dataset {
             admins: &admins,
             teams: &teams,
             tags: &tags,
+            integer_part_ids: !config.lenient.string_part_ids,
         };
         let mut next_conversation_id = 100_000_000_000 + r.random_range(0..1_000_000);
         let mut next_part_id = 1_000_000_000 + r.random_range(0..1_000_000);
@@ -202,8 +205,19 @@ impl Dataset {
                 next_conversation_id,
                 next_part_id,
                 next_note_id,
+                integer_part_ids: !config.lenient.string_part_ids,
             },
         };
+        if !config.lenient.plain_data {
+            let mut next_note_id = dataset.maker.next_note_id;
+            let stream = |family: u64| {
+                let mut rng = rng(Stream::Realism);
+                rng.set_stream(Stream::Realism as u64 * 100 + family);
+                rng
+            };
+            crate::realism::apply(&mut dataset, stream, &mut next_note_id);
+            dataset.maker.next_note_id = next_note_id;
+        }
         dataset.reindex();
         dataset
     }
@@ -472,6 +486,7 @@ impl Dataset {
             admins: &self.admins,
             teams: &self.teams,
             tags: &self.tags,
+            integer_part_ids: m.integer_part_ids,
         };
         let part_count = m.rng.random_range(1..=3);
         let (mut conversation, mut parts) = conversations::generate_one(
@@ -516,7 +531,13 @@ impl Dataset {
             0 => serde_json::json!({"type": "bot", "id": "0"}),
             n => conversations::admin_author(&self.admins[m.rng.random_range(0..n)]),
         };
-        let part = conversations::part(&mut m.rng, m.next_part_id, at, author, "comment");
+        let part = conversations::part(
+            &mut m.rng,
+            (m.next_part_id, m.integer_part_ids),
+            at,
+            author,
+            "comment",
+        );
         let parts = self
             .conversation_parts
             .entry(conversation_id.to_owned())

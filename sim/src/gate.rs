@@ -3,11 +3,10 @@
 //! then injected faults, configured latency and the statistics.
 
 use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, DATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -27,8 +26,8 @@ const VERSIONS: [&str; 22] = [
 
 const WINDOW_SECS: u64 = 10;
 
-/// Advertised per window when no limit is configured: large enough that no test
-/// or benchmark reaches it, so clients that pace on the headers never wait.
+/// Advertised per window when no limit is configured (a friendliness): large
+/// enough that no test or benchmark reaches it.
 const UNLIMITED_PER_WINDOW: u32 = 1_000_000;
 
 /// The endpoints whose `pages.next.starting_after` [`Fault::RepeatCursor`] repeats.
@@ -47,9 +46,11 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         given == &*state.token || state.oauth.issued(given)
     }) {
         stats.answered(StatusCode::UNAUTHORIZED.as_u16());
-        return ApiError::unauthorized().into_response();
+        let mut response = ApiError::unauthorized().into_response();
+        stamp_date(&state, &mut response);
+        return response;
     }
-    stats.authenticated(window_start(unix_now()));
+    stats.authenticated(window_start(state.server_now()));
     if let Some(latency) = state.latency {
         tokio::time::sleep(latency).await;
     }
@@ -58,19 +59,27 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         Err(refused) => return finish(&state, refused, Headers::Peek),
     };
     let Some(fault) = fault else {
-        let admission = state.limiter.admit(unix_now());
+        let admission = state.limiter.admit(state.server_now());
         let response = if admission.allowed {
-            checked(request, next).await
+            checked(&state, request, next).await
         } else {
             rate_limited(admission.limit)
         };
         return finish(&state, response, Headers::Admitted(admission));
     };
     stats.fault_fired();
+    // On Intercom a scroll page whose answer is lost was served all the same:
+    // the scroll moved on.
+    let lost_page_served = request.uri().path() == SCROLL_PATH
+        && !state.lenient.scroll_replays_lost_pages
+        && matches!(
+            fault,
+            Fault::Status(_) | Fault::Hang | Fault::Reset | Fault::InvalidJson
+        );
     // Faulted requests are answered without taking from the window's allowance.
     let response = match fault {
         Fault::RateLimited => {
-            let peek = state.limiter.peek(unix_now());
+            let peek = state.limiter.peek(state.server_now());
             let response = rate_limited(peek.limit);
             return finish(
                 &state,
@@ -81,33 +90,55 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
                 }),
             );
         }
-        Fault::Status(status) => status_error(status).into_response(),
+        Fault::Status(status) => {
+            if lost_page_served {
+                drop(checked(&state, request, next).await);
+            }
+            status_error(status).into_response()
+        }
         Fault::Delay(delay) => {
             tokio::time::sleep(delay).await;
-            checked(request, next).await
+            checked(&state, request, next).await
         }
         // Dropped with the connection when the client gives up, or with the
         // runtime when the simulator stops.
-        Fault::Hang => return std::future::pending().await,
+        Fault::Hang => {
+            if lost_page_served {
+                drop(checked(&state, request, next).await);
+            }
+            return std::future::pending().await;
+        }
         Fault::Reset => {
             // The answer below never reaches the client: the cut connection fails
             // to write it and resets. The cutter is always installed by `serve`.
-            if let Some(ConnectInfo(cutter)) = request.extensions().get::<ConnectInfo<Cutter>>() {
+            let cutter = request
+                .extensions()
+                .get::<ConnectInfo<Cutter>>()
+                .map(|ConnectInfo(cutter)| cutter.clone());
+            if lost_page_served {
+                drop(checked(&state, request, next).await);
+            }
+            if let Some(cutter) = cutter {
                 cutter.cut();
             }
             state.shared.served_one();
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
-        Fault::Truncated => truncate(checked(request, next).await).await,
-        Fault::InvalidJson => (
-            StatusCode::OK,
-            [(CONTENT_TYPE, "application/json; charset=utf-8")],
-            NOT_JSON,
-        )
-            .into_response(),
+        Fault::Truncated => truncate(checked(&state, request, next).await).await,
+        Fault::InvalidJson => {
+            if lost_page_served {
+                drop(checked(&state, request, next).await);
+            }
+            (
+                StatusCode::OK,
+                [(CONTENT_TYPE, "application/json; charset=utf-8")],
+                NOT_JSON,
+            )
+                .into_response()
+        }
         Fault::ScrollExists => companies::scroll_exists().into_response(),
         Fault::ScrollServerError => {
-            *state.scroll.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            companies::break_scroll(&state);
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -118,7 +149,7 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         Fault::RepeatCursor => {
             let mut request = request;
             request.extensions_mut().insert(RepeatCursor);
-            checked(request, next).await
+            checked(&state, request, next).await
         }
         // A revoked token is no longer authenticated: no rate-limit headers.
         Fault::Unauthorized => {
@@ -147,9 +178,10 @@ fn finish(state: &AppState, mut response: Response, headers: Headers) -> Respons
     // only after the `n`th answer was computed.
     state.shared.served_one();
     state.shared.stats.answered(response.status().as_u16());
+    stamp_date(state, &mut response);
     let admission = match headers {
         Headers::Admitted(admission) => admission,
-        Headers::Peek => state.limiter.peek(unix_now()),
+        Headers::Peek => state.limiter.peek(state.server_now()),
         Headers::None => return response,
     };
     let headers = response.headers_mut();
@@ -162,12 +194,38 @@ fn finish(state: &AppState, mut response: Response, headers: Headers) -> Respons
     response
 }
 
-/// The version check, then the resource.
-async fn checked(request: Request, next: Next) -> Response {
-    match check_version(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(err) => err.into_response(),
+/// `Date` by the server's clock; hyper adds one from the real clock only when
+/// the answer has none.
+fn stamp_date(state: &AppState, response: &mut Response) {
+    let now = i64::try_from(state.server_now()).unwrap_or(i64::MAX);
+    if let Some(date) = chrono::DateTime::from_timestamp(now, 0) {
+        let text = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().insert(DATE, value);
+        }
     }
+}
+
+/// The version check, then the resource, its JSON written with the escapes
+/// Intercom's encoder uses unless the data is plain.
+async fn checked(state: &AppState, request: Request, next: Next) -> Response {
+    let response = match check_version(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(err) => return err.into_response(),
+    };
+    if state.lenient.plain_data {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Handlers' bodies are in memory and cannot fail; answer 500 if one ever did.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return status_error(500).into_response();
+    };
+    let escaped = crate::escape::escape_json(&bytes);
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(escaped.len()));
+    Response::from_parts(parts, Body::from(escaped))
 }
 
 fn rate_limited(limit: u32) -> Response {
@@ -289,12 +347,6 @@ fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
 
 fn window_start(now: u64) -> u64 {
     now - now % WINDOW_SECS
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// Counts requests in fixed 10-second windows aligned on UNIX time, as Intercom

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use intercom_sim::{Fault, FaultRule, RandomFaults, SimConfig, Simulator};
+use intercom_sim::{
+    Fault, FaultRule, INTERCOM_RATE_LIMIT_PER_MINUTE, Lenient, RandomFaults, ScrollEnd, SimConfig,
+    Simulator,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -48,8 +51,47 @@ struct Args {
     #[arg(long, default_value_t = SimConfig::default().timezone)]
     timezone: String,
     /// Enforce this many requests per minute (split into 10-second windows).
+    #[arg(long, default_value_t = INTERCOM_RATE_LIMIT_PER_MINUTE)]
+    rate_limit_per_minute: u32,
+    /// Never answer 429 (a friendliness).
     #[arg(long)]
-    rate_limit_per_minute: Option<u32>,
+    no_rate_limit: bool,
+    /// Milliseconds an update takes to become visible to search.
+    #[arg(long, value_name = "MS", default_value_t = SimConfig::default().index_lag.as_millis() as u64)]
+    index_lag_ms: u64,
+    /// Run the server's clock (Date, X-RateLimit-Reset) this many seconds ahead
+    /// (negative: behind).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    clock_skew_secs: i64,
+    /// Searches ignore the body's `sort`.
+    #[arg(long)]
+    ignore_search_sort: bool,
+    /// Status for a scroll_param whose scroll ended or expired: 400 or 404.
+    #[arg(long, value_name = "STATUS", default_value_t = 400, value_parser = parse_scroll_end)]
+    scroll_end: u16,
+    /// A scroll 500 keeps the app's scroll slot busy until the scroll expires.
+    #[arg(long)]
+    scroll_error_keeps_slot: bool,
+    /// Every friendliness today's connector needs (see SimConfig::for_current_connector).
+    #[arg(long)]
+    lenient: bool,
+    /// Notes and companies of a contact as page-numbered lists honouring `page`.
+    #[arg(long)]
+    numbered_sublists: bool,
+    /// Conversation part ids as strings.
+    #[arg(long)]
+    string_part_ids: bool,
+    /// ASCII data with few nulls, no unknown fields, no escapes.
+    #[arg(long)]
+    plain_data: bool,
+    /// A scroll page whose answer was lost is served again for the same param.
+    #[arg(long)]
+    scroll_replays_lost_pages: bool,
     /// Every N seconds, update a few random contacts, companies and conversations
     /// (seeded) and add a conversation part, stamped with the real clock.
     #[arg(long)]
@@ -102,6 +144,16 @@ Examples:
   --fault delay=200ms@/conversations:times=forever
   --random-faults 0.05 --fault-seed 7";
 
+fn parse_scroll_end(status: &str) -> Result<u16, String> {
+    match status {
+        "400" => Ok(400),
+        "404" => Ok(404),
+        _ => Err(format!(
+            "scroll end status must be 400 or 404, not {status:?}"
+        )),
+    }
+}
+
 fn parse_rule(spec: &str) -> Result<FaultRule, String> {
     spec.parse()
 }
@@ -119,6 +171,23 @@ fn main() -> ExitCode {
         }
         random
     });
+    let base = if args.lenient {
+        SimConfig::for_current_connector()
+    } else {
+        SimConfig::default()
+    };
+    let lenient = Lenient {
+        numbered_sublists: base.lenient.numbered_sublists || args.numbered_sublists,
+        string_part_ids: base.lenient.string_part_ids || args.string_part_ids,
+        plain_data: base.lenient.plain_data || args.plain_data,
+        scroll_replays_lost_pages: base.lenient.scroll_replays_lost_pages
+            || args.scroll_replays_lost_pages,
+    };
+    let index_lag = if args.lenient {
+        base.index_lag
+    } else {
+        Duration::from_millis(args.index_lag_ms)
+    };
     let config = SimConfig {
         seed: args.seed,
         token: args.token,
@@ -134,7 +203,18 @@ fn main() -> ExitCode {
         scroll_expiry: Duration::from_secs(args.scroll_expiry_secs),
         timezone: args.timezone,
         port: args.port,
-        rate_limit_per_minute: args.rate_limit_per_minute,
+        rate_limit_per_minute: (!args.no_rate_limit && !args.lenient)
+            .then_some(args.rate_limit_per_minute),
+        index_lag,
+        clock_skew_secs: args.clock_skew_secs,
+        ignore_search_sort: args.ignore_search_sort,
+        scroll_end: if args.scroll_end == 404 {
+            ScrollEnd::NotFound
+        } else {
+            ScrollEnd::BadRequest
+        },
+        scroll_error_keeps_slot: args.scroll_error_keeps_slot,
+        lenient,
         random_faults,
         latency: args.latency_ms.map(Duration::from_millis),
         oauth_client_id: args.oauth_client_id,

@@ -46,6 +46,8 @@ pub(crate) struct Searchable<'a> {
     /// Conversation search documents `>` and `<` as "greater (or equal)" and "lower (or equal)".
     pub(crate) inclusive_inequalities: bool,
     pub(crate) default_per_page: usize,
+    /// The body's `sort` is ignored: results come newest created first.
+    pub(crate) ignore_sort: bool,
 }
 
 /// A parsed search: filter, order and the page to serve.
@@ -128,7 +130,8 @@ impl Search {
             .ok_or_else(|| ApiError::invalid("query is required"))?;
         let filter = parse_node(query, on, 0)?;
 
-        let (sort, descending) = match body.get("sort") {
+        let sort = body.get("sort").filter(|_| !on.ignore_sort);
+        let (sort, descending) = match sort {
             None | Some(Value::Null) => (Location::Scalar("/created_at".to_owned()), true),
             Some(Value::Object(sort)) => {
                 let name = sort

@@ -1,9 +1,11 @@
 //! Shared state, router assembly and the serve loop.
 
+use std::collections::VecDeque;
 use std::io;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::{Method, Uri};
@@ -23,15 +25,54 @@ type Hook = Box<dyn FnOnce(&mut Dataset) + Send>;
 /// fault plan and the statistics.
 pub(crate) struct Shared {
     pub(crate) data: RwLock<Dataset>,
+    /// What searches see while the index lags behind `data`.
+    indexed: Option<Mutex<Indexed>>,
+    index_lag: Duration,
     requests: AtomicU64,
     hooks: Mutex<Vec<(u64, Hook)>>,
     pub(crate) faults: Faults,
     pub(crate) stats: Recorder,
 }
 
+/// The search index: the version searches see, and newer versions with when
+/// they were written, oldest first.
+struct Indexed {
+    visible: Arc<Dataset>,
+    pending: VecDeque<(Instant, Arc<Dataset>)>,
+}
+
+/// The dataset as one handler reads it: live, or as the lagging index holds it.
+pub(crate) enum View<'a> {
+    Live(RwLockReadGuard<'a, Dataset>),
+    Indexed(Arc<Dataset>),
+}
+
+impl Deref for View<'_> {
+    type Target = Dataset;
+
+    fn deref(&self) -> &Dataset {
+        match self {
+            View::Live(data) => data,
+            View::Indexed(data) => data,
+        }
+    }
+}
+
 impl Shared {
-    pub(crate) fn new(data: Dataset, random_faults: Option<&RandomFaults>) -> Shared {
+    pub(crate) fn new(
+        data: Dataset,
+        random_faults: Option<&RandomFaults>,
+        index_lag: Duration,
+    ) -> Shared {
+        let indexed = (!index_lag.is_zero()).then(|| {
+            Mutex::new(Indexed {
+                visible: Arc::new(data.clone()),
+                pending: VecDeque::new(),
+            })
+        });
         Shared {
+            indexed,
+            index_lag,
             data: RwLock::new(data),
             requests: AtomicU64::new(0),
             hooks: Mutex::new(Vec::new()),
@@ -46,7 +87,29 @@ impl Shared {
         data.forget_searches();
         let result = f(&mut data);
         data.reindex();
+        if let Some(indexed) = &self.indexed {
+            let version = Arc::new(data.clone());
+            let mut indexed = indexed.lock().unwrap_or_else(PoisonError::into_inner);
+            indexed.pending.push_back((Instant::now(), version));
+        }
         result
+    }
+
+    /// The dataset as the search index holds it: every version written at least
+    /// the index lag ago.
+    pub(crate) fn searchable(&self) -> View<'_> {
+        let Some(indexed) = &self.indexed else {
+            return View::Live(self.data.read().unwrap_or_else(PoisonError::into_inner));
+        };
+        let mut indexed = indexed.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some((written, _)) = indexed.pending.front()
+            && written.elapsed() >= self.index_lag
+        {
+            if let Some((_, version)) = indexed.pending.pop_front() {
+                indexed.visible = version;
+            }
+        }
+        View::Indexed(Arc::clone(&indexed.visible))
     }
 
     /// Runs `f` once `n` authenticated requests have been served (at once if they
@@ -91,6 +154,11 @@ pub(crate) struct AppState {
     pub(crate) latency: Option<Duration>,
     /// The OAuth app, and the tokens its code exchanges issued.
     pub(crate) oauth: Arc<crate::resources::oauth::OAuth>,
+    pub(crate) clock_skew_secs: i64,
+    pub(crate) ignore_search_sort: bool,
+    pub(crate) scroll_end: crate::ScrollEnd,
+    pub(crate) scroll_error_keeps_slot: bool,
+    pub(crate) lenient: crate::Lenient,
 }
 
 impl AppState {
@@ -108,7 +176,17 @@ impl AppState {
             scroll_expiry: config.scroll_expiry,
             latency: config.latency,
             oauth: Arc::new(crate::resources::oauth::OAuth::new(config)),
+            clock_skew_secs: config.clock_skew_secs,
+            ignore_search_sort: config.ignore_search_sort,
+            scroll_end: config.scroll_end,
+            scroll_error_keeps_slot: config.scroll_error_keeps_slot,
+            lenient: config.lenient,
         }
+    }
+
+    /// UNIX seconds by the server's own, possibly skewed, clock.
+    pub(crate) fn server_now(&self) -> u64 {
+        u64::try_from(crate::times::unix_now().saturating_add(self.clock_skew_secs)).unwrap_or(0)
     }
 
     /// Handlers only clone out of the guard, so a poisoned lock still holds

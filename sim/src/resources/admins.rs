@@ -1,20 +1,23 @@
-//! `GET /admins`: the workspace's teammates, unpaginated.
+//! `GET /admins`: the workspace's teammates, unpaginated; `GET /admins/{id}`: one.
 
 use std::collections::HashSet;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use crate::envelope;
+use crate::envelope::{self, ApiError, ApiPath};
 use crate::names::{FIRST_NAMES, JOB_TITLES, LAST_NAMES, ids, pick, unique};
 use crate::server::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/admins", get(list))
+    Router::new()
+        .route("/admins", get(list))
+        .route("/admins/{id}", get(show))
 }
 
 /// Admins in the `admin` schema. `team_ids` start empty: team generation fills
@@ -68,4 +71,18 @@ fn email_domain(app: &Value) -> String {
 
 async fn list(State(state): State<AppState>) -> Json<Value> {
     envelope::list("admin.list", "admins", state.data().admins.clone())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .data()
+        .admins
+        .iter()
+        .find(|admin| admin["id"] == id.as_str())
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "admin_not_found", "Admin not found"))
 }

@@ -22,6 +22,7 @@ use rand::seq::index;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
+use crate::ScrollEnd;
 use crate::envelope::{self, ApiError, ApiPath, ApiQuery};
 use crate::faults::RepeatCursor;
 use crate::names::{ADJECTIVES, COMPANY_WORDS, NOUNS, pick};
@@ -147,6 +148,33 @@ pub(crate) struct Scroll {
     page_start: usize,
     next: usize,
     last_used: Instant,
+    /// A scroll 500 broke it: its param fails, but it holds the slot until it expires.
+    broken: bool,
+}
+
+/// [`crate::Fault::ScrollServerError`]: the scroll can only be restarted. Its
+/// slot is freed, unless the server keeps it busy until the scroll expires.
+pub(crate) fn break_scroll(state: &AppState) {
+    let mut slot = state
+        .scroll
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if state.scroll_error_keeps_slot {
+        if let Some(open) = slot.as_mut() {
+            open.broken = true;
+        }
+    } else {
+        *slot = None;
+    }
+}
+
+/// A `scroll_param` whose scroll ended, expired, broke or never was.
+fn scroll_over(state: &AppState) -> ApiError {
+    let message = "scroll_param is invalid or has expired; start a new scroll";
+    match state.scroll_end {
+        ScrollEnd::BadRequest => ApiError::invalid(message),
+        ScrollEnd::NotFound => ApiError::not_found(message),
+    }
 }
 
 /// 400 `scroll_exists`: the app already has an open scroll.
@@ -190,8 +218,9 @@ async fn segments(
     Ok(envelope::list("list", "data", segments))
 }
 
-/// Expired or unknown params are answered 400 `parameter_invalid` (the spec only
-/// says such calls "will fail"); an expired scroll also frees the app's slot.
+/// Expired or unknown params are answered as [`crate::SimConfig::scroll_end`]
+/// says (the spec only says such calls "will fail"); an expired scroll also
+/// frees the app's slot.
 async fn scroll(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
@@ -224,15 +253,12 @@ async fn scroll(
                 page_start: 0,
                 next: 0,
                 last_used: now,
+                broken: false,
             })
         }
         Some(param) => match slot.as_mut() {
-            Some(open) if open.param == *param => open,
-            _ => {
-                return Err(ApiError::invalid(
-                    "scroll_param is invalid or has expired; start a new scroll",
-                ));
-            }
+            Some(open) if open.param == *param && !open.broken => open,
+            _ => return Err(scroll_over(&state)),
         },
     };
     open.last_used = now;

@@ -298,9 +298,10 @@ async fn search(
             calendar_days,
             inclusive_inequalities: false,
             default_per_page: 50,
+            ignore_sort: state.ignore_search_sort,
         },
     )?;
-    let data = state.data();
+    let data = state.shared.searchable();
     let mut page = search.run(&data.contacts, data.contact_searches());
     if repeat.is_some() {
         repeat_cursor(&body, &mut page.pages);
@@ -339,6 +340,9 @@ async fn tags(
     })
 }
 
+/// Items per page of the cursor-paged sub-lists, as the spec's examples show.
+pub(crate) const SUBLIST_PAGE: usize = 50;
+
 /// Page `page` of `all` in a page-numbered list envelope, items under `key`,
 /// written straight from the dataset.
 fn numbered_page<'a>(
@@ -356,32 +360,151 @@ fn numbered_page<'a>(
     .into_response("list", key)
 }
 
-/// The contact's companies, page-numbered (`contact_attached_companies`).
-async fn companies(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let (page, per_page) = envelope::page_params(&params, 50, 150)?;
-    with_contact(&state, &id, |data, _| {
-        let all = data.contact_company_list(&id);
-        numbered_page("companies", all.into_iter(), page, per_page)
-    })
+/// How a sub-list continues after a page: the spec pages notes with
+/// `pages.next.starting_after` and companies with a `pages.next` link.
+#[derive(Clone, Copy)]
+enum Continuation {
+    Cursor,
+    Link,
 }
 
-/// The contact's notes, newest first, page-numbered (`note_list`).
-async fn notes(
+/// The opaque cursor after the item `id`: base64 of a JSON array, like Intercom's.
+fn sublist_cursor(id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(json!([id]).to_string())
+}
+
+/// Where the page after `cursor` starts in `ids`; a cursor naming no item is refused.
+fn sublist_start<'a>(
+    mut ids: impl Iterator<Item = &'a str>,
+    cursor: Option<&str>,
+) -> Result<usize, ApiError> {
+    use base64::Engine;
+    let Some(cursor) = cursor else {
+        return Ok(0);
+    };
+    let invalid = || ApiError::invalid("starting_after is not a valid cursor");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cursor.trim())
+        .map_err(|_| invalid())?;
+    let after: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let [after] = after.as_slice() else {
+        return Err(invalid());
+    };
+    ids.position(|id| id == after)
+        .map(|at| at + 1)
+        .ok_or_else(invalid)
+}
+
+/// A page of a cursor-paged sub-list. Only `starting_after` is read: the
+/// undeclared `page` and `per_page` are ignored, as Intercom ignores unknown
+/// parameters.
+fn cursor_page(
+    headers: &HeaderMap,
+    path: &str,
+    key: &str,
+    all: &[&Value],
+    cursor: Option<&str>,
+    continuation: Continuation,
+) -> Result<Response, ApiError> {
+    let id = |item: &&Value| item["id"].as_str().unwrap_or_default().to_owned();
+    let start = sublist_start(
+        all.iter()
+            .map(|item| item["id"].as_str().unwrap_or_default()),
+        cursor,
+    )?;
+    let end = (start + SUBLIST_PAGE).min(all.len());
+    let mut pages = json!({
+        "type": "pages",
+        "page": start / SUBLIST_PAGE + 1,
+        "per_page": SUBLIST_PAGE,
+        "total_pages": all.len().div_ceil(SUBLIST_PAGE),
+        "next": null,
+    });
+    if end < all.len() {
+        let after = sublist_cursor(&id(&all[end - 1]));
+        pages["next"] = match continuation {
+            Continuation::Cursor => {
+                json!({"page": start / SUBLIST_PAGE + 2, "starting_after": after})
+            }
+            Continuation::Link => {
+                let host = headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .unwrap_or("127.0.0.1");
+                let mut link = url::Url::parse(&format!("http://{host}{path}"))
+                    .map_err(|err| ApiError::invalid(err.to_string()))?;
+                link.query_pairs_mut().append_pair("starting_after", &after);
+                Value::from(link.to_string())
+            }
+        };
+    }
+    Ok(search::Page {
+        items: all[start..end].to_vec(),
+        total_count: all.len(),
+        pages,
+    }
+    .into_response("list", key))
+}
+
+/// The contact's companies (`contact_attached_companies`), paged by `pages.next`
+/// links, or page-numbered when lenient.
+async fn companies(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (page, per_page) = envelope::page_params(&params, 50, 150)?;
+    let numbered = state.lenient.numbered_sublists;
+    let (page, per_page) = if numbered {
+        envelope::page_params(&params, 50, 150)?
+    } else {
+        (1, SUBLIST_PAGE)
+    };
+    with_contact(&state, &id, |data, _| {
+        let all = data.contact_company_list(&id);
+        if numbered {
+            return Ok(numbered_page("companies", all.into_iter(), page, per_page));
+        }
+        let path = format!("/contacts/{id}/companies");
+        let cursor = params.get("starting_after").map(String::as_str);
+        cursor_page(
+            &headers,
+            &path,
+            "companies",
+            &all,
+            cursor,
+            Continuation::Link,
+        )
+    })?
+}
+
+/// The contact's notes, newest first (`note_list`), paged by
+/// `pages.next.starting_after`, or page-numbered when lenient.
+async fn notes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let numbered = state.lenient.numbered_sublists;
+    let (page, per_page) = if numbered {
+        envelope::page_params(&params, 50, 150)?
+    } else {
+        (1, SUBLIST_PAGE)
+    };
     with_contact(&state, &id, |data, _| {
         let all = data
             .contact_notes
             .get(id.as_str())
             .map(Vec::as_slice)
             .unwrap_or_default();
-        numbered_page("data", all.iter(), page, per_page)
-    })
+        if numbered {
+            return Ok(numbered_page("data", all.iter(), page, per_page));
+        }
+        let all: Vec<&Value> = all.iter().collect();
+        let path = format!("/contacts/{id}/notes");
+        let cursor = params.get("starting_after").map(String::as_str);
+        cursor_page(&headers, &path, "data", &all, cursor, Continuation::Cursor)
+    })?
 }

@@ -49,12 +49,15 @@ pub(crate) struct People<'a> {
     pub(crate) admins: &'a [Value],
     pub(crate) teams: &'a [Value],
     pub(crate) tags: &'a [Value],
+    /// Part ids as integers, as Intercom sends them; strings when lenient.
+    pub(crate) integer_part_ids: bool,
 }
 
-/// A conversation part authored by `author` at `at`.
+/// A conversation part authored by `author` at `at`. The spec types part ids
+/// as strings, but its examples (and Intercom) send integers.
 pub(crate) fn part(
     rng: &mut ChaCha8Rng,
-    id: u64,
+    (id, integer_id): (u64, bool),
     at: i64,
     author: Value,
     part_type: &str,
@@ -68,7 +71,7 @@ pub(crate) fn part(
     });
     json!({
         "type": "conversation_part",
-        "id": id.to_string(),
+        "id": if integer_id { json!(id) } else { json!(id.to_string()) },
         "part_type": part_type,
         "body": body,
         "created_at": at,
@@ -122,7 +125,13 @@ pub(crate) fn generate_one(
             } else {
                 pick(rng, PART_TYPES)
             };
-            part(rng, *next_part_id, at, author, part_type)
+            part(
+                rng,
+                (*next_part_id, people.integer_part_ids),
+                at,
+                author,
+                part_type,
+            )
         })
         .collect();
     if let Some(last) = parts.last().and_then(|p| p["updated_at"].as_i64()) {
@@ -260,9 +269,10 @@ async fn search(
             calendar_days: None,
             inclusive_inequalities: true,
             default_per_page: 20,
+            ignore_sort: state.ignore_search_sort,
         },
     )?;
-    let data = state.data();
+    let data = state.shared.searchable();
     let mut page = search.run(&data.conversations, data.conversation_searches());
     if repeat.is_some() {
         repeat_cursor(&body, &mut page.pages);

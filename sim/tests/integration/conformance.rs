@@ -11,6 +11,7 @@ use crate::openapi::Spec;
 const SERVED: &[(&str, &str)] = &[
     ("get", "/me"),
     ("get", "/admins"),
+    ("get", "/admins/{admin_id}"),
     ("get", "/teams"),
     ("get", "/tags"),
     ("get", "/segments"),
@@ -49,7 +50,8 @@ fn concrete(path: &str, data: &Dataset) -> Vec<String> {
     let filled = path
         .replace("{contact_id}", contact)
         .replace("{company_id}", company)
-        .replace("{conversation_id}", conversation);
+        .replace("{conversation_id}", conversation)
+        .replace("{admin_id}", data.admins[0]["id"].as_str().unwrap());
     match path {
         "/segments" => vec![
             filled.clone(),
@@ -168,6 +170,7 @@ fn client_errors_conform() {
             r#"{"query": {"field": "id", "operator": "=", "value": "1"}, "pagination": {"starting_after": "%%%"}}"#,
         ),
         ("GET", "/contacts/nope", ""),
+        ("GET", "/admins/1", ""),
         ("GET", "/contacts/nope/tags", ""),
         ("GET", "/companies/nope", ""),
         ("GET", "/companies/nope/segments", ""),

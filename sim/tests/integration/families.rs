@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use intercom_sim::{DATA_EPOCH, SimConfig, Simulator};
+use intercom_sim::{DATA_EPOCH, Lenient, SimConfig, Simulator};
 use serde_json::{Value, json};
 
 use crate::http::{Reply, get, start};
@@ -128,7 +128,8 @@ fn conversations_show_the_500_newest_parts_and_the_real_count() {
         assert!(conversation["created_at"].as_i64().unwrap() <= updated);
         for part in parts {
             assert!(part["updated_at"].as_i64().unwrap() <= updated, "{id}");
-            assert!(part["id"].is_string() && part["author"]["id"].is_string());
+            // Integers, as Intercom sends them, although the spec types them strings.
+            assert!(part["id"].is_u64() && part["author"]["id"].is_string());
         }
     }
     assert_eq!(
@@ -145,7 +146,40 @@ fn conversations_show_the_500_newest_parts_and_the_real_count() {
     assert_eq!(get(&sim, &format!("/conversations/{id}")).status, 404);
 }
 
-/// Every item of a page-numbered sub-list.
+/// Every item of a sub-list, paged as the spec says: `pages.next` is an object
+/// with `starting_after` (notes) or a link (companies). The first request also
+/// sends `page` and `per_page`, which the server must ignore.
+fn all_pages(sim: &Simulator, path: &str, key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut url = format!("{path}?page=2&per_page=4");
+    for requests in 1.. {
+        let reply = get(sim, &url);
+        assert_eq!(reply.status, 200, "{url}: {}", reply.body);
+        let items = reply.body[key].as_array().unwrap();
+        assert_eq!(reply.body["pages"]["per_page"], 50, "{url}");
+        out.extend(items.iter().cloned());
+        let next = &reply.body["pages"]["next"];
+        url = match next {
+            Value::Null => {
+                assert_eq!(reply.body["total_count"].as_u64(), Some(out.len() as u64));
+                assert_eq!(requests, out.len().div_ceil(50).max(1), "{path}");
+                return out;
+            }
+            Value::String(link) => link
+                .strip_prefix(&sim.base_url())
+                .unwrap_or_else(|| panic!("{link} is not on the simulator"))
+                .to_owned(),
+            _ => format!(
+                "{path}?starting_after={}",
+                next["starting_after"].as_str().unwrap()
+            ),
+        };
+        assert_eq!(items.len(), 50, "{url}: only the last page is short");
+    }
+    unreachable!()
+}
+
+/// Every item of a page-numbered sub-list (the lenient form).
 fn all_numbered(sim: &Simulator, path: &str, key: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for page in 1.. {
@@ -162,7 +196,43 @@ fn all_numbered(sim: &Simulator, path: &str, key: &str) -> Vec<Value> {
 
 #[test]
 fn embedded_lists_stop_at_ten_and_their_urls_give_the_rest() {
+    embedded_lists_and_their_urls(SimConfig::default(), all_pages);
+}
+
+#[test]
+fn lenient_sub_lists_are_page_numbered() {
+    let config = SimConfig {
+        lenient: Lenient {
+            numbered_sublists: true,
+            ..Lenient::default()
+        },
+        ..SimConfig::default()
+    };
+    embedded_lists_and_their_urls(config, all_numbered);
+}
+
+#[test]
+fn sub_list_cursors_are_checked_and_long_lists_exist() {
     let sim = start(SimConfig::default());
+    let data = sim.dataset();
+    let notes = data.contacts[0]["notes"]["total_count"].as_u64().unwrap();
+    let companies = data.contacts[1]["companies"]["total_count"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        notes >= 200 && companies > 100,
+        "{notes} notes, {companies} companies"
+    );
+    let id = data.contacts[0]["id"].as_str().unwrap();
+    let bad = get(
+        &sim,
+        &format!("/contacts/{id}/notes?starting_after=WyJub3BlIl0="),
+    );
+    assert_eq!((bad.status, bad.error_code()), (400, "parameter_invalid"));
+}
+
+fn embedded_lists_and_their_urls(config: SimConfig, all: fn(&Simulator, &str, &str) -> Vec<Value>) {
+    let sim = start(config);
     let data = sim.dataset();
     let mut checked = HashSet::new();
     for contact in &data.contacts {
@@ -188,7 +258,7 @@ fn embedded_lists_stop_at_ten_and_their_urls_give_the_rest() {
                 assert_eq!(reply.status, 200);
                 reply.body["data"].as_array().unwrap().clone()
             } else {
-                all_numbered(&sim, url, key)
+                all(&sim, url, key)
             };
             assert_eq!(full.len(), total, "{url}");
             let full_ids: Vec<&Value> = full.iter().map(|item| &item["id"]).collect();

@@ -9,4 +9,5 @@ mod faults;
 mod http;
 mod oauth;
 mod openapi;
+mod realism;
 mod search;

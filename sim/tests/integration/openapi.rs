@@ -44,6 +44,8 @@ impl Spec {
             .iter()
             .map(|(name, schema)| (name.clone(), convert(schema)))
             .collect();
+        let mut defs = defs;
+        allow_documented_deviations(&mut defs);
         Spec { doc, defs }
     }
 
@@ -152,6 +154,20 @@ const ERRATA: &[(&str, Option<&str>)] = &[
         Some("uri-reference"),
     ),
 ];
+
+/// Where Intercom (and the spec's own examples) send what the schema does not
+/// declare: part ids are typed string but sent as integers.
+fn allow_documented_deviations(defs: &mut Map<String, Value>) {
+    let id = defs
+        .get_mut("conversation_part")
+        .and_then(|part| part.pointer_mut("/properties/id"))
+        .expect("conversation_part has an id");
+    assert_eq!(
+        id["type"], "string",
+        "the part id deviation no longer applies"
+    );
+    id["type"] = json!(["string", "integer"]);
+}
 
 fn apply_errata(doc: &mut Value) {
     for &(pointer, format) in ERRATA {
