@@ -19,6 +19,8 @@
 //! - `undeclared`, `not-json`: `read` emits records for a stream it never
 //!   declared, or a record that is not JSON.
 
+#![cfg(target_arch = "wasm32")]
+
 wit_bindgen::generate!({ path: "../../../wit", world: "source-connector" });
 
 use std::time::{Duration, Instant};

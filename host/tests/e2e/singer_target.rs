@@ -12,18 +12,16 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-mod support;
-
+use crate::support::{component_path, root};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
-use support::component;
 
 const REQUIREMENT: &str = "meltanolabs-target-csv==0.5.0";
 
 /// The venv holding the target; created and filled on first use. A marker
 /// naming the requirement makes later runs skip pip.
 fn venv() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/singer-venv");
+    let dir = root().join("target/singer-venv");
     let marker = dir.join("installed.txt");
     if std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == REQUIREMENT) {
         return dir;
@@ -90,7 +88,7 @@ fn every_stream_loads_into_target_csv() {
         .arg("--config")
         .arg(&config)
         .arg("--component")
-        .arg(component())
+        .arg(component_path())
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .stdout(Stdio::piped())

@@ -6,11 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-mod support;
-
+use crate::support::{component_path, dataset_keys, key};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
-use support::{dataset_keys, key};
 
 /// Kill when this run has emitted this many records of this stream.
 const KILL_POINTS: &[(&str, usize)] = &[
@@ -46,14 +44,12 @@ struct Run {
 }
 
 fn run(config: &Path, state: Option<&Value>, kill: Option<(&str, usize)>, dir: &Path) -> Run {
-    let component = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
     let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
     command
         .arg("--config")
         .arg(config)
         .arg("--component")
-        .arg(component)
+        .arg(component_path())
         .arg("--cache-dir")
         .arg(dir.join("cache"))
         .stdout(Stdio::piped())

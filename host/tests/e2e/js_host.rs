@@ -6,15 +6,13 @@
 //! Needs Node.js >= 20 and npm on PATH; installs tests/js-host's locked
 //! dependencies with `npm ci` when they are missing or stale.
 
-mod common;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use intercom_sim::SimConfig;
 use serde_json::{Value, json};
 
@@ -22,7 +20,7 @@ use serde_json::{Value, json};
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js-host")
+    root().join("tests/js-host")
 }
 
 /// Node is present and recent enough, and the JS host's dependencies are

@@ -2,12 +2,10 @@
 //! produce ends with exactly the clean dataset, or, for fatal faults, with a
 //! clear error and a state from which a rerun completes it.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use intercom_host::{ErrorCategory, LogLevel};
 use intercom_sim::{Fault, FaultRule, RandomFaults, SimConfig, Simulator};
 use serde_json::{Value, json};

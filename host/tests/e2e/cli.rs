@@ -3,11 +3,9 @@
 
 use std::process::{Command, Output};
 
-mod support;
-
+use crate::support::component_path;
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
-use support::component;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -38,7 +36,7 @@ impl Fixture {
         Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
             .args(args)
             .arg("--component")
-            .arg(component())
+            .arg(component_path())
             .arg("--cache-dir")
             .arg(self.path("cache"))
             .output()

@@ -1,8 +1,6 @@
 //! The foundation end to end: contract, component, host, simulator.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use intercom_host::{ErrorCategory, NetworkPolicy};
 use intercom_sim::SimConfig;
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
 //! The sandbox against a component that misbehaves on purpose
-//! (`tests/guests/hostile`, built here): every limit stops it with an error
+//! (`tests/guests/hostile`, built by `scripts/build`): every limit stops it with an error
 //! naming the limit, and the host carries on, down to syncing the real
 //! connector in the same runtime afterwards.
 
@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::support::{built, component_path};
 use intercom_host::{CallTime, Connector, Limits, LogLevel, NetworkPolicy, Runtime, Sink};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
@@ -18,30 +19,8 @@ use serde_json::{Value, json};
 const MEMORY_MIB: usize = 128;
 const RESPONSE_CAP: u64 = 4 << 20;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-/// Builds the hostile guest once per test binary, in its own target
-/// directory so it never waits on the lock of the build running the tests.
-fn hostile_wasm() -> &'static Path {
-    static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let target_dir = root().join("target/guests");
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
-            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
-            .arg("--manifest-path")
-            .arg(root().join("tests/guests/hostile/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .status()
-            .expect("run cargo");
-        assert!(
-            status.success(),
-            "building the hostile guest failed (is the wasm32-wasip2 target installed? scripts/build installs it)"
-        );
-        target_dir.join("wasm32-wasip2/release/hostile_guest.wasm")
-    })
+fn hostile_wasm() -> PathBuf {
+    built("hostile_guest", &["tests/guests/hostile", "wit"])
 }
 
 /// One runtime for every test, with test-sized limits: a 1 s watchdog and
@@ -64,7 +43,7 @@ fn hostile() -> &'static Connector {
     static HOSTILE: OnceLock<Connector> = OnceLock::new();
     HOSTILE.get_or_init(|| {
         runtime()
-            .load(hostile_wasm())
+            .load(&hostile_wasm())
             .expect("load the hostile guest")
     })
 }
@@ -432,7 +411,7 @@ fn the_host_outlives_hostile_guests_and_still_syncs() {
         assert!(read_hostile(behavior).is_err(), "{behavior}");
     }
     let connector = runtime()
-        .load(&root().join("target/wasm32-wasip2/release/intercom_connector.wasm"))
+        .load(&component_path())
         .expect("the real component: run scripts/build");
     let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
     let config = json!({ "access_token": "sim-token", "base_url": sim.base_url() }).to_string();

@@ -8,11 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-mod support;
-
+use crate::support::component_path;
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
-use support::component;
 use url::Url;
 
 const SECRET: &str = "sim-secret";
@@ -165,7 +163,7 @@ fn auth_stores_a_working_token_owner_only_and_keeps_the_other_fields() {
 
     let check = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
         .args(["--config", config.to_str().unwrap(), "check", "--component"])
-        .arg(component())
+        .arg(component_path())
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .output()

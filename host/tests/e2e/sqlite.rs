@@ -6,26 +6,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod support;
-
+use crate::support::{ALL_STREAMS, component_path, dataset_keys};
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
-use support::dataset_keys;
-
-const STREAMS: [&str; 11] = [
-    "admins",
-    "companies",
-    "company_attributes",
-    "company_segments",
-    "contact_attributes",
-    "contacts",
-    "conversation_parts",
-    "conversations",
-    "segments",
-    "tags",
-    "teams",
-];
 
 const FULL_TABLE: [&str; 5] = [
     "admins",
@@ -60,7 +44,7 @@ impl Fixture {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let component = support::component();
+        let component = component_path();
         let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
         command
             .arg("--config")
@@ -249,7 +233,7 @@ fn committed_this_run(conn: &Connection, stream: &str) -> usize {
 }
 
 fn row_counts(conn: &Connection) -> BTreeMap<String, i64> {
-    STREAMS
+    ALL_STREAMS
         .iter()
         .filter_map(|stream| {
             let sql = format!("SELECT count(*) FROM {stream}");

@@ -1,11 +1,9 @@
 //! All eleven streams against the simulator: complete full syncs, and
 //! incremental syncs that pick up every change and little else.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::support::*;
 use intercom_host::LogLevel;
 use intercom_sim::{DATA_EPOCH, Dataset, SimConfig, Simulator};
 use serde_json::{Value, json};
@@ -18,14 +16,6 @@ fn large() -> SimConfig {
         huge_conversations: 2,
         ..SimConfig::for_current_connector()
     }
-}
-
-fn key_of(record: &Value) -> String {
-    record
-        .get("_sdc_record_hash")
-        .or_else(|| record.get("id"))
-        .map(Value::to_string)
-        .unwrap()
 }
 
 /// Bookmark (UNIX seconds) of `stream` in a state document.
@@ -50,7 +40,7 @@ fn a_full_sync_yields_exactly_the_dataset() {
     let data = sim.dataset();
     for stream in ALL_STREAMS {
         let records = out.records_of(stream);
-        let keys: BTreeSet<String> = records.iter().map(key_of).collect();
+        let keys: BTreeSet<String> = records.iter().map(key).collect();
         assert_eq!(keys.len(), records.len(), "{stream}: duplicate records");
         let expected = expected(stream, &data);
         assert!(!expected.is_empty(), "{stream}: the dataset is empty");
@@ -185,7 +175,7 @@ fn an_incremental_sync_yields_every_change_and_only_the_documented_overlap() {
         let emitted = second.records_of(stream);
         let expected: BTreeMap<String, Value> = expected(stream, &data)
             .into_iter()
-            .map(|r| (key_of(&r), r))
+            .map(|r| (key(&r), r))
             .collect();
         let ids: BTreeSet<String> = emitted
             .iter()
@@ -200,7 +190,7 @@ fn an_incremental_sync_yields_every_change_and_only_the_documented_overlap() {
         let since = bookmark(&state, stream, "updated_at");
         for record in &emitted {
             // Every record emitted is current, and either changed or in the overlap.
-            assert_eq!(Some(record), expected.get(&key_of(record)), "{stream}");
+            assert_eq!(Some(record), expected.get(&key(record)), "{stream}");
             let id = record["id"].as_str().unwrap();
             assert!(
                 changed[stream].contains(id) || seconds(&record["updated_at"]) >= since,
@@ -296,11 +286,11 @@ fn changes_made_during_a_sync_arrive_by_the_next_one() {
             .into_iter()
             .chain(second.records_of(stream))
         {
-            merged.insert(key_of(&record), record);
+            merged.insert(key(&record), record);
         }
         let expected: BTreeMap<String, Value> = expected(stream, &data)
             .into_iter()
-            .map(|r| (key_of(&r), r))
+            .map(|r| (key(&r), r))
             .collect();
         assert_eq!(merged, expected, "{stream}");
     }

@@ -1,8 +1,8 @@
-//! Shared setup for the end-to-end tests: the real release component, loaded
-//! into the real host, syncing from the real simulator over loopback HTTP.
+//! Shared setup for the end-to-end tests: where the release component is,
+//! the host and simulator to run it in, and what each stream must contain
+//! for a simulator dataset.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
-
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -11,24 +11,33 @@ use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+/// The workspace root, where the connector's sources and the build are.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
 /// The component under test: `INTERCOM_CONNECTOR_COMPONENT`, or the release
-/// build. Refuses a build older than the sources, so a test never passes on
-/// stale code.
+/// build.
 pub fn component_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("INTERCOM_CONNECTOR_COMPONENT") {
-        return PathBuf::from(path);
+    match std::env::var_os("INTERCOM_CONNECTOR_COMPONENT") {
+        Some(path) => PathBuf::from(path),
+        None => built("intercom_connector", &["src", "wit"]),
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let wasm = root.join("target/wasm32-wasip2/release/intercom_connector.wasm");
-    let built = std::fs::metadata(&wasm)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| panic!("{} is missing: run scripts/build first", wasm.display()));
-    for dir in ["src", "wit"] {
-        if let Some(newer) = newest_file(&root.join(dir)).filter(|(t, _)| *t > built) {
-            panic!(
-                "the component is older than {}: run scripts/build first",
-                newer.1.display()
-            );
+}
+
+/// The release component `name` that `scripts/build` makes, refused when it
+/// is missing or older than a file under `sources`, so a test never passes
+/// on stale code.
+pub fn built(name: &str, sources: &[&str]) -> PathBuf {
+    let relative = format!("target/wasm32-wasip2/release/{name}.wasm");
+    let wasm = root().join(&relative);
+    let Ok(built) = std::fs::metadata(&wasm).and_then(|m| m.modified()) else {
+        panic!("{relative} is missing: run scripts/build");
+    };
+    for dir in sources {
+        if let Some((_, newer)) = newest_file(&root().join(dir)).filter(|(t, _)| *t > built) {
+            let newer = newer.strip_prefix(root()).unwrap_or(&newer).display();
+            panic!("{relative} is older than {newer}: run scripts/build");
         }
     }
     wasm
@@ -134,7 +143,7 @@ pub fn read(config: &str, catalog: Option<&str>, state: Option<&str>) -> (Collec
 
 /// The connector's committed schema of `stream`.
 pub fn schema_of(stream: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/schemas/{stream}.json"));
+    let path = root().join(format!("src/schemas/{stream}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -162,8 +171,10 @@ pub fn timestamps_to_rfc3339(schema: &Value, value: &mut Value) {
 pub fn attribute_hash(record: &Value) -> String {
     use sha2::Digest;
     let identity = json!([record["model"], record["full_name"], record["name"]]);
-    let digest = sha2::Sha256::digest(serde_json::to_vec(&identity).unwrap());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!(
+        "{:x}",
+        sha2::Sha256::digest(serde_json::to_vec(&identity).unwrap())
+    )
 }
 
 /// What each stream must contain for a simulator dataset, before the
@@ -188,7 +199,7 @@ pub fn expected_raw(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
         "company_attributes" => with_hash("company"),
         "contact_attributes" => with_hash("contact"),
         "company_segments" => {
-            let mut seen = std::collections::BTreeMap::new();
+            let mut seen = BTreeMap::new();
             for company in &data.companies {
                 for segment in company["segments"]["segments"].as_array().unwrap() {
                     seen.insert(segment["id"].to_string(), segment.clone());
@@ -278,14 +289,26 @@ pub const ALL_STREAMS: [&str; 11] = [
     "teams",
 ];
 
-/// Sorts by primary key (`id`, or `_sdc_record_hash`) for set comparison.
+/// A record's primary key as text: `_sdc_record_hash`, else `id`.
+pub fn key(record: &Value) -> String {
+    let value = record.get("_sdc_record_hash").or_else(|| record.get("id"));
+    match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => panic!("a record without a key: {record}"),
+    }
+}
+
+/// Sorts by primary key for set comparison.
 pub fn by_key(mut records: Vec<Value>) -> Vec<Value> {
-    let key = |r: &Value| {
-        r.get("_sdc_record_hash")
-            .or_else(|| r.get("id"))
-            .map(Value::to_string)
-            .unwrap_or_default()
-    };
     records.sort_by_key(key);
     records
+}
+
+/// Primary keys per stream of the whole dataset.
+pub fn dataset_keys(data: &intercom_sim::Dataset) -> BTreeMap<&'static str, BTreeSet<String>> {
+    ALL_STREAMS
+        .into_iter()
+        .map(|stream| (stream, expected_raw(stream, data).iter().map(key).collect()))
+        .collect()
 }

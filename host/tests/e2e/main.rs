@@ -1,0 +1,16 @@
+//! End-to-end tests: the real release component in the real host (as a
+//! library and as the `intercom-connector` binary), syncing from the real
+//! simulator over loopback. One binary for all of them links wasmtime once.
+
+mod support;
+
+mod cli;
+mod crash_resume;
+mod faults;
+mod foundation;
+mod js_host;
+mod oauth;
+mod sandbox;
+mod singer_target;
+mod sqlite;
+mod streams;
