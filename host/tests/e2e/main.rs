@@ -11,6 +11,8 @@ mod foundation;
 mod js_host;
 mod oauth;
 mod sandbox;
+#[cfg(unix)]
+mod sandbox_files;
 mod singer_target;
 mod sqlite;
 mod streams;

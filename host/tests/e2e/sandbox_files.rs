@@ -1,14 +1,11 @@
 //! What the host leaves on disk: a compiled-component cache that checks what
 //! it loads, and owner-only files (0600) and directories (0700).
 
-#![cfg(unix)]
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod support;
-
+use crate::support;
 use intercom_host::sqlite::SqliteSink;
 
 fn mode(path: &Path) -> u32 {
@@ -32,7 +29,7 @@ fn discover(dir: &Path, cache: &Path) -> Output {
         .arg(config)
         .arg("--discover")
         .arg("--component")
-        .arg(support::component())
+        .arg(support::component_path())
         .arg("--cache-dir")
         .arg(cache)
         .output()
