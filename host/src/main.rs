@@ -2,6 +2,7 @@
 //! library, prints results. Exit codes: 0 success, 1 a failed run, 2 bad
 //! input (arguments, config, state, catalog, component).
 
+mod about;
 mod cli;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         println!("{}", connector.spec(log_only())?);
         return Ok(());
     }
+    if cli.about {
+        let about = about::render(&connector.spec(log_only())?, cli.format)
+            .map_err(|e| Failure::Run(format!("the connector's spec is not JSON: {e}")))?;
+        print!("{about}");
+        return Ok(());
+    }
     let config_path = cli
         .common
         .config
@@ -67,7 +74,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         let catalog = connector
             .discover(&config, log_only())?
             .map_err(on_config)?;
-        println!("{catalog}");
+        // One line per value: Meltano reads discovery in lines of at most 64 KiB.
+        let catalog: serde_json::Value = serde_json::from_str(&catalog)
+            .map_err(|e| Failure::Run(format!("the connector's catalog is not JSON: {e}")))?;
+        println!("{catalog:#}");
         return Ok(());
     }
     let policy = connector
