@@ -151,9 +151,14 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob('*.csv')):
     with open(f, newline='', encoding='utf-8') as h:
         rows[f.stem] = sum(1 for _ in csv.reader(h)) - 1
 print(json.dumps(rows))";
+    serde_json::from_value(python(venv, COUNT, dir)).unwrap()
+}
+
+/// What `script`, run by the venv's Python with `arg`, prints as JSON.
+fn python(venv: &Path, script: &str, arg: &Path) -> Value {
     let output = Command::new(venv.join("bin/python"))
-        .args(["-c", COUNT])
-        .arg(dir)
+        .args(["-c", script])
+        .arg(arg)
         .output()
         .unwrap();
     assert!(
@@ -277,17 +282,7 @@ tables = [t for (t,) in db.execute(\"SELECT table_name FROM information_schema.t
 rows = {t: db.execute(f'SELECT count(*) FROM intercom.\"{t}\"').fetchone()[0] for t in tables}
 columns = [c for (c,) in db.execute(\"SELECT column_name FROM information_schema.columns WHERE table_name = 'conversations'\").fetchall()]
 print(json.dumps({'rows': rows, 'columns': columns}))";
-    let output = Command::new(venv.join("bin/python"))
-        .args(["-c", COUNT])
-        .arg(&database)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let loaded: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let loaded = python(&venv, COUNT, &database);
     // The target upserts by key; a full sync emits a few records twice.
     let mut keys: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for message in messages(&sync).filter(|m| m["type"] == "RECORD") {
