@@ -8,6 +8,22 @@ examples/stream_facts.rs.
 Rules: $refs are inlined; `nullable` and optional fields become `["T", "null"]`
 (Singer targets must accept absent values); integer UNIX timestamps
 (`format: date-time`) become RFC 3339 strings, which the connector emits.
+
+Corrections of the OpenAPI description, so that any Singer target accepts the
+schemas (strict validators check `format`; flattening targets need `type`):
+- `format` is kept only for `date-time`, whose values the connector writes
+  itself. Intercom declares `format: uri` on the `type` of each item of
+  contacts' `tags`, `notes` and `companies` (which holds "tag", "note"), and
+  on their `url`s, which are relative paths (`/contacts/1/tags`); `email`,
+  `uri` and `uuid` elsewhere hold whatever users typed.
+- An object schema without `type` gets `"type": "object"` (and an array one
+  `"type": "array"`): `conversations.ai_agent.content_sources` has
+  `properties` only.
+- `additionalProperties` is dropped. It constrains custom attributes, whose
+  values are whatever the workspace's data attributes say (strings,
+  integers, floats, booleans, dates), to strings (companies) or to strings,
+  integers and two `$ref`s left dangling in the output (conversations);
+  contacts' custom attributes were already open.
 """
 import json, os, re, subprocess, sys, yaml
 
@@ -16,7 +32,7 @@ SPEC = os.path.join(ROOT, "..", "shared", "intercom", "api.intercom.io-2.16.yaml
 OUT = os.path.join(ROOT, "src", "schemas")
 
 FACTS = ["cargo", "run", "-q", "--example", "stream_facts"]
-DROP = {"example", "examples", "x-tags", "x-fern-sdk-group-name", "title", "deprecated"}
+DROP = {"example", "examples", "x-tags", "x-fern-sdk-group-name", "title", "deprecated", "additionalProperties"}
 
 
 def convert(node, components, keys=(), depth=0):
@@ -49,6 +65,12 @@ def convert(node, components, keys=(), depth=0):
         out["type"] = "string"
     elif out.get("format") == "date-time" and out.get("type") != "string":
         out.pop("format")
+    if out.get("format", "date-time") != "date-time":
+        out.pop("format")
+    if "type" not in out and "properties" in out:
+        out["type"] = "object"
+    elif "type" not in out and "items" in out:
+        out["type"] = "array"
     return out
 
 

@@ -19,6 +19,14 @@ pub struct Cli {
     #[arg(long)]
     pub discover: bool,
 
+    /// Singer SDK: print the name, version, capabilities and settings, and exit.
+    #[arg(long)]
+    pub about: bool,
+
+    /// Output of --about [default: text].
+    #[arg(long, value_enum, requires = "about")]
+    pub format: Option<crate::about::Format>,
+
     /// Singer: state file from a previous run (the last STATE message's value).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,

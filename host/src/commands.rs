@@ -85,8 +85,13 @@ pub fn spec(connector: &Connector) -> Result<String, Error> {
     Ok(connector.spec(logs_only())?)
 }
 
+/// The catalog, one value a line: Meltano reads discovery output in lines of
+/// at most 64 KiB.
 pub fn discover(connector: &Connector, config: &str, path: &Path) -> Result<String, Error> {
-    given_config(path, connector.discover(config, logs_only())?)
+    let catalog = given_config(path, connector.discover(config, logs_only())?)?;
+    let catalog: serde_json::Value = serde_json::from_str(&catalog)
+        .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))?;
+    Ok(format!("{catalog:#}"))
 }
 
 pub fn network_policy(

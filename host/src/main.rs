@@ -3,6 +3,7 @@
 //! failed run, 2 bad input (arguments, config, state, catalog, component,
 //! database).
 
+mod about;
 mod cli;
 
 use std::process::ExitCode;
@@ -33,6 +34,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
     let connector = load_component(cli)?;
     if let Some(Command::Spec) = cli.command {
         println!("{}", commands::spec(&connector)?);
+        return Ok(());
+    }
+    if cli.about {
+        let about = about::render(&commands::spec(&connector)?, cli.format)
+            .map_err(|e| Error::Run(format!("the connector's spec is not JSON: {e}")))?;
+        print!("{about}");
         return Ok(());
     }
     let config_path = config_path(cli)?;

@@ -65,6 +65,9 @@ fn discover_prints_a_singer_catalog() {
         assert!(stream["key_properties"].is_array());
         assert_eq!(stream["metadata"][0]["breadcrumb"], json!([]));
     }
+    // Meltano reads discovery output in lines of at most 64 KiB.
+    let longest = stdout(&output).lines().map(str::len).max().unwrap();
+    assert!(longest < 4096, "a line of {longest} bytes");
 }
 
 #[test]
@@ -187,4 +190,47 @@ fn a_rejected_token_exits_1_without_printing_it() {
     let err = stderr(&output);
     assert!(err.contains("auth error") && err.contains("401"), "{err}");
     assert!(!err.contains(secret) && !stdout(&output).contains(secret));
+}
+
+#[test]
+fn about_lists_capabilities_and_settings_as_singer_sdk_taps_do() {
+    let f = Fixture::new();
+    let output = f.run(&["--about", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let about: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(about["name"], "intercom-connector");
+    assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        about["capabilities"],
+        json!(["catalog", "discover", "state", "about"])
+    );
+    let settings = &about["settings"];
+    assert_eq!(settings["type"], "object");
+    assert_eq!(settings["required"], json!(["access_token"]));
+    assert_eq!(settings["properties"]["access_token"]["secret"], true);
+    assert!(settings["properties"]["start_date"]["secret"].is_null());
+    assert_eq!(settings["properties"]["page_size"]["default"], 150);
+
+    let markdown = stdout(&f.run(&["--about", "--format", "markdown"]));
+    assert!(
+        markdown.starts_with("# `intercom-connector`\n"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("* `state`\n"), "{markdown}");
+    assert!(
+        markdown.contains("| page_size | False | 150 |"),
+        "{markdown}"
+    );
+
+    let text = stdout(&f.run(&["--about"]));
+    assert!(text.starts_with("Name: intercom-connector\n"), "{text}");
+    assert!(
+        text.contains(
+            "  - Name: access_token\n    Type: string\n    Required: true\n    Secret: true\n"
+        ),
+        "{text}"
+    );
+
+    let output = f.run(&["--format", "json"]);
+    assert_eq!(output.status.code(), Some(2), "--format needs --about");
 }

@@ -1,29 +1,32 @@
-//! The tap's Singer output loads into a real Singer target: MeltanoLabs'
-//! `target-csv` from PyPI, built on the Meltano SDK, which validates every
+//! The tap's Singer output loads into real Singer targets from PyPI:
+//! MeltanoLabs' `target-csv`, built on the Meltano SDK, which validates every
 //! SCHEMA message against the JSON Schema metaschema and every RECORD
-//! against its stream's schema. Row counts per CSV equal the records the
-//! tap emitted, so no message was dropped or refused.
+//! against its stream's schema; `target-jsonl`; and `target-duckdb`, which
+//! flattens nested objects by their schemas into columns. Row counts equal
+//! the records the tap emitted, so no message was dropped or refused. Every
+//! RECORD is also checked against its SCHEMA with formats asserted, as the
+//! strictest targets do.
 //!
-//! Needs python3 (3.10+) with venv and pip, and PyPI; the target is
-//! installed once into `target/singer-venv`.
+//! Needs python3 (3.10+) with venv and pip, and PyPI; each target is
+//! installed once into a venv under `target/singer-targets`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::{component_path, root};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
-const REQUIREMENT: &str = "meltanolabs-target-csv==0.5.0";
+use crate::support::{component_path, key, root};
 
-/// The venv holding the target; created and filled on first use. A marker
-/// naming the requirement makes later runs skip pip.
-fn venv() -> PathBuf {
-    let dir = root().join("target/singer-venv");
+/// The venv named `name` holding `requirements`; created and filled on first
+/// use. A marker naming the requirements makes later runs skip pip.
+fn venv(name: &str, requirements: &[&str]) -> PathBuf {
+    let requirement = requirements.join(" ");
+    let dir = root().join("target/singer-targets").join(name);
     let marker = dir.join("installed.txt");
-    if std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == REQUIREMENT) {
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == requirement) {
         return dir;
     }
     let run = |program: &Path, args: &[&str], what: &str| {
@@ -54,22 +57,25 @@ fn venv() -> PathBuf {
     run(
         &dir.join("bin/python"),
         &[
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            REQUIREMENT,
-        ],
-        &format!("pip install {REQUIREMENT}"),
+            &[
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ],
+            requirements,
+        ]
+        .concat(),
+        &format!("pip install {requirement}"),
     );
-    std::fs::write(&marker, REQUIREMENT).unwrap();
+    std::fs::write(&marker, requirement).unwrap();
     dir
 }
 
 #[test]
 fn every_stream_loads_into_target_csv() {
-    let venv = venv();
+    let venv = venv("csv", &["meltanolabs-target-csv==0.5.0"]);
     let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
@@ -142,9 +148,14 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob('*.csv')):
     with open(f, newline='', encoding='utf-8') as h:
         rows[f.stem] = sum(1 for _ in csv.reader(h)) - 1
 print(json.dumps(rows))";
+    serde_json::from_value(python(venv, COUNT, dir)).unwrap()
+}
+
+/// What `script`, run by the venv's Python with `arg`, prints as JSON.
+fn python(venv: &Path, script: &str, arg: &Path) -> Value {
     let output = Command::new(venv.join("bin/python"))
-        .args(["-c", COUNT])
-        .arg(dir)
+        .args(["-c", script])
+        .arg(arg)
         .output()
         .unwrap();
     assert!(
@@ -158,4 +169,154 @@ print(json.dumps(rows))";
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A full sync of every stream from a fresh simulator, as Singer messages
+/// in `dir/sync.jsonl`, and the records emitted per stream.
+fn full_sync(dir: &Path) -> (PathBuf, BTreeMap<String, usize>) {
+    let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
+    let config = dir.join("config.json");
+    let config_doc = json!({"access_token": "sim-token", "base_url": sim.base_url()});
+    std::fs::write(&config, config_doc.to_string()).unwrap();
+    let out = dir.join("sync.jsonl");
+    let output = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--component")
+        .arg(component_path())
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .stdout(std::fs::File::create(&out).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut emitted: BTreeMap<String, usize> = BTreeMap::new();
+    for message in messages(&out) {
+        if message["type"] == "RECORD" {
+            *emitted
+                .entry(message["stream"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(emitted.len(), 11, "{emitted:?}");
+    (out, emitted)
+}
+
+fn messages(path: &Path) -> impl Iterator<Item = Value> {
+    let file = std::fs::File::open(path).unwrap();
+    BufReader::new(file)
+        .lines()
+        .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
+}
+
+#[test]
+fn every_record_matches_its_schema_with_formats_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sync, emitted) = full_sync(dir.path());
+    let mut validators = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut failed = 0;
+    for message in messages(&sync) {
+        let stream = message["stream"].as_str().unwrap_or_default().to_owned();
+        if message["type"] == "SCHEMA" {
+            let validator = jsonschema::options()
+                .should_validate_formats(true)
+                .build(&message["schema"])
+                .unwrap_or_else(|e| panic!("the schema of {stream} does not compile: {e}"));
+            validators.insert(stream, validator);
+        } else if message["type"] == "RECORD" {
+            for error in validators[&stream].iter_errors(&message["record"]) {
+                failed += 1;
+                if failures.len() < 20 {
+                    failures.push(format!("{stream} {}: {error}", error.instance_path()));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        failed,
+        0,
+        "{failed} failures in {} records, the first ones:\n{}",
+        emitted.values().sum::<usize>(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_full_sync_loads_into_target_jsonl_and_target_duckdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sync, emitted) = full_sync(dir.path());
+
+    let jsonl = dir.path().join("jsonl");
+    let jsonl_config = json!({"destination_path": jsonl, "do_timestamp_file": false});
+    let requirements = ["target-jsonl==0.1.4"];
+    load("jsonl", &requirements, &jsonl_config, &sync, dir.path());
+    let lines = |stream: &str| {
+        let path = jsonl.join(format!("{stream}.jsonl"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .lines()
+            .count()
+    };
+    let written: BTreeMap<String, usize> = emitted.keys().map(|s| (s.clone(), lines(s))).collect();
+    assert_eq!(written, emitted);
+
+    // target-duckdb flattens nested objects into columns by their schemas
+    // (target-sqlite, the older flattener, no longer runs on Python 3.10+).
+    let database = dir.path().join("loaded.duckdb");
+    let duckdb_config = json!({"path": database, "default_target_schema": "intercom", "data_flattening_max_level": 10});
+    // duckdb 1.1 as the target expects: later versions take the first row of
+    // each batch it copies in for a CSV header and drop it.
+    let requirements = ["target-duckdb==0.8.0", "duckdb==1.1.3"];
+    let venv = load("duckdb", &requirements, &duckdb_config, &sync, dir.path());
+    const COUNT: &str = "import duckdb, json, sys
+db = duckdb.connect(sys.argv[1], read_only=True)
+tables = [t for (t,) in db.execute(\"SELECT table_name FROM information_schema.tables WHERE table_schema = 'intercom'\").fetchall()]
+rows = {t: db.execute(f'SELECT count(*) FROM intercom.\"{t}\"').fetchone()[0] for t in tables}
+columns = [c for (c,) in db.execute(\"SELECT column_name FROM information_schema.columns WHERE table_name = 'conversations'\").fetchall()]
+print(json.dumps({'rows': rows, 'columns': columns}))";
+    let loaded = python(&venv, COUNT, &database);
+    // The target upserts by key; a full sync emits a few records twice.
+    let mut keys: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for message in messages(&sync).filter(|m| m["type"] == "RECORD") {
+        let stream = message["stream"].as_str().unwrap().to_owned();
+        keys.entry(stream)
+            .or_default()
+            .insert(key(&message["record"]));
+    }
+    let distinct: BTreeMap<String, usize> = keys.into_iter().map(|(s, k)| (s, k.len())).collect();
+    assert_eq!(loaded["rows"], json!(distinct));
+    let columns = loaded["columns"].as_array().unwrap();
+    assert!(
+        columns.contains(&json!("ai_agent__content_sources__total_count")),
+        "conversations were not flattened: {columns:?}"
+    );
+}
+
+/// Feeds the Singer messages in `sync` to the target installed from
+/// `requirements`, whose executable is `target-<name>`, checks it exits 0 and
+/// returns its venv.
+fn load(name: &str, requirements: &[&str], config: &Value, sync: &Path, dir: &Path) -> PathBuf {
+    let venv = venv(name, requirements);
+    let config_path = dir.join(format!("target-{name}.json"));
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let log = dir.join(format!("target-{name}.log"));
+    let status = Command::new(venv.join(format!("bin/target-{name}")))
+        .arg("--config")
+        .arg(&config_path)
+        .stdin(std::fs::File::open(sync).unwrap())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "target-{name} refused the tap's output ({status}):\n{}",
+        last_lines(&std::fs::read_to_string(&log).unwrap(), 40)
+    );
+    venv
 }
