@@ -74,20 +74,20 @@ pub fn select(catalog: Option<&str>) -> Result<Vec<Selected>> {
             .collect());
     };
     let catalog: Value = serde_json::from_str(text)
-        .map_err(|e| Error::config(format!("catalog is not valid JSON: {e}")))?;
+        .map_err(|e| Error::catalog(format!("catalog is not valid JSON: {e}")))?;
     let entries = catalog["streams"]
         .as_array()
-        .ok_or_else(|| Error::config("catalog: field `streams` must be an array"))?;
+        .ok_or_else(|| Error::catalog("catalog: field `streams` must be an array"))?;
     let mut selected = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let name = entry["tap_stream_id"]
             .as_str()
             .or_else(|| entry["stream"].as_str())
             .ok_or_else(|| {
-                Error::config(format!("catalog: streams[{index}] has no `tap_stream_id`"))
+                Error::catalog(format!("catalog: streams[{index}] has no `tap_stream_id`"))
             })?;
         let stream = crate::streams::find(name)
-            .ok_or_else(|| Error::config(format!("catalog: unknown stream `{name}`")))?;
+            .ok_or_else(|| Error::catalog(format!("catalog: unknown stream `{name}`")))?;
         let metadata = metadata_entries(entry, name)?;
         let stream_metadata = metadata.iter().find(|(b, _)| b.is_empty()).map(|(_, m)| m);
         if !is_selected(stream_metadata) {
@@ -132,7 +132,7 @@ fn metadata_entries(entry: &Value, name: &str) -> Result<Vec<(Vec<String>, Value
         return Ok(Vec::new());
     };
     let list = list.as_array().ok_or_else(|| {
-        Error::config(format!(
+        Error::catalog(format!(
             "catalog: stream `{name}`: `metadata` must be an array"
         ))
     })?;
@@ -142,7 +142,7 @@ fn metadata_entries(entry: &Value, name: &str) -> Result<Vec<(Vec<String>, Value
                 .as_array()
                 .and_then(|b| b.iter().map(|p| p.as_str().map(String::from)).collect())
                 .ok_or_else(|| {
-                    Error::config(format!(
+                    Error::catalog(format!(
                         "catalog: stream `{name}`: metadata `breadcrumb` must be an array of strings"
                     ))
                 })?;

@@ -126,6 +126,10 @@ impl Host for WitHost {
         output::records(stream, &records);
     }
 
+    fn stream_complete(&self, stream: &str, whole_table: bool) {
+        output::stream_complete(stream, whole_table);
+    }
+
     fn log(&self, level: LogLevel, message: &str) {
         let level = match level {
             LogLevel::Debug => wit::LogLevel::Debug,

@@ -155,6 +155,12 @@ fn parse_base_url(text: &str) -> Result<String> {
             "config: field `base_url`: `{text}` is not a URL: {e}"
         ))
     })?;
+    // Checked first, so no message below repeats a password.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config(
+            "config: field `base_url` must not carry user info (`user:password@`)",
+        ));
+    }
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(Error::config(format!(
             "config: field `base_url` must be an http(s) URL with a host, got `{text}`"
@@ -251,6 +257,11 @@ mod tests {
             let e = parse(json).unwrap_err();
             assert!(e.message.contains(field), "{json}: {}", e.message);
         }
+        let e = parse(r#"{"access_token":"t","base_url":"https://u:hunter2@api.intercom.io"}"#)
+            .unwrap_err();
+        assert!(e.message.contains("user info"), "{}", e.message);
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert_eq!(e.document, Some(crate::error::Document::Config));
         assert!(parse("[1]").unwrap_err().message.contains("object"));
         assert!(parse("{").unwrap_err().message.contains("JSON"));
     }

@@ -13,10 +13,20 @@ pub enum Category {
     Internal,
 }
 
+/// Mirrors the WIT `document`: which input an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Document {
+    Config,
+    Catalog,
+    State,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub category: Category,
     pub message: String,
+    /// The document at fault, so hosts need not parse the message.
+    pub document: Option<Document>,
     /// The HTTP status and Intercom error code behind an API error, for
     /// callers that treat some (404, 410, `scroll_exists`) specially.
     pub status: Option<u16>,
@@ -30,13 +40,30 @@ impl Error {
         Self {
             category,
             message: message.into(),
+            document: None,
             status: None,
             code: None,
         }
     }
 
+    /// The input `document` is invalid.
+    pub fn invalid(document: Document, message: impl Into<String>) -> Self {
+        Self {
+            document: Some(document),
+            ..Self::new(Category::Config, message)
+        }
+    }
+
     pub fn config(message: impl Into<String>) -> Self {
-        Self::new(Category::Config, message)
+        Self::invalid(Document::Config, message)
+    }
+
+    pub fn catalog(message: impl Into<String>) -> Self {
+        Self::invalid(Document::Catalog, message)
+    }
+
+    pub fn state(message: impl Into<String>) -> Self {
+        Self::invalid(Document::State, message)
     }
 
     pub fn api(message: impl Into<String>) -> Self {

@@ -68,6 +68,9 @@ pub trait Host {
     ) -> Vec<std::result::Result<Response, TransportError>>;
     fn schema(&self, stream: &str, schema: &str, key_properties: &[String], bookmarks: &[String]);
     fn records(&self, stream: &str, records: Vec<String>);
+    /// No more records of `stream` this run; `whole_table` when they were
+    /// all of it.
+    fn stream_complete(&self, stream: &str, whole_table: bool);
     fn log(&self, level: LogLevel, message: &str);
     /// Milliseconds since the UNIX epoch.
     fn now_ms(&self) -> u64;

@@ -133,6 +133,7 @@ impl Host for ScriptedHost {
             assert!(serde_json::from_str::<Value>(&record).unwrap().is_object());
         }
     }
+    fn stream_complete(&self, _: &str, _: bool) {}
     fn log(&self, _: LogLevel, _: &str) {}
     fn now_ms(&self) -> u64 {
         self.clock.get()

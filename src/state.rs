@@ -20,27 +20,27 @@ impl State {
             return Ok(State::default());
         };
         let mut doc: Value = serde_json::from_str(text)
-            .map_err(|e| Error::config(format!("state is not valid JSON: {e}")))?;
+            .map_err(|e| Error::state(format!("state is not valid JSON: {e}")))?;
         if doc["type"] == "STATE" && doc["value"].is_object() {
             doc = doc["value"].take();
         }
         let Value::Object(mut doc) = doc else {
-            return Err(Error::config("state must be a JSON object"));
+            return Err(Error::state("state must be a JSON object"));
         };
         match doc.get("version") {
             Some(v) if v.as_u64() == Some(STATE_VERSION) => {}
             Some(v) => {
-                return Err(Error::config(format!(
+                return Err(Error::state(format!(
                     "state: field `version` is {v}, this connector reads version {STATE_VERSION}"
                 )));
             }
             None if doc.is_empty() => return Ok(State::default()),
-            None => return Err(Error::config("state: field `version` is missing")),
+            None => return Err(Error::state("state: field `version` is missing")),
         }
         let bookmarks = match doc.remove("bookmarks") {
             None => Map::new(),
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(Error::config("state: field `bookmarks` must be an object")),
+            Some(_) => return Err(Error::state("state: field `bookmarks` must be an object")),
         };
         Ok(State { bookmarks })
     }
@@ -57,7 +57,7 @@ impl State {
             _ => None,
         };
         parsed.map(Some).ok_or_else(|| {
-            Error::config(format!(
+            Error::state(format!(
                 "state: field `bookmarks.{stream}.{field}` must be an RFC 3339 date-time, got {value}"
             ))
         })

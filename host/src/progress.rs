@@ -63,7 +63,6 @@ impl Progress {
             multi: MultiProgress::with_draw_target(target),
             bars: BTreeMap::new(),
             group: Vec::new(),
-            checkpointed: false,
         }
     }
 
@@ -129,12 +128,10 @@ pub struct Tracked<S> {
     tally: Arc<Mutex<Tally>>,
     multi: MultiProgress,
     bars: BTreeMap<String, ProgressBar>,
-    /// Streams declared together (a parent and its children); requests and
-    /// waits are the first one's, the stream whose source is being read.
+    /// Streams declared and not yet complete (a parent and its children);
+    /// requests and waits are the first one's, the stream whose source is
+    /// being read.
     group: Vec<String>,
-    /// A checkpoint came after the last schema, so the next schema starts a
-    /// new group (the connector checkpoints at the end of each).
-    checkpointed: bool,
 }
 
 impl<S> Tracked<S> {
@@ -183,14 +180,6 @@ impl<S: Sink> Sink for Tracked<S> {
     ) -> Result<()> {
         self.inner
             .schema(stream, schema, key_properties, bookmark_properties)?;
-        if self.checkpointed {
-            for stream in self.group.drain(..) {
-                if let Some(bar) = self.bars.get(&stream) {
-                    bar.finish();
-                }
-            }
-            self.checkpointed = false;
-        }
         if !self.group.iter().any(|s| s == stream) {
             self.group.push(stream.to_string());
         }
@@ -219,10 +208,17 @@ impl<S: Sink> Sink for Tracked<S> {
         Ok(())
     }
 
-    fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
-        self.inner.checkpoint(state)?;
-        self.checkpointed = true;
+    fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
+        self.inner.stream_complete(stream, whole_table)?;
+        self.group.retain(|s| s != stream);
+        if let Some(bar) = self.bars.get(stream) {
+            bar.finish();
+        }
         Ok(())
+    }
+
+    fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
+        self.inner.checkpoint(state)
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {

@@ -28,6 +28,7 @@ enum Message {
         bookmark_properties: Vec<String>,
     },
     Records(String, Vec<String>),
+    StreamComplete(String, bool),
     Checkpoint(Box<RawValue>),
     Log(LogLevel, String),
     Wait(WaitReason, Duration),
@@ -105,6 +106,10 @@ impl<S: Sink> SinkThread<S> {
         self.send(Message::Records(stream, records))
     }
 
+    pub fn stream_complete(&self, stream: String, whole_table: bool) -> Result<()> {
+        self.send(Message::StreamComplete(stream, whole_table))
+    }
+
     /// Commits come in order after the records before them; a failed one is
     /// answered by the next output call, and by [`Self::finish`].
     pub fn checkpoint(&self, state: Box<RawValue>) -> Result<()> {
@@ -153,7 +158,12 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
     let mut stopped = false;
     for message in messages {
         let outcome = match message {
-            Message::Schema { .. } | Message::Records(..) | Message::Checkpoint(_) if stopped => {
+            Message::Schema { .. }
+            | Message::Records(..)
+            | Message::StreamComplete(..)
+            | Message::Checkpoint(_)
+                if stopped =>
+            {
                 continue;
             }
             Message::Schema {
@@ -173,6 +183,9 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
                     .and_then(|records| sink.records(&stream, &records))
                     .map_err(Failure::Output)
             }
+            Message::StreamComplete(stream, whole_table) => sink
+                .stream_complete(&stream, whole_table)
+                .map_err(Failure::Output),
             Message::Checkpoint(state) => sink.checkpoint(&state).map_err(Failure::Commit),
             Message::Log(level, message) => {
                 sink.log(level, &message);

@@ -7,12 +7,13 @@
 //! all, so a killed sync resumes from its last commit without losing or
 //! duplicating a row (rows are upserted by the stream's key properties).
 //!
-//! Full-table streams (no bookmark properties) are replaced by mark and sweep:
-//! every row carries the id of the run that last wrote it (`_sdc_run_id`);
-//! when such a stream's run is complete, rows from older runs are deleted in
-//! the same transaction as the next commit. Until then the previous copy
-//! stays, so a crash mid-stream never leaves a table empty or half-replaced
-//! (it may hold rows of both runs, the next complete run sweeps the old ones).
+//! Streams the component sends whole (`stream-complete` with `whole-table`)
+//! are replaced by mark and sweep: every row carries the id of the run that
+//! last wrote it (`_sdc_run_id`); at `stream-complete`, rows from older runs
+//! are deleted in the same transaction as the next commit. Until then the
+//! previous copy stays, so a crash mid-stream never leaves a table empty or
+//! half-replaced (it may hold rows of both runs, the next complete run sweeps
+//! the old ones).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -34,19 +35,11 @@ pub struct SqliteSink {
     conn: Connection,
     run_id: i64,
     tables: BTreeMap<String, Table>,
-    /// Full-table streams declared since the last completed group.
-    open: Vec<String>,
-    /// A checkpoint came after the last schema. The connector declares a
-    /// parent stream and its children together and checkpoints at the end of
-    /// them, so a schema arriving after a checkpoint starts a new group and
-    /// means the open one has finished.
-    checkpointed: bool,
 }
 
 /// A stream's table as this run knows it.
 struct Table {
     keys: Vec<String>,
-    full_table: bool,
     /// Every column, [`RUN_COLUMN`] last.
     columns: Vec<String>,
     known: HashSet<String>,
@@ -89,8 +82,6 @@ impl SqliteSink {
             conn,
             run_id,
             tables: BTreeMap::new(),
-            open: Vec::new(),
-            checkpointed: false,
         })
     }
 
@@ -104,28 +95,13 @@ impl SqliteSink {
             .optional()?)
     }
 
-    /// The read succeeded: the streams still open are complete, so sweep
-    /// them, and commit what followed the last checkpoint.
-    pub fn finish(mut self) -> Result<()> {
-        self.sweep_open()?;
+    /// The read succeeded: commit what followed the last checkpoint.
+    pub fn finish(self) -> Result<()> {
         self.conn.execute(
             "UPDATE _connector_runs SET finished_at = ?1 WHERE id = ?2",
             rusqlite::params![now(), self.run_id],
         )?;
         self.conn.execute_batch("COMMIT")?;
-        Ok(())
-    }
-
-    /// Deletes rows older runs left in the open full-table streams.
-    fn sweep_open(&mut self) -> Result<()> {
-        for stream in std::mem::take(&mut self.open) {
-            let sql = format!(
-                "DELETE FROM {} WHERE {} IS NOT ?1",
-                quote(&stream),
-                quote(RUN_COLUMN)
-            );
-            self.conn.execute(&sql, [self.run_id])?;
-        }
         Ok(())
     }
 
@@ -135,7 +111,6 @@ impl SqliteSink {
         stream: &str,
         properties: &serde_json::Map<String, Value>,
         keys: &[String],
-        full_table: bool,
     ) -> Result<()> {
         let mut wanted: Vec<(String, &'static str)> = properties
             .iter()
@@ -197,7 +172,7 @@ impl SqliteSink {
             .map(|(n, _)| n)
             .filter(|n| n != RUN_COLUMN)
             .collect();
-        let table = Table::new(keys.to_vec(), full_table, columns, stream);
+        let table = Table::new(keys.to_vec(), columns, stream);
         self.tables.insert(stream.to_string(), table);
         Ok(())
     }
@@ -223,7 +198,7 @@ impl SqliteSink {
 }
 
 impl Table {
-    fn new(keys: Vec<String>, full_table: bool, mut columns: Vec<String>, stream: &str) -> Self {
+    fn new(keys: Vec<String>, mut columns: Vec<String>, stream: &str) -> Self {
         columns.push(RUN_COLUMN.to_string());
         let names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
@@ -249,7 +224,6 @@ impl Table {
         let known = columns.iter().cloned().collect();
         Self {
             keys,
-            full_table,
             columns,
             known,
             upsert,
@@ -263,21 +237,13 @@ impl Sink for SqliteSink {
         stream: &str,
         schema: &RawValue,
         key_properties: &[String],
-        bookmark_properties: &[String],
+        _bookmark_properties: &[String],
     ) -> Result<()> {
         check_stream(stream)?;
-        if self.checkpointed {
-            self.sweep_open()?;
-            self.checkpointed = false;
-        }
         let schema: Value = serde_json::from_str(schema.get())?;
         let empty = serde_json::Map::new();
         let properties = schema["properties"].as_object().unwrap_or(&empty);
-        let full_table = bookmark_properties.is_empty();
-        self.ensure_table(stream, properties, key_properties, full_table)?;
-        if full_table && !self.open.iter().any(|s| s == stream) {
-            self.open.push(stream.to_string());
-        }
+        self.ensure_table(stream, properties, key_properties)?;
         Ok(())
     }
 
@@ -305,7 +271,7 @@ impl Sink for SqliteSink {
                     .cloned()
                     .chain(new)
                     .collect();
-                let rebuilt = Table::new(table.keys.clone(), table.full_table, columns, stream);
+                let rebuilt = Table::new(table.keys.clone(), columns, stream);
                 self.tables.insert(stream.to_string(), rebuilt);
             }
             let table = &self.tables[stream];
@@ -330,6 +296,19 @@ impl Sink for SqliteSink {
         Ok(())
     }
 
+    /// A whole table: rows older runs left are gone from the source.
+    fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
+        if whole_table && self.tables.contains_key(stream) {
+            let sql = format!(
+                "DELETE FROM {} WHERE {} IS NOT ?1",
+                quote(stream),
+                quote(RUN_COLUMN)
+            );
+            self.conn.execute(&sql, [self.run_id])?;
+        }
+        Ok(())
+    }
+
     fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
         self.conn.execute(
             "INSERT INTO _connector_state (id, state, committed_at) VALUES (1, ?1, ?2)
@@ -337,7 +316,6 @@ impl Sink for SqliteSink {
             [state.get(), &now()],
         )?;
         self.conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
-        self.checkpointed = true;
         Ok(())
     }
 
@@ -470,7 +448,7 @@ mod tests {
     }
 
     #[test]
-    fn full_table_streams_are_swept_only_when_complete() {
+    fn whole_tables_are_swept_only_when_complete() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let props = json!({"id": {"type": "string"}});
@@ -485,27 +463,43 @@ mod tests {
             .unwrap();
         sink.records("tags", &[raw(json!({"id": "a"})), raw(json!({"id": "b"}))])
             .unwrap();
+        sink.stream_complete("tags", true).unwrap();
         sink.checkpoint(&raw(json!({}))).unwrap();
         sink.finish().unwrap();
         assert_eq!(count(&path), 2);
+
+        // Complete but not whole (an incremental pass) keeps every row.
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
+            .unwrap();
+        sink.records("tags", &[raw(json!({"id": "c"}))]).unwrap();
+        sink.stream_complete("tags", false).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(count(&path), 3);
 
         // A run that stops mid-stream keeps the old rows beside the new.
         let mut sink = SqliteSink::open(&path).unwrap();
         sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
             .unwrap();
-        sink.records("tags", &[raw(json!({"id": "c"}))]).unwrap();
+        sink.records("tags", &[raw(json!({"id": "d"}))]).unwrap();
         sink.checkpoint(&raw(json!({}))).unwrap();
         drop(sink);
-        assert_eq!(count(&path), 3);
+        assert_eq!(count(&path), 4);
 
-        // The next schema after a checkpoint completes the stream.
+        // The sweep commits with the checkpoint after `stream-complete`.
         let mut sink = SqliteSink::open(&path).unwrap();
-        sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
+        sink.schema("tags", &schema(props), &["id".into()], &[])
             .unwrap();
         sink.records("tags", &[raw(json!({"id": "a"}))]).unwrap();
-        sink.checkpoint(&raw(json!({}))).unwrap();
-        sink.schema("teams", &schema(props), &["id".into()], &[])
+        sink.stream_complete("tags", true).unwrap();
+        drop(sink);
+        assert_eq!(count(&path), 4);
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.schema("tags", &schema(json!({"id": {"type": "string"}})), &["id".into()], &[])
             .unwrap();
+        sink.records("tags", &[raw(json!({"id": "a"}))]).unwrap();
+        sink.stream_complete("tags", true).unwrap();
         sink.checkpoint(&raw(json!({}))).unwrap();
         drop(sink);
         assert_eq!(count(&path), 1);

@@ -20,6 +20,11 @@ pub trait Sink: Send + 'static {
         bookmark_properties: &[String],
     ) -> Result<()>;
     fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()>;
+    /// No more records of `stream` this run; with `whole_table`, what came
+    /// since its schema is all the stream holds. Part of the next commit.
+    fn stream_complete(&mut self, _stream: &str, _whole_table: bool) -> Result<()> {
+        Ok(())
+    }
     fn checkpoint(&mut self, state: &RawValue) -> Result<()>;
     fn log(&mut self, level: LogLevel, message: &str);
     /// The guest is about to wait; sinks that show progress may say so.

@@ -309,6 +309,13 @@ class Instance {
           }
           this.records.set(stream, (this.records.get(stream) ?? 0) + records.length);
         },
+        // Singer has no message for it; a host keeping a copy would sweep here.
+        streamComplete: (stream, wholeTable) => {
+          if (!this.declared.has(stream)) {
+            throw new Error(`component completed undeclared stream \`${stream}\``);
+          }
+          log('debug', `${stream} complete${wholeTable ? ' (whole table)' : ''}`);
+        },
         log: (level, message) => log(level, `connector: ${message}`),
       },
     };
@@ -321,7 +328,7 @@ class Instance {
       }
     }
     for (const [name, value] of Object.entries({ ...own, ...wasi })) {
-      const version = name.startsWith('wasi:') ? '0.2.6' : '0.2.0';
+      const version = name.startsWith('wasi:') ? '0.2.6' : '0.3.0';
       withVersions[name] = value;
       withVersions[`${name}@${version}`] = value;
     }

@@ -39,6 +39,17 @@ impl<S: Sink> output::Host for HostState<S> {
         })
     }
 
+    fn stream_complete(&mut self, stream: String, whole_table: bool) -> wasmtime::Result<()> {
+        self.progress(|s| {
+            if !s.declared_streams.contains(&stream) {
+                return Err(format_err!(
+                    "component completed undeclared stream `{stream}`"
+                ));
+            }
+            s.sink.stream_complete(stream, whole_table)
+        })
+    }
+
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
         self.in_host(|s| s.sink.log(level, message));
         Ok(())

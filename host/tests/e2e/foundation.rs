@@ -132,7 +132,7 @@ fn the_component_imports_only_the_world_and_wasi_p2() {
         .map(|(name, _)| name.to_string())
         .collect();
     assert!(
-        imports.iter().any(|i| i == "connector:source/http@0.2.0"),
+        imports.iter().any(|i| i == "connector:source/http@0.3.0"),
         "{imports:?}"
     );
     for import in &imports {
@@ -145,5 +145,5 @@ fn the_component_imports_only_the_world_and_wasi_p2() {
         .exports(&engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    assert_eq!(exports, ["connector:source/source@0.2.0"]);
+    assert_eq!(exports, ["connector:source/source@0.3.0"]);
 }
