@@ -6,7 +6,7 @@ use connector::source::types as wit;
 use connector::source::{clock, http, output, state};
 use exports::connector::source::source::Guest;
 
-use crate::error::{Category, Error};
+use crate::error::{Category, Document, Error};
 use crate::host::{Host, LogLevel, Method, Request, Response, TransportError, WaitReason};
 
 struct Component;
@@ -48,9 +48,15 @@ fn into_wit(error: Error) -> wit::ConnectorError {
         Category::Api => wit::ErrorCategory::Api,
         Category::Internal => wit::ErrorCategory::Internal,
     };
+    let document = error.document.map(|d| match d {
+        Document::Config => wit::Document::Config,
+        Document::Catalog => wit::Document::Catalog,
+        Document::State => wit::Document::State,
+    });
     wit::ConnectorError {
         category,
         message: error.message,
+        document,
     }
 }
 

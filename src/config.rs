@@ -88,11 +88,7 @@ impl Config {
                 ))
             })?,
         };
-        let base_url = match (raw.base_url, raw.region) {
-            (Some(url), _) => parse_base_url(&url)?,
-            (None, Some(region)) => region_from_name(&region)?.base_url().to_string(),
-            (None, None) => Region::Us.base_url().to_string(),
-        };
+        let base_url = api_base_url(raw.base_url.as_deref(), raw.region.as_deref())?;
         let page_size = raw.page_size.unwrap_or(MAX_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(Error::config(format!(
@@ -138,6 +134,16 @@ impl Config {
         url::Url::parse(&self.base_url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default()
+    }
+}
+
+/// The API's base URL for a config's `base_url`, else its `region` (else
+/// the US): the one region table, which the host's CLI reads for its grant.
+pub fn api_base_url(base_url: Option<&str>, region: Option<&str>) -> Result<String> {
+    match (base_url, region) {
+        (Some(url), _) => parse_base_url(url),
+        (None, Some(region)) => Ok(region_from_name(region)?.base_url().to_string()),
+        (None, None) => Ok(Region::Us.base_url().to_string()),
     }
 }
 

@@ -156,7 +156,9 @@ impl<'a> Replicator<'a> {
         // Before the last commit, so a host's sweep commits with the state.
         for run in own.iter().chain(&children) {
             let whole_table = run.stream.replication.key().is_none();
-            self.api.host().stream_complete(run.stream.name, whole_table);
+            self.api
+                .host()
+                .stream_complete(run.stream.name, whole_table);
         }
         self.api.host().checkpoint(&self.state.to_json())?;
         for run in own.iter().chain(&children) {

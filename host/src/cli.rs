@@ -84,6 +84,11 @@ pub struct Common {
     #[arg(long, value_name = "SECONDS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_wait_seconds: Option<u32>,
 
+    /// Let the component reach only this origin (repeatable), among those
+    /// the config names [default: all the config names].
+    #[arg(long, value_name = "ORIGIN", global = true)]
+    pub allow_origin: Vec<String>,
+
     /// HTTP requests of one batch sent at once [default: 32].
     #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: Option<u32>,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Document, Documents, Error};
 use crate::limits::Limits;
-use crate::network::NetworkPolicy;
+use crate::network::{NetworkGrant, NetworkPolicy, origins_named_in};
 use crate::progress::Progress;
 use crate::runtime::{Connector, Outcome, Runtime};
 use crate::singer::SingerSink;
@@ -94,12 +94,50 @@ pub fn discover(connector: &Connector, config: &str, path: &Path) -> Result<Stri
     Ok(format!("{catalog:#}"))
 }
 
+/// The CLI's grant: the origins its config names (every URL in it, and the
+/// region's API host when it has no `base_url`), never the component's
+/// declaration; narrowed to `allowed` (`--allow-origin`) when given.
+pub fn config_grant(config: &str, path: &Path, allowed: &[String]) -> Result<NetworkGrant, Error> {
+    let value: serde_json::Value = serde_json::from_str(config)
+        .map_err(|e| Error::invalid(Document::Config, path, format!("not valid JSON: {e}")))?;
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
+    let api = intercom_connector::config::api_base_url(field("base_url"), field("region"))
+        .map_err(|e| Error::Input {
+            document: Document::Config,
+            message: format!("{}: {}", path.display(), e.message),
+        })?;
+    let mut granted = origins_named_in(config);
+    granted.extend(url::Url::parse(&api).ok().map(|u| u.origin()));
+    if allowed.is_empty() {
+        return Ok(NetworkGrant::Origins(granted));
+    }
+    let mut narrowed = Vec::new();
+    for text in allowed {
+        let origin = url::Url::parse(text)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|u| u.origin())
+            .ok_or_else(|| Error::Usage(format!("--allow-origin {text}: not an http(s) origin")))?;
+        if !granted.contains(&origin) {
+            return Err(Error::Usage(format!(
+                "--allow-origin {text}: the config names no such origin"
+            )));
+        }
+        narrowed.push(origin);
+    }
+    Ok(NetworkGrant::Origins(narrowed))
+}
+
+/// The admitted origins: the component's declaration within `grant`.
 pub fn network_policy(
     connector: &Connector,
     config: &str,
     path: &Path,
+    grant: &NetworkGrant,
 ) -> Result<NetworkPolicy, Error> {
-    given_config(path, connector.network_policy(config, logs_only())?)
+    let policy = given_config(path, connector.network_policy(config, grant, logs_only())?)?;
+    tracing::info!("admitted origins: {}", policy.origins().join(", "));
+    Ok(policy)
 }
 
 /// The account `check` reached.

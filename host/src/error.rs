@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::Path;
 
+use crate::bindings::connector::source::types::Document as Blamed;
 use crate::bindings::{ConnectorError, ErrorCategory};
 
 /// A document a run is given, which an error may blame.
@@ -109,10 +110,10 @@ impl<'a> Documents<'a> {
         if e.category != ErrorCategory::Config {
             return Error::Run(format!("{} error: {}", e.category, e.message));
         }
-        let (document, path) = match named_by(&e.message) {
-            Document::Catalog => self.catalog.map(|p| (Document::Catalog, p)),
-            Document::State => self.state,
-            _ => None,
+        let (document, path) = match e.document {
+            Some(Blamed::Catalog) => self.catalog.map(|p| (Document::Catalog, p)),
+            Some(Blamed::State) => self.state,
+            Some(Blamed::Config) | None => None,
         }
         .unwrap_or((Document::Config, self.config));
         Error::Input {
@@ -122,24 +123,15 @@ impl<'a> Documents<'a> {
     }
 }
 
-/// The document a connector's config error is about: its messages start
-/// with the document's name, until the WIT carries it.
-fn named_by(message: &str) -> Document {
-    match message.split([':', ' ']).next() {
-        Some("catalog") => Document::Catalog,
-        Some("state") => Document::State,
-        _ => Document::Config,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config_error(message: &str) -> ConnectorError {
+    fn config_error(message: &str, document: Option<Blamed>) -> ConnectorError {
         ConnectorError {
             category: ErrorCategory::Config,
             message: message.into(),
+            document,
         }
     }
 
@@ -150,12 +142,12 @@ mod tests {
             catalog: Some(Path::new("cat.json")),
             state: Some((Document::Database, Path::new("i.db"))),
         };
-        let blamed = |message| {
-            let e = documents.connector_error(config_error(message));
+        let blamed = |message, document| {
+            let e = documents.connector_error(config_error(message, document));
             (e.document(), e.to_string(), e.exit_code())
         };
         assert_eq!(
-            blamed("catalog: no streams"),
+            blamed("catalog: no streams", Some(Blamed::Catalog)),
             (
                 Some(Document::Catalog),
                 "cat.json: catalog: no streams".into(),
@@ -163,19 +155,29 @@ mod tests {
             )
         );
         assert_eq!(
-            blamed("state version 9"),
-            (Some(Document::Database), "i.db: state version 9".into(), 2)
+            blamed("version 9", Some(Blamed::State)),
+            (Some(Document::Database), "i.db: version 9".into(), 2)
         );
         assert_eq!(
-            blamed("config: field"),
+            blamed("config: field", Some(Blamed::Config)),
             (Some(Document::Config), "c.json: config: field".into(), 2)
         );
+        // The message no longer decides: only the field does.
+        assert_eq!(
+            blamed("catalog: named in text only", None),
+            (
+                Some(Document::Config),
+                "c.json: catalog: named in text only".into(),
+                2
+            )
+        );
         let alone = Documents::config(Path::new("c.json"));
-        let e = alone.connector_error(config_error("state: bad"));
+        let e = alone.connector_error(config_error("bad", Some(Blamed::State)));
         assert_eq!(e.document(), Some(Document::Config));
         let e = alone.connector_error(ConnectorError {
             category: ErrorCategory::Auth,
             message: "401".into(),
+            document: None,
         });
         assert_eq!(
             (e.to_string().as_str(), e.exit_code()),

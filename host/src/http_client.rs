@@ -269,7 +269,12 @@ mod tests {
     fn a_batch_runs_its_requests_at_once_and_keeps_their_order() {
         let origin = rendezvous_server(4, 2);
         let config = serde_json::json!({ "base_url": origin }).to_string();
-        let policy = NetworkPolicy::from_declared(std::slice::from_ref(&origin), &config).unwrap();
+        let policy = NetworkPolicy::new(
+            &crate::network::NetworkGrant::Declared,
+            std::slice::from_ref(&origin),
+            &config,
+        )
+        .unwrap();
         let limits = Limits {
             batch_concurrency: 4,
             ..Limits::default()

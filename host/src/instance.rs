@@ -21,7 +21,6 @@ pub struct HostState<S> {
     pub(crate) watchdog: Watchdog,
     pub(crate) http: HttpClient,
     pub(crate) sink: SinkThread<S>,
-    pub(crate) state: Option<String>,
     pub(crate) declared_streams: HashSet<String>,
     pub(crate) waits: Waits,
     /// Time inside the world's imports, for [`crate::types::CallTime`].
@@ -29,12 +28,7 @@ pub struct HostState<S> {
 }
 
 impl<S: Sink> HostState<S> {
-    pub fn new(
-        sink: S,
-        policy: NetworkPolicy,
-        limits: &Limits,
-        state: Option<String>,
-    ) -> wasmtime::Result<Self> {
+    pub fn new(sink: S, policy: NetworkPolicy, limits: &Limits) -> wasmtime::Result<Self> {
         Ok(Self {
             wasi: wasi_context(),
             table: ResourceTable::new(),
@@ -42,7 +36,6 @@ impl<S: Sink> HostState<S> {
             watchdog: Watchdog::new(limits),
             http: HttpClient::new(policy, limits.clone()),
             sink: SinkThread::spawn(sink)?,
-            state,
             declared_streams: HashSet::new(),
             waits: Default::default(),
             in_host: Duration::ZERO,

@@ -26,6 +26,6 @@ mod watchdog;
 pub use bindings::{ConnectorError, ErrorCategory, LogLevel};
 pub use error::{Document, Error};
 pub use limits::Limits;
-pub use network::NetworkPolicy;
+pub use network::{NetworkGrant, NetworkPolicy};
 pub use runtime::{Connector, Outcome, Runtime};
 pub use types::{CallTime, Sink, Waits};

@@ -48,7 +48,8 @@ fn run(cli: &Cli) -> Result<(), Error> {
         println!("{}", commands::discover(&connector, &config, config_path)?);
         return Ok(());
     }
-    let policy = commands::network_policy(&connector, &config, config_path)?;
+    let grant = commands::config_grant(&config, config_path, &cli.common.allow_origin)?;
+    let policy = commands::network_policy(&connector, &config, config_path, &grant)?;
     if let Some(Command::Check) = cli.command {
         let workspace = commands::check(&connector, &config, config_path, policy)?;
         println!("ok: {workspace}");

@@ -1,10 +1,30 @@
 //! Which origins a guest may reach: those the component declares for its
-//! config, https only, and loopback only when the config names it.
+//! config that the operator's grant includes, https only, and loopback only
+//! when the config names it.
 
 use std::net::IpAddr;
 
 use url::Url;
 use wasmtime::{Result, bail};
+
+/// What the embedder (the operator) lets a component reach. There is no
+/// implicit allow-all: trusting the declaration is an explicit choice.
+#[derive(Clone, Debug)]
+pub enum NetworkGrant {
+    /// These origins at most; a declared origin outside them ends the run.
+    Origins(Vec<url::Origin>),
+    /// Whatever the component declares (still vetted by the network rule).
+    Declared,
+}
+
+impl NetworkGrant {
+    fn includes(&self, origin: &url::Origin) -> bool {
+        match self {
+            NetworkGrant::Origins(granted) => granted.contains(origin),
+            NetworkGrant::Declared => true,
+        }
+    }
+}
 
 /// The origins a guest may send requests to.
 #[derive(Clone, Debug, Default)]
@@ -21,10 +41,11 @@ impl NetworkPolicy {
         Self::default()
     }
 
-    /// Admits the origins the component declared for `config`: https ones,
-    /// and loopback ones (http or https) only when the config itself names
-    /// that origin, so a component cannot reach local services on its own.
-    pub fn from_declared(declared: &[String], config: &str) -> Result<Self> {
+    /// Admits the origins the component declared for `config`, each of
+    /// which must be in `grant`: https ones, and loopback ones (http or
+    /// https) only when the config itself names that origin, so a component
+    /// cannot reach local services on its own.
+    pub fn new(grant: &NetworkGrant, declared: &[String], config: &str) -> Result<Self> {
         let named = origins_named_in(config);
         let mut origins = Vec::new();
         for text in declared {
@@ -33,6 +54,12 @@ impl NetworkPolicy {
                 _ => bail!("the component declared `{text}`, which is not an http(s) origin"),
             };
             let origin = url.origin();
+            if !grant.includes(&origin) {
+                bail!(
+                    "the component declared `{}`, which the operator's grant does not include",
+                    origin.ascii_serialization()
+                );
+            }
             if is_local_host(&url) {
                 if !named.contains(&origin) {
                     bail!(
@@ -99,7 +126,7 @@ fn is_local_address(ip: IpAddr) -> bool {
 }
 
 /// Origins of every URL-shaped string value anywhere in the config.
-fn origins_named_in(config: &str) -> Vec<url::Origin> {
+pub(crate) fn origins_named_in(config: &str) -> Vec<url::Origin> {
     fn walk(value: &serde_json::Value, out: &mut Vec<url::Origin>) {
         match value {
             serde_json::Value::String(s) => {
@@ -128,8 +155,12 @@ mod tests {
 
     #[test]
     fn https_origins_are_admitted_and_nothing_else() {
-        let policy =
-            NetworkPolicy::from_declared(&declared(&["https://api.intercom.io"]), "{}").unwrap();
+        let policy = NetworkPolicy::new(
+            &NetworkGrant::Declared,
+            &declared(&["https://api.intercom.io"]),
+            "{}",
+        )
+        .unwrap();
         assert!(policy.admit("https://api.intercom.io/admins?x=1").is_ok());
         let refused = policy.admit("https://evil.example/").unwrap_err();
         assert!(refused.contains("not in the allow-list"), "{refused}");
@@ -138,18 +169,65 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_origin_outside_the_grant_is_refused() {
+        let granted = |list: &[&str]| {
+            NetworkGrant::Origins(
+                list.iter()
+                    .map(|o| Url::parse(o).unwrap().origin())
+                    .collect(),
+            )
+        };
+        let grant = granted(&["https://api.intercom.io", "https://api.eu.intercom.io"]);
+        let policy =
+            NetworkPolicy::new(&grant, &declared(&["https://api.intercom.io"]), "{}").unwrap();
+        // The intersection: granted but undeclared stays out.
+        assert_eq!(policy.origins(), ["https://api.intercom.io"]);
+        let e = NetworkPolicy::new(
+            &grant,
+            &declared(&["https://api.intercom.io", "https://evil.example"]),
+            "{}",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the component declared `https://evil.example`, which the operator's grant does not include"
+        );
+        let e = NetworkPolicy::new(&granted(&[]), &declared(&["https://api.intercom.io"]), "{}")
+            .unwrap_err();
+        assert!(e.to_string().contains("grant does not include"), "{e}");
+    }
+
+    #[test]
     fn loopback_only_when_the_config_names_it() {
         let config = r#"{"base_url":"http://127.0.0.1:4010/"}"#;
-        let policy =
-            NetworkPolicy::from_declared(&declared(&["http://127.0.0.1:4010"]), config).unwrap();
+        let policy = NetworkPolicy::new(
+            &NetworkGrant::Declared,
+            &declared(&["http://127.0.0.1:4010"]),
+            config,
+        )
+        .unwrap();
         assert!(policy.admit("http://127.0.0.1:4010/me").is_ok());
         assert!(policy.admit("http://127.0.0.1:4011/me").is_err());
-        let e =
-            NetworkPolicy::from_declared(&declared(&["http://127.0.0.1:22"]), config).unwrap_err();
+        let e = NetworkPolicy::new(
+            &NetworkGrant::Declared,
+            &declared(&["http://127.0.0.1:22"]),
+            config,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("does not name"), "{e}");
-        let e = NetworkPolicy::from_declared(&declared(&["http://example.com"]), "{}").unwrap_err();
+        let e = NetworkPolicy::new(
+            &NetworkGrant::Declared,
+            &declared(&["http://example.com"]),
+            "{}",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("plain http"), "{e}");
-        let e = NetworkPolicy::from_declared(&declared(&["file:///etc/passwd"]), "{}").unwrap_err();
+        let e = NetworkPolicy::new(
+            &NetworkGrant::Declared,
+            &declared(&["file:///etc/passwd"]),
+            "{}",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("not an http(s) origin"), "{e}");
     }
 
@@ -163,7 +241,8 @@ mod tests {
             "https://localhost.:4010",
             "https://api.localhost",
         ] {
-            let e = NetworkPolicy::from_declared(&declared(&[origin]), "{}").unwrap_err();
+            let e = NetworkPolicy::new(&NetworkGrant::Declared, &declared(&[origin]), "{}")
+                .unwrap_err();
             assert!(e.to_string().contains("does not name"), "{origin}: {e}");
         }
     }

@@ -13,7 +13,7 @@ use crate::cache::ArtifactCache;
 use crate::imports::linker;
 use crate::instance::HostState;
 use crate::limits::Limits;
-use crate::network::NetworkPolicy;
+use crate::network::{NetworkGrant, NetworkPolicy};
 use crate::types::{CallTime, Sink};
 use crate::watchdog;
 
@@ -93,13 +93,9 @@ impl Connector {
         &self,
         sink: S,
         policy: NetworkPolicy,
-        state: Option<String>,
         call: impl FnOnce(&SourceConnector, &mut Store<HostState<S>>) -> wasmtime::Result<T>,
     ) -> Result<(S, T)> {
-        let mut store = Store::new(
-            &self.engine,
-            HostState::new(sink, policy, &self.limits, state)?,
-        );
+        let mut store = Store::new(&self.engine, HostState::new(sink, policy, &self.limits)?);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut store| store.data_mut().watchdog.tick());
         store.set_epoch_deadline(1);
@@ -126,7 +122,7 @@ impl Connector {
     }
 
     pub fn spec<S: Sink>(&self, sink: S) -> Result<String> {
-        let (_, spec) = self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
+        let (_, spec) = self.with_instance(sink, NetworkPolicy::deny_all(), |c, store| {
             c.connector_source_source().call_spec(store)
         })?;
         Ok(spec)
@@ -134,28 +130,31 @@ impl Connector {
 
     /// The origins the component declares for `config`, not yet vetted.
     pub fn allowed_origins<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<Vec<String>>> {
-        let (_, declared) =
-            self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
-                c.connector_source_source()
-                    .call_allowed_origins(store, config)
-            })?;
+        let (_, declared) = self.with_instance(sink, NetworkPolicy::deny_all(), |c, store| {
+            c.connector_source_source()
+                .call_allowed_origins(store, config)
+        })?;
         Ok(declared)
     }
 
-    /// The network policy for `config`: the component's declared origins,
-    /// vetted by [`NetworkPolicy::from_declared`].
-    pub fn network_policy<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<NetworkPolicy>> {
+    /// The network policy for `config`: the component's declared origins
+    /// within `grant`, vetted by [`NetworkPolicy::new`].
+    pub fn network_policy<S: Sink>(
+        &self,
+        config: &str,
+        grant: &NetworkGrant,
+        sink: S,
+    ) -> Result<Outcome<NetworkPolicy>> {
         match self.allowed_origins(config, sink)? {
-            Ok(origins) => Ok(Ok(NetworkPolicy::from_declared(&origins, config)?)),
+            Ok(origins) => Ok(Ok(NetworkPolicy::new(grant, &origins, config)?)),
             Err(e) => Ok(Err(e)),
         }
     }
 
     pub fn discover<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<String>> {
-        let (_, catalog) =
-            self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
-                c.connector_source_source().call_discover(store, config)
-            })?;
+        let (_, catalog) = self.with_instance(sink, NetworkPolicy::deny_all(), |c, store| {
+            c.connector_source_source().call_discover(store, config)
+        })?;
         Ok(catalog)
     }
 
@@ -165,7 +164,7 @@ impl Connector {
         policy: NetworkPolicy,
         sink: S,
     ) -> Result<Outcome<String>> {
-        let (_, result) = self.with_instance(sink, policy, None, |c, store| {
+        let (_, result) = self.with_instance(sink, policy, |c, store| {
             c.connector_source_source().call_check(store, config)
         })?;
         Ok(result)
@@ -180,7 +179,7 @@ impl Connector {
         policy: NetworkPolicy,
         sink: S,
     ) -> Result<(S, Outcome<()>)> {
-        self.with_instance(sink, policy, state.map(String::from), |c, store| {
+        self.with_instance(sink, policy, |c, store| {
             c.connector_source_source()
                 .call_read(store, config, catalog, state)
         })

@@ -496,8 +496,13 @@ mod tests {
         drop(sink);
         assert_eq!(count(&path), 4);
         let mut sink = SqliteSink::open(&path).unwrap();
-        sink.schema("tags", &schema(json!({"id": {"type": "string"}})), &["id".into()], &[])
-            .unwrap();
+        sink.schema(
+            "tags",
+            &schema(json!({"id": {"type": "string"}})),
+            &["id".into()],
+            &[],
+        )
+        .unwrap();
         sink.records("tags", &[raw(json!({"id": "a"}))]).unwrap();
         sink.stream_complete("tags", true).unwrap();
         sink.checkpoint(&raw(json!({}))).unwrap();

@@ -6,6 +6,10 @@
 //
 //   node host.mjs --component PATH.wasm --discover --config FILE
 //   node host.mjs --component PATH.wasm --read --config FILE [--state FILE] [--catalog FILE]
+//     [--allow-origin ORIGIN]...
+//
+// The grant: the origins the config names (every URL in it), narrowed by
+// --allow-origin; a declared origin outside it ends the run before any request.
 //
 // Exit codes: 0 success, 1 a failed run (connector error, trap, commit
 // failure), 2 bad input (arguments, files, config errors).
@@ -17,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { blockingSleep, SyncHttp } from './bridge.mjs';
-import { namedOrigins, policyFromDeclared } from './policy.mjs';
+import { configGrant, namedOrigins, policyFromDeclared } from './policy.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const USER_AGENT = 'intercom-connector-js-host/0.1.0';
@@ -214,10 +218,9 @@ async function wasiImports() {
 
 /** Host state of one instance: one export call, as in the Rust host. */
 class Instance {
-  constructor({ origins, named = [], state, out }) {
+  constructor({ origins, named = [], out }) {
     this.origins = origins;
     this.named = named;
-    this.state = state ?? undefined;
     this.out = out;
     this.declared = new Set();
     this.records = new Map();
@@ -271,7 +274,6 @@ class Instance {
         },
       },
       'connector:source/state': {
-        get: () => this.state,
         checkpoint: (document) => {
           // Not JSON is a broken contract: trap, as the Rust host does.
           const text = jsonObject('checkpointed state', document);
@@ -283,7 +285,6 @@ class Instance {
             this.commitFailure = e;
             return { tag: 'err', val: `could not write the state: ${e.message}` };
           }
-          this.state = text;
           return { tag: 'ok', val: undefined };
         },
       },
@@ -396,6 +397,7 @@ async function main() {
         discover: { type: 'boolean' },
         read: { type: 'boolean' },
         'out-dir': { type: 'string' },
+        'allow-origin': { type: 'string', multiple: true },
       },
       strict: true,
     }));
@@ -425,16 +427,16 @@ async function main() {
   if (declared.error) throw connectorFailure(declared.error, args.config);
   let origins;
   try {
-    origins = policyFromDeclared(declared.value, config);
+    origins = policyFromDeclared(declared.value, config, configGrant(config, args['allow-origin']));
   } catch (e) {
     throw new Failure(e.message, 1);
   }
-  log('debug', `allowed origins: ${origins.join(', ')}`);
+  log('info', `admitted origins: ${origins.join(', ')}`);
   const catalog = args.catalog ? readInput('--catalog', args.catalog, true) : undefined;
   const state = args.state ? readInput('--state', args.state, true) : undefined;
 
   const started = Date.now();
-  const host = new Instance({ origins, named: namedOrigins(origins, config), state, out });
+  const host = new Instance({ origins, named: namedOrigins(origins, config), out });
   let result;
   try {
     result = await call(instantiate, wasi, host, (c) => c.read(config, catalog, state));
@@ -445,8 +447,8 @@ async function main() {
     throw new Failure(`could not commit a checkpoint: ${host.commitFailure.message}`, 1);
   }
   if (result.error) {
-    const subject = result.error.message.split(/[: ]/)[0];
-    const file = { catalog: args.catalog, state: args.state }[subject] ?? args.config;
+    // The error names the document at fault (an option<document>).
+    const file = { catalog: args.catalog, state: args.state }[result.error.document] ?? args.config;
     throw connectorFailure(result.error, file);
   }
   const counts = [...host.records].map(([s, n]) => `${s}: ${n}`).join(', ');

@@ -1,6 +1,7 @@
 // The network rule every host of the connector:source world enforces, as the
-// Rust host does (host/src/sandbox.rs): the component may reach only the
-// origins `allowed-origins(config)` declared; those must be https, or
+// Rust host does (host/src/network.rs): the component may reach only the
+// origins `allowed-origins(config)` declared, each within the operator's
+// grant; those must be https, or
 // loopback (http or https) when the config itself names that origin. After
 // name resolution, only origins the config names may reach addresses outside
 // the public internet (host/src/address_class.rs).
@@ -49,17 +50,41 @@ function originsNamedIn(config) {
 }
 
 /**
- * The allow-list for `declared` (what the component returned for `config`).
- * Throws when the component declared something the rule forbids: that is a
- * host-side refusal, not a connector error.
+ * This host's grant: the origins the config names, or those of `allowed`
+ * (`--allow-origin`), each of which the config must name.
  */
-export function policyFromDeclared(declared, config) {
+export function configGrant(config, allowed = []) {
+  const named = originsNamedIn(config);
+  if (allowed.length === 0) return [...named];
+  return allowed.map((text) => {
+    const url = httpOrigin(text);
+    if (!url || !named.has(url.origin)) {
+      throw new Error(`--allow-origin ${text}: the config names no such origin`);
+    }
+    return url.origin;
+  });
+}
+
+/**
+ * The allow-list for `declared` (what the component returned for `config`)
+ * within `grant`: a list of origins, or 'declared' to trust the declaration
+ * (an explicit choice; there is no default). Throws when the component
+ * declared something the grant or the rule forbids: that is a host-side
+ * refusal, not a connector error.
+ */
+export function policyFromDeclared(declared, config, grant) {
+  if (grant !== 'declared' && !Array.isArray(grant)) {
+    throw new TypeError("grant must be a list of origins or 'declared'");
+  }
   const named = originsNamedIn(config);
   const origins = [];
   for (const text of declared) {
     const url = httpOrigin(text);
     if (!url) {
       throw new Error(`the component declared \`${text}\`, which is not an http(s) origin`);
+    }
+    if (grant !== 'declared' && !grant.includes(url.origin)) {
+      throw new Error(`the component declared \`${url.origin}\`, which the operator's grant does not include`);
     }
     if (isLoopback(url)) {
       if (!named.has(url.origin)) {

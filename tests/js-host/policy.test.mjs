@@ -7,14 +7,28 @@ import { test } from 'node:test';
 import {
   AddressDenied,
   admit,
+  configGrant,
   namedOrigins,
   nonPublicRange,
   policyFromDeclared,
   publicOnlyLookup,
 } from './policy.mjs';
 
+test('a declared origin outside the grant is refused; the grant is what the config names', () => {
+  const config = JSON.stringify({ base_url: 'http://127.0.0.1:4010', mirror: 'https://api.intercom.io' });
+  assert.deepEqual(configGrant(config), ['http://127.0.0.1:4010', 'https://api.intercom.io']);
+  const grant = configGrant(config, ['http://127.0.0.1:4010']);
+  assert.deepEqual(policyFromDeclared(['http://127.0.0.1:4010'], config, grant), ['http://127.0.0.1:4010']);
+  assert.throws(
+    () => policyFromDeclared(['http://127.0.0.1:4010', 'https://api.intercom.io'], config, grant),
+    /^Error: the component declared `https:\/\/api.intercom.io`, which the operator's grant does not include$/,
+  );
+  assert.throws(() => configGrant(config, ['https://evil.example']), /config names no such origin/);
+  assert.throws(() => policyFromDeclared(['https://api.intercom.io'], config), /grant must be/);
+});
+
 test('https origins are admitted and nothing else', () => {
-  const origins = policyFromDeclared(['https://api.intercom.io'], '{}');
+  const origins = policyFromDeclared(['https://api.intercom.io'], '{}', 'declared');
   assert.ok(admit(origins, 'https://api.intercom.io/admins?x=1').url);
   assert.match(admit(origins, 'https://evil.example/').denied, /not in the allow-list/);
   assert.ok(admit(origins, 'http://api.intercom.io/admins').denied);
@@ -25,17 +39,17 @@ test('https origins are admitted and nothing else', () => {
 
 test('loopback only when the config names it', () => {
   const config = '{"base_url":"http://127.0.0.1:4010/"}';
-  const origins = policyFromDeclared(['http://127.0.0.1:4010'], config);
+  const origins = policyFromDeclared(['http://127.0.0.1:4010'], config, 'declared');
   assert.ok(admit(origins, 'http://127.0.0.1:4010/me').url);
   assert.ok(admit(origins, 'http://127.0.0.1:4011/me').denied);
-  assert.throws(() => policyFromDeclared(['http://127.0.0.1:22'], config), /does not name/);
-  assert.throws(() => policyFromDeclared(['http://localhost:4010'], config), /does not name/);
-  assert.throws(() => policyFromDeclared(['http://[::1]:4010'], config), /does not name/);
-  assert.throws(() => policyFromDeclared(['http://example.com'], '{}'), /plain http/);
-  assert.throws(() => policyFromDeclared(['file:///etc/passwd'], '{}'), /not an http\(s\) origin/);
+  assert.throws(() => policyFromDeclared(['http://127.0.0.1:22'], config, 'declared'), /does not name/);
+  assert.throws(() => policyFromDeclared(['http://localhost:4010'], config, 'declared'), /does not name/);
+  assert.throws(() => policyFromDeclared(['http://[::1]:4010'], config, 'declared'), /does not name/);
+  assert.throws(() => policyFromDeclared(['http://example.com'], '{}', 'declared'), /plain http/);
+  assert.throws(() => policyFromDeclared(['file:///etc/passwd'], '{}', 'declared'), /not an http\(s\) origin/);
   // Nested config values count; non-http strings name nothing.
   const nested = '{"a":{"b":["http://localhost:9/x"]},"c":"mailto:x@y"}';
-  assert.deepEqual(policyFromDeclared(['http://LOCALHOST:9'], nested), ['http://localhost:9']);
+  assert.deepEqual(policyFromDeclared(['http://LOCALHOST:9'], nested, 'declared'), ['http://localhost:9']);
 });
 
 // The same table as host/src/address_class.rs.
@@ -127,6 +141,6 @@ test('a refused name is never connected to', async () => {
 
 test('only origins the config names may reach private addresses', () => {
   const config = '{"base_url":"http://127.0.0.1:4010/"}';
-  const origins = policyFromDeclared(['http://127.0.0.1:4010', 'https://api.intercom.io'], config);
+  const origins = policyFromDeclared(['http://127.0.0.1:4010', 'https://api.intercom.io'], config, 'declared');
   assert.deepEqual(namedOrigins(origins, config), ['http://127.0.0.1:4010']);
 });

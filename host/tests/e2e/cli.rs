@@ -234,3 +234,93 @@ fn about_lists_capabilities_and_settings_as_singer_sdk_taps_do() {
     let output = f.run(&["--format", "json"]);
     assert_eq!(output.status.code(), Some(2), "--format needs --about");
 }
+
+/// The `error:` lines a run printed.
+fn errors(output: &Output) -> Vec<String> {
+    stderr(output)
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_admitted_origins_are_printed_once_at_start() {
+    let f = Fixture::new();
+    let output = f.run(&["check", "--config", &f.path("config.json")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let logged = stderr(&output);
+    let printed: Vec<&str> = logged
+        .lines()
+        .filter_map(|l| l.split_once("admitted origins: ").map(|(_, o)| o))
+        .collect();
+    assert_eq!(printed, [f.sim.base_url().trim_end_matches('/')]);
+}
+
+#[test]
+fn a_declared_origin_outside_allow_origin_ends_the_run_before_any_request() {
+    let f = Fixture::new();
+    // The config names a second origin; granting only that one leaves out
+    // the simulator's, which the component declares.
+    let other = "http://127.0.0.1:9";
+    let config =
+        json!({"access_token": "sim-token", "base_url": f.sim.base_url(), "mirror": other});
+    let config = f.write("named.json", &config.to_string());
+    for command in [&["check"][..], &[]] {
+        let mut args = command.to_vec();
+        args.extend(["--config", config.as_str(), "--allow-origin", other]);
+        let output = f.run(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(
+            errors(&output),
+            [format!(
+                "error: the component declared `{}`, which the operator's grant does not include",
+                f.sim.base_url().trim_end_matches('/')
+            )]
+        );
+        assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    }
+    assert_eq!(f.sim.stats().requests, 0, "a request reached the simulator");
+    // An origin the config does not name cannot be granted by the flag.
+    let output = f.run(&[
+        "check",
+        "--config",
+        &config,
+        "--allow-origin",
+        "https://evil.example",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        errors(&output),
+        ["error: --allow-origin https://evil.example: the config names no such origin"]
+    );
+    // Narrowed to the simulator's own origin, the run goes ahead.
+    let own = f.sim.base_url();
+    let output = f.run(&["check", "--config", &config, "--allow-origin", &own]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn a_base_url_with_user_info_is_a_config_error() {
+    let f = Fixture::new();
+    let with_user = f
+        .sim
+        .base_url()
+        .replacen("http://", "http://user:hunter2@", 1);
+    let config = json!({"access_token": "sim-token", "base_url": with_user});
+    let config = f.write("userinfo.json", &config.to_string());
+    for command in [&["check"][..], &[]] {
+        let mut args = command.to_vec();
+        args.extend(["--config", config.as_str()]);
+        let output = f.run(&args);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert_eq!(
+            errors(&output),
+            [format!(
+                "error: {config}: config: field `base_url` must not carry user info (`user:password@`)"
+            )]
+        );
+        assert!(!stderr(&output).contains("hunter2"));
+    }
+    assert_eq!(f.sim.stats().requests, 0);
+}

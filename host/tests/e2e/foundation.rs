@@ -1,7 +1,7 @@
 //! The foundation end to end: contract, component, host, simulator.
 
 use crate::support::*;
-use intercom_host::{ErrorCategory, NetworkPolicy};
+use intercom_host::{ErrorCategory, NetworkGrant, NetworkPolicy};
 use intercom_sim::SimConfig;
 use serde_json::{Value, json};
 
@@ -89,7 +89,7 @@ fn check_names_the_workspace() {
     let sim = start_sim(SimConfig::for_current_connector());
     let config = config_for(&sim);
     let policy = connector()
-        .network_policy(&config, Collected::default())
+        .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .unwrap()
         .unwrap();
     let description = connector()

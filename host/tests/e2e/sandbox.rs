@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::support::{built, component_path};
-use intercom_host::{CallTime, Connector, Limits, LogLevel, NetworkPolicy, Runtime, Sink};
+use intercom_host::{
+    CallTime, Connector, Limits, LogLevel, NetworkGrant, NetworkPolicy, Runtime, Sink,
+};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -118,7 +120,7 @@ fn read_hostile_within(behavior: &str, limit: Duration) -> Result<Collected, Str
 fn check_hostile(config: &Value) -> Result<String, String> {
     let config = config.to_string();
     let policy = hostile()
-        .network_policy(&config, Collected::default())
+        .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .map_err(|e| format!("{e:#}"))?
         .expect("the guest declares its origins");
     hostile()
@@ -416,7 +418,7 @@ fn the_host_outlives_hostile_guests_and_still_syncs() {
     let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
     let config = json!({ "access_token": "sim-token", "base_url": sim.base_url() }).to_string();
     let policy = connector
-        .network_policy(&config, Collected::default())
+        .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .unwrap()
         .unwrap();
     let (sink, outcome) = connector

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use intercom_host::{Connector, Limits, LogLevel, Outcome, Runtime, Sink};
+use intercom_host::{Connector, Limits, LogLevel, NetworkGrant, Outcome, Runtime, Sink};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -133,7 +133,7 @@ impl Sink for Collected {
 pub fn read(config: &str, catalog: Option<&str>, state: Option<&str>) -> (Collected, Outcome<()>) {
     let connector = connector();
     let policy = connector
-        .network_policy(config, Collected::default())
+        .network_policy(config, &NetworkGrant::Declared, Collected::default())
         .expect("host")
         .expect("allowed origins");
     connector

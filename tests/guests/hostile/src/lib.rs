@@ -51,6 +51,7 @@ fn error(message: String) -> ConnectorError {
     ConnectorError {
         category: ErrorCategory::Internal,
         message,
+        document: None,
     }
 }
 
