@@ -2,6 +2,7 @@
 //! calling their exports, each call in a fresh, sandboxed instance.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime::component::Component;
 use wasmtime::error::Context;
@@ -14,6 +15,7 @@ use crate::imports::linker;
 use crate::instance::HostState;
 use crate::limits::Limits;
 use crate::network::NetworkPolicy;
+use crate::secrets::{Config, Secrets};
 use crate::types::{CallTime, Sink};
 use crate::watchdog;
 
@@ -88,17 +90,19 @@ pub struct Connector {
 
 impl Connector {
     /// Runs `call` in a fresh instance whose output goes to `sink`, and
-    /// returns the sink with the result.
+    /// returns the sink with the result. `secrets` are those of the config
+    /// the call is given.
     fn with_instance<S: Sink, T>(
         &self,
         sink: S,
         policy: NetworkPolicy,
+        secrets: Arc<Secrets>,
         state: Option<String>,
         call: impl FnOnce(&SourceConnector, &mut Store<HostState<S>>) -> wasmtime::Result<T>,
     ) -> Result<(S, T)> {
         let mut store = Store::new(
             &self.engine,
-            HostState::new(sink, policy, &self.limits, state)?,
+            HostState::new(sink, policy, secrets, &self.limits, state)?,
         );
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut store| store.data_mut().watchdog.tick());
@@ -126,63 +130,97 @@ impl Connector {
     }
 
     pub fn spec<S: Sink>(&self, sink: S) -> Result<String> {
-        let (_, spec) = self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
-            c.connector_source_source().call_spec(store)
-        })?;
+        let (_, spec) = self.with_instance(
+            sink,
+            NetworkPolicy::deny_all(),
+            Secrets::none(),
+            None,
+            |c, store| c.connector_source_source().call_spec(store),
+        )?;
         Ok(spec)
     }
 
     /// The origins the component declares for `config`, not yet vetted.
-    pub fn allowed_origins<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<Vec<String>>> {
-        let (_, declared) =
-            self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
+    pub fn allowed_origins<S: Sink>(
+        &self,
+        config: &Config,
+        sink: S,
+    ) -> Result<Outcome<Vec<String>>> {
+        let (_, declared) = self.with_instance(
+            sink,
+            NetworkPolicy::deny_all(),
+            config.secrets(),
+            None,
+            |c, store| {
                 c.connector_source_source()
-                    .call_allowed_origins(store, config)
-            })?;
+                    .call_allowed_origins(store, config.sealed())
+            },
+        )?;
         Ok(declared)
     }
 
     /// The network policy for `config`: the component's declared origins,
     /// vetted by [`NetworkPolicy::from_declared`].
-    pub fn network_policy<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<NetworkPolicy>> {
+    pub fn network_policy<S: Sink>(
+        &self,
+        config: &Config,
+        sink: S,
+    ) -> Result<Outcome<NetworkPolicy>> {
         match self.allowed_origins(config, sink)? {
-            Ok(origins) => Ok(Ok(NetworkPolicy::from_declared(&origins, config)?)),
+            Ok(origins) => Ok(Ok(NetworkPolicy::from_declared(
+                &origins,
+                config.sealed(),
+            )?)),
             Err(e) => Ok(Err(e)),
         }
     }
 
-    pub fn discover<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<String>> {
-        let (_, catalog) =
-            self.with_instance(sink, NetworkPolicy::deny_all(), None, |c, store| {
-                c.connector_source_source().call_discover(store, config)
-            })?;
+    pub fn discover<S: Sink>(&self, config: &Config, sink: S) -> Result<Outcome<String>> {
+        let (_, catalog) = self.with_instance(
+            sink,
+            NetworkPolicy::deny_all(),
+            config.secrets(),
+            None,
+            |c, store| {
+                c.connector_source_source()
+                    .call_discover(store, config.sealed())
+            },
+        )?;
         Ok(catalog)
     }
 
     pub fn check<S: Sink>(
         &self,
-        config: &str,
+        config: &Config,
         policy: NetworkPolicy,
         sink: S,
     ) -> Result<Outcome<String>> {
-        let (_, result) = self.with_instance(sink, policy, None, |c, store| {
-            c.connector_source_source().call_check(store, config)
-        })?;
+        let (_, result) =
+            self.with_instance(sink, policy, config.secrets(), None, |c, store| {
+                c.connector_source_source()
+                    .call_check(store, config.sealed())
+            })?;
         Ok(result)
     }
 
     /// Runs a sync. The sink comes back so the caller can inspect or flush it.
     pub fn read<S: Sink>(
         &self,
-        config: &str,
+        config: &Config,
         catalog: Option<&str>,
         state: Option<&str>,
         policy: NetworkPolicy,
         sink: S,
     ) -> Result<(S, Outcome<()>)> {
-        self.with_instance(sink, policy, state.map(String::from), |c, store| {
-            c.connector_source_source()
-                .call_read(store, config, catalog, state)
-        })
+        self.with_instance(
+            sink,
+            policy,
+            config.secrets(),
+            state.map(String::from),
+            |c, store| {
+                c.connector_source_source()
+                    .call_read(store, config.sealed(), catalog, state)
+            },
+        )
     }
 }
