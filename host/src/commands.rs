@@ -372,6 +372,9 @@ mod tests {
         let text = r#"{"access_token":"tok_secret_value","base_url":"http://127.0.0.1:4010"}"#;
         let config = seal_config(&connector, text, Path::new("c.json")).unwrap();
         assert!(!config.sealed().contains("tok_secret_value"), "{config:?}");
-        assert!(config.sealed().contains("{{secret:access_token:"), "{config:?}");
+        assert!(
+            config.sealed().contains("{{secret:access_token:"),
+            "{config:?}"
+        );
     }
 }

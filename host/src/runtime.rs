@@ -167,10 +167,7 @@ impl Connector {
         sink: S,
     ) -> Result<Outcome<NetworkPolicy>> {
         match self.allowed_origins(config, sink)? {
-            Ok(origins) => Ok(Ok(NetworkPolicy::from_declared(
-                &origins,
-                config.sealed(),
-            )?)),
+            Ok(origins) => Ok(Ok(NetworkPolicy::from_declared(&origins, config.sealed())?)),
             Err(e) => Ok(Err(e)),
         }
     }

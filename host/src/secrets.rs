@@ -59,7 +59,12 @@ impl Config {
             let value = match document.get(&field.name) {
                 None | Some(Value::Null) => continue,
                 Some(Value::String(value)) => value.clone(),
-                Some(_) => return Err(format!("field `{}` is secret: it must be a string", field.name)),
+                Some(_) => {
+                    return Err(format!(
+                        "field `{}` is secret: it must be a string",
+                        field.name
+                    ));
+                }
             };
             if value.is_empty() || secrets.iter().any(|s: &Secret| s.value == value) {
                 continue;
@@ -208,7 +213,8 @@ impl Secrets {
         let mut bytes = std::mem::take(text).into_bytes();
         self.redact_bytes(&mut bytes);
         // Whole UTF-8 sequences were replaced by whole UTF-8 sequences.
-        *text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into());
+        *text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into());
     }
 
     fn redact_bytes(&self, bytes: &mut Vec<u8>) {
@@ -255,29 +261,41 @@ mod tests {
 
     #[test]
     fn exports_see_a_placeholder_wherever_the_value_was() {
-        let config = sealed(&serde_json::json!({
-            "access_token": TOKEN,
-            "copy": [format!("Bearer {TOKEN}")],
-            TOKEN: 1,
-            "base_url": "https://api.example.com",
-        }).to_string());
+        let config = sealed(
+            &serde_json::json!({
+                "access_token": TOKEN,
+                "copy": [format!("Bearer {TOKEN}")],
+                TOKEN: 1,
+                "base_url": "https://api.example.com",
+            })
+            .to_string(),
+        );
         assert!(!config.sealed().contains(TOKEN), "{}", config.sealed());
         let placeholder = placeholder(&config);
-        assert!(placeholder.starts_with("{{secret:access_token:"), "{placeholder}");
+        assert!(
+            placeholder.starts_with("{{secret:access_token:"),
+            "{placeholder}"
+        );
         assert_eq!(placeholder.len(), "{{secret:access_token:}}".len() + 32);
         let document: Value = serde_json::from_str(config.sealed()).unwrap();
         assert_eq!(document["copy"][0], format!("Bearer {placeholder}"));
         assert_eq!(document[&placeholder], 1);
         assert_eq!(document["base_url"], "https://api.example.com");
         // Fresh for each config.
-        assert_ne!(placeholder, self::placeholder(&sealed(&format!(r#"{{"access_token":"{TOKEN}"}}"#))));
+        assert_ne!(
+            placeholder,
+            self::placeholder(&sealed(&format!(r#"{{"access_token":"{TOKEN}"}}"#)))
+        );
     }
 
     #[test]
     fn a_config_without_its_secret_or_with_a_wrong_one_is_handled() {
         let config = sealed(r#"{"region":"us"}"#);
         assert_eq!(config.sealed(), r#"{"region":"us"}"#);
-        let field = SecretField { name: "access_token".into(), origins: vec![] };
+        let field = SecretField {
+            name: "access_token".into(),
+            origins: vec![],
+        };
         let e = Config::seal(r#"{"access_token":7}"#, &[field.clone()]).unwrap_err();
         assert!(e.contains("`access_token` is secret"), "{e}");
         let e = Config::seal("{", &[field]).unwrap_err();
@@ -296,10 +314,17 @@ mod tests {
             ]
         };
         let mut to_api = headers();
-        secrets.reveal(&Url::parse("https://api.example.com/me").unwrap().origin(), &mut to_api);
+        secrets.reveal(
+            &Url::parse("https://api.example.com/me").unwrap().origin(),
+            &mut to_api,
+        );
         assert_eq!(to_api[0].1, format!("Bearer {TOKEN}"));
         assert_eq!(to_api[1].0, placeholder, "names are not substituted");
-        for other in ["https://other.example.com", "http://api.example.com", "https://api.example.com:8443"] {
+        for other in [
+            "https://other.example.com",
+            "http://api.example.com",
+            "https://api.example.com:8443",
+        ] {
             let mut elsewhere = headers();
             secrets.reveal(&Url::parse(other).unwrap().origin(), &mut elsewhere);
             assert_eq!(elsewhere, headers(), "{other}");

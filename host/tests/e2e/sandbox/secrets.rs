@@ -26,7 +26,10 @@ const TOKEN: &str = "tok_Sup3r/Secret+Value==";
 fn assert_no_token(what: &str, text: &str) {
     let percent: String = url::form_urlencoded::byte_serialize(TOKEN.as_bytes()).collect();
     for form in [TOKEN, "Sup3r", &percent] {
-        assert!(!text.contains(form), "{what} holds the token ({form}):\n{text}");
+        assert!(
+            !text.contains(form),
+            "{what} holds the token ({form}):\n{text}"
+        );
     }
 }
 
@@ -67,7 +70,9 @@ impl Echo {
 }
 
 fn answer(mut stream: TcpStream, log: &Mutex<Vec<u8>>) {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut request = Vec::new();
     let mut buffer = [0u8; 4096];
     let mut more = |request: &mut Vec<u8>| match stream.read(&mut buffer) {
@@ -98,7 +103,8 @@ fn answer(mut stream: TcpStream, log: &Mutex<Vec<u8>>) {
     while request.len() < head_end + length && more(&mut request) {}
     log.lock().unwrap().extend_from_slice(&request);
     let authorization = header("authorization");
-    let token: String = url::form_urlencoded::byte_serialize(header("x-token").as_bytes()).collect();
+    let token: String =
+        url::form_urlencoded::byte_serialize(header("x-token").as_bytes()).collect();
     let body = json!({
         "request": String::from_utf8_lossy(&request),
         "authorization": authorization,
@@ -140,12 +146,24 @@ fn assert_delivered(api: &Echo, other: &Echo) {
         };
         assert_eq!(value, expected, "{line}");
     }
-    assert!(received.contains("/echo?token={{secret:access_token:"), "{received}");
-    assert!(received.contains(r#"{"token":"{{secret:access_token:"#), "{received}");
+    assert!(
+        received.contains("/echo?token={{secret:access_token:"),
+        "{received}"
+    );
+    assert!(
+        received.contains(r#"{"token":"{{secret:access_token:"#),
+        "{received}"
+    );
     let received = other.received();
     assert_no_token("what the other origin received", &received);
-    assert!(received.contains("/steal?token={{secret:access_token:"), "{received}");
-    assert!(received.contains("Bearer {{secret:access_token:"), "{received}");
+    assert!(
+        received.contains("/steal?token={{secret:access_token:"),
+        "{received}"
+    );
+    assert!(
+        received.contains("Bearer {{secret:access_token:"),
+        "{received}"
+    );
 }
 
 /// What the guest saw of the echoes: the placeholder where the token was.
@@ -168,7 +186,13 @@ fn assert_saw_placeholders(seen: &str) {
 struct Everything(String);
 
 impl Sink for Everything {
-    fn schema(&mut self, _: &str, schema: &RawValue, _: &[String], _: &[String]) -> wasmtime::Result<()> {
+    fn schema(
+        &mut self,
+        _: &str,
+        schema: &RawValue,
+        _: &[String],
+        _: &[String],
+    ) -> wasmtime::Result<()> {
         self.0 += schema.get();
         Ok(())
     }
@@ -231,7 +255,11 @@ fn the_cli_keeps_the_token_from_stdout_stderr_and_the_database() {
     let (api, other) = (Echo::start(), Echo::start());
     let config = exfiltrate_config(&api, &other);
     let database = dir.path().join("loot.db");
-    let sync = cli(&["sync", "--database", database.to_str().unwrap()], &config, dir.path());
+    let sync = cli(
+        &["sync", "--database", database.to_str().unwrap()],
+        &config,
+        dir.path(),
+    );
     let stderr = String::from_utf8_lossy(&sync.stderr);
     assert_eq!(sync.status.code(), Some(1), "{stderr}");
     assert_no_token("stdout", &String::from_utf8_lossy(&sync.stdout));
@@ -252,7 +280,10 @@ fn the_cli_keeps_the_token_from_stdout_stderr_and_the_database() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(tokens.len(), 1, "the guest's record was committed");
-    assert!(tokens[0].starts_with("{{secret:access_token:"), "{tokens:?}");
+    assert!(
+        tokens[0].starts_with("{{secret:access_token:"),
+        "{tokens:?}"
+    );
     let seen: Vec<String> = db
         .prepare("SELECT headers || body FROM loot WHERE id > 0 ORDER BY id")
         .unwrap()
@@ -269,7 +300,10 @@ fn the_js_host_keeps_the_token_from_a_hostile_guest() {
     let (api, other) = (Echo::start(), Echo::start());
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), exfiltrate_config(&api, &other).to_string()).unwrap();
-    let output = js_host_on(&hostile_wasm(), &["--read", "--config", config.path().to_str().unwrap()]);
+    let output = js_host_on(
+        &hostile_wasm(),
+        &["--read", "--config", config.path().to_str().unwrap()],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");

