@@ -6,11 +6,15 @@
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+use url::Url;
+
 use crate::error::{Document, Documents, Error};
 use crate::limits::Limits;
 use crate::network::{NetworkGrant, NetworkPolicy, origins_named_in};
 use crate::progress::Progress;
 use crate::runtime::{Connector, Outcome, Runtime};
+use crate::secrets::{self, Config, SecretField};
 use crate::singer::SingerSink;
 use crate::sqlite::SqliteSink;
 
@@ -76,6 +80,54 @@ pub fn read_json_document(document: Document, path: &Path) -> Result<String, Err
     Ok(text)
 }
 
+/// The config as the CLI hands it to exports: `access_token`, and any field
+/// the component's spec marks `writeOnly`, sealed, each to be sent only to
+/// the API origin the config names ([`api_origin_named`]). The spec may add
+/// secrets, never take this one away.
+pub fn seal_config(connector: &Connector, text: &str, path: &Path) -> Result<Config, Error> {
+    let invalid = |problem| Error::invalid(Document::Config, path, problem);
+    let document: Value =
+        serde_json::from_str(text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+    let origins: Vec<String> = api_origin_named(&document).into_iter().collect();
+    let mut names = vec!["access_token".to_string()];
+    for name in secrets::proposed_by_spec(&spec(connector)?) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let fields: Vec<SecretField> = names
+        .into_iter()
+        .map(|name| SecretField {
+            name,
+            origins: origins.clone(),
+        })
+        .collect();
+    Config::seal(text, &fields).map_err(invalid)
+}
+
+/// The Intercom API origin a config names: its `base_url`'s, else its
+/// region's. The operator's own reading of the config, not the component's
+/// declaration: it decides where the token may go. None when the config
+/// names no usable one (the component then refuses the config).
+pub fn api_origin_named(config: &Value) -> Option<String> {
+    let present = |field: &str| config.get(field).filter(|v| !v.is_null());
+    if let Some(base_url) = present("base_url") {
+        let url = Url::parse(base_url.as_str()?).ok()?;
+        return matches!(url.scheme(), "http" | "https")
+            .then(|| url.origin().ascii_serialization());
+    }
+    let region = present("region").map_or(Some("us".to_string()), |r| {
+        r.as_str().map(str::to_ascii_lowercase)
+    })?;
+    let host = match region.as_str() {
+        "us" => "api.intercom.io",
+        "eu" => "api.eu.intercom.io",
+        "au" => "api.au.intercom.io",
+        _ => return None,
+    };
+    Some(format!("https://{host}"))
+}
+
 /// An export's outcome for a call given only the config at `path`.
 fn given_config<T>(path: &Path, outcome: Outcome<T>) -> Result<T, Error> {
     outcome.map_err(|e| Documents::config(path).connector_error(e))
@@ -87,7 +139,7 @@ pub fn spec(connector: &Connector) -> Result<String, Error> {
 
 /// The catalog, one value a line: Meltano reads discovery output in lines of
 /// at most 64 KiB.
-pub fn discover(connector: &Connector, config: &str, path: &Path) -> Result<String, Error> {
+pub fn discover(connector: &Connector, config: &Config, path: &Path) -> Result<String, Error> {
     let catalog = given_config(path, connector.discover(config, logs_only())?)?;
     let catalog: serde_json::Value = serde_json::from_str(&catalog)
         .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))?;
@@ -131,7 +183,7 @@ pub fn config_grant(config: &str, path: &Path, allowed: &[String]) -> Result<Net
 /// The admitted origins: the component's declaration within `grant`.
 pub fn network_policy(
     connector: &Connector,
-    config: &str,
+    config: &Config,
     path: &Path,
     grant: &NetworkGrant,
 ) -> Result<NetworkPolicy, Error> {
@@ -143,7 +195,7 @@ pub fn network_policy(
 /// The account `check` reached.
 pub fn check(
     connector: &Connector,
-    config: &str,
+    config: &Config,
     path: &Path,
     policy: NetworkPolicy,
 ) -> Result<String, Error> {
@@ -152,7 +204,8 @@ pub fn check(
 
 /// The origin the component declares for `config` (read from `path`).
 pub fn api_origin(connector: &Connector, config: &str, path: &Path) -> Result<String, Error> {
-    given_config(path, connector.allowed_origins(config, logs_only())?)?
+    let config = seal_config(connector, config, path)?;
+    given_config(path, connector.allowed_origins(&config, logs_only())?)?
         .into_iter()
         .next()
         .ok_or_else(|| Error::Run("the component declared no origin for the config".into()))
@@ -161,7 +214,7 @@ pub fn api_origin(connector: &Connector, config: &str, path: &Path) -> Result<St
 /// A catalog of the connector's own discovery with only `streams` selected.
 pub fn select_streams(
     connector: &Connector,
-    config: &str,
+    config: &Config,
     streams: &[String],
 ) -> Result<String, Error> {
     let discovered = connector
@@ -200,7 +253,7 @@ pub fn select_streams(
 /// One `read`: the documents it is given, and how it reports.
 pub struct Read<'a> {
     pub connector: &'a Connector,
-    pub config: &'a str,
+    pub config: &'a Config,
     pub catalog: Option<&'a str>,
     pub policy: NetworkPolicy,
     pub json_logs: bool,
@@ -332,5 +385,34 @@ mod tests {
         assert_eq!((e.document(), e.exit_code()), (Some(Document::Config), 2));
         assert!(e.to_string().starts_with("c.json: "), "{e}");
         assert!(e.to_string().contains("`region`"), "{e}");
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_api_origin_the_config_names() {
+        let named = |config: Value| api_origin_named(&config);
+        // The component reads the same config the same way.
+        let component = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
+        let connector = load_component(Some(&component), None, Limits::default()).unwrap();
+        for config in [
+            serde_json::json!({"access_token": "t"}),
+            serde_json::json!({"access_token": "t", "region": "EU"}),
+            serde_json::json!({"access_token": "t", "region": "au"}),
+            serde_json::json!({"access_token": "t", "region": "eu", "base_url": "http://127.0.0.1:4010/v"}),
+        ] {
+            let declared = api_origin(&connector, &config.to_string(), Path::new("c.json"));
+            assert_eq!(named(config.clone()), Some(declared.unwrap()), "{config}");
+        }
+        assert_eq!(named(serde_json::json!({"region": "mars"})), None);
+        assert_eq!(named(serde_json::json!({"base_url": "ftp://x"})), None);
+        assert_eq!(named(serde_json::json!({"base_url": 7})), None);
+        // The token reaches exports as a placeholder only.
+        let text = r#"{"access_token":"tok_secret_value","base_url":"http://127.0.0.1:4010"}"#;
+        let config = seal_config(&connector, text, Path::new("c.json")).unwrap();
+        assert!(!config.sealed().contains("tok_secret_value"), "{config:?}");
+        assert!(
+            config.sealed().contains("{{secret:access_token:"),
+            "{config:?}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! is given (none of the host's resources).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -10,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::http_client::HttpClient;
 use crate::limits::{Limits, MemoryLimiter};
 use crate::network::NetworkPolicy;
+use crate::secrets::Secrets;
 use crate::sink_thread::SinkThread;
 use crate::types::{Sink, Waits};
 use crate::watchdog::Watchdog;
@@ -20,6 +22,8 @@ pub struct HostState<S> {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) watchdog: Watchdog,
     pub(crate) http: HttpClient,
+    /// The config's secrets, which only the `http` import handles.
+    pub(crate) secrets: Arc<Secrets>,
     pub(crate) sink: SinkThread<S>,
     pub(crate) declared_streams: HashSet<String>,
     pub(crate) waits: Waits,
@@ -28,13 +32,19 @@ pub struct HostState<S> {
 }
 
 impl<S: Sink> HostState<S> {
-    pub fn new(sink: S, policy: NetworkPolicy, limits: &Limits) -> wasmtime::Result<Self> {
+    pub fn new(
+        sink: S,
+        policy: NetworkPolicy,
+        secrets: Arc<Secrets>,
+        limits: &Limits,
+    ) -> wasmtime::Result<Self> {
         Ok(Self {
             wasi: wasi_context(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory_bytes),
             watchdog: Watchdog::new(limits),
             http: HttpClient::new(policy, limits.clone()),
+            secrets,
             sink: SinkThread::spawn(sink)?,
             declared_streams: HashSet::new(),
             waits: Default::default(),

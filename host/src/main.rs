@@ -44,6 +44,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
     }
     let config_path = config_path(cli)?;
     let config = commands::read_document(Document::Config, config_path)?;
+    let config = commands::seal_config(&connector, &config, config_path)?;
     if cli.discover {
         println!("{}", commands::discover(&connector, &config, config_path)?);
         return Ok(());

@@ -2,6 +2,7 @@
 //! calling their exports, each call in a fresh, sandboxed instance.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime::component::Component;
 use wasmtime::error::Context;
@@ -14,6 +15,7 @@ use crate::imports::linker;
 use crate::instance::HostState;
 use crate::limits::Limits;
 use crate::network::{NetworkGrant, NetworkPolicy};
+use crate::secrets::{Config, Secrets};
 use crate::types::{CallTime, Sink};
 use crate::watchdog;
 
@@ -88,14 +90,19 @@ pub struct Connector {
 
 impl Connector {
     /// Runs `call` in a fresh instance whose output goes to `sink`, and
-    /// returns the sink with the result.
+    /// returns the sink with the result. `secrets` are those of the config
+    /// the call is given.
     fn with_instance<S: Sink, T>(
         &self,
         sink: S,
         policy: NetworkPolicy,
+        secrets: Arc<Secrets>,
         call: impl FnOnce(&SourceConnector, &mut Store<HostState<S>>) -> wasmtime::Result<T>,
     ) -> Result<(S, T)> {
-        let mut store = Store::new(&self.engine, HostState::new(sink, policy, &self.limits)?);
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(sink, policy, secrets, &self.limits)?,
+        );
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut store| store.data_mut().watchdog.tick());
         store.set_epoch_deadline(1);
@@ -122,18 +129,30 @@ impl Connector {
     }
 
     pub fn spec<S: Sink>(&self, sink: S) -> Result<String> {
-        let (_, spec) = self.with_instance(sink, NetworkPolicy::deny_all(), |c, store| {
-            c.connector_source_source().call_spec(store)
-        })?;
+        let (_, spec) = self.with_instance(
+            sink,
+            NetworkPolicy::deny_all(),
+            Secrets::none(),
+            |c, store| c.connector_source_source().call_spec(store),
+        )?;
         Ok(spec)
     }
 
     /// The origins the component declares for `config`, not yet vetted.
-    pub fn allowed_origins<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<Vec<String>>> {
-        let (_, declared) = self.with_instance(sink, NetworkPolicy::deny_all(), |c, store| {
-            c.connector_source_source()
-                .call_allowed_origins(store, config)
-        })?;
+    pub fn allowed_origins<S: Sink>(
+        &self,
+        config: &Config,
+        sink: S,
+    ) -> Result<Outcome<Vec<String>>> {
+        let (_, declared) = self.with_instance(
+            sink,
+            NetworkPolicy::deny_all(),
+            config.secrets(),
+            |c, store| {
+                c.connector_source_source()
+                    .call_allowed_origins(store, config.sealed())
+            },
+        )?;
         Ok(declared)
     }
 
@@ -141,31 +160,38 @@ impl Connector {
     /// within `grant`, vetted by [`NetworkPolicy::new`].
     pub fn network_policy<S: Sink>(
         &self,
-        config: &str,
+        config: &Config,
         grant: &NetworkGrant,
         sink: S,
     ) -> Result<Outcome<NetworkPolicy>> {
         match self.allowed_origins(config, sink)? {
-            Ok(origins) => Ok(Ok(NetworkPolicy::new(grant, &origins, config)?)),
+            Ok(origins) => Ok(Ok(NetworkPolicy::new(grant, &origins, config.sealed())?)),
             Err(e) => Ok(Err(e)),
         }
     }
 
-    pub fn discover<S: Sink>(&self, config: &str, sink: S) -> Result<Outcome<String>> {
-        let (_, catalog) = self.with_instance(sink, NetworkPolicy::deny_all(), |c, store| {
-            c.connector_source_source().call_discover(store, config)
-        })?;
+    pub fn discover<S: Sink>(&self, config: &Config, sink: S) -> Result<Outcome<String>> {
+        let (_, catalog) = self.with_instance(
+            sink,
+            NetworkPolicy::deny_all(),
+            config.secrets(),
+            |c, store| {
+                c.connector_source_source()
+                    .call_discover(store, config.sealed())
+            },
+        )?;
         Ok(catalog)
     }
 
     pub fn check<S: Sink>(
         &self,
-        config: &str,
+        config: &Config,
         policy: NetworkPolicy,
         sink: S,
     ) -> Result<Outcome<String>> {
-        let (_, result) = self.with_instance(sink, policy, |c, store| {
-            c.connector_source_source().call_check(store, config)
+        let (_, result) = self.with_instance(sink, policy, config.secrets(), |c, store| {
+            c.connector_source_source()
+                .call_check(store, config.sealed())
         })?;
         Ok(result)
     }
@@ -173,15 +199,15 @@ impl Connector {
     /// Runs a sync. The sink comes back so the caller can inspect or flush it.
     pub fn read<S: Sink>(
         &self,
-        config: &str,
+        config: &Config,
         catalog: Option<&str>,
         state: Option<&str>,
         policy: NetworkPolicy,
         sink: S,
     ) -> Result<(S, Outcome<()>)> {
-        self.with_instance(sink, policy, |c, store| {
+        self.with_instance(sink, policy, config.secrets(), |c, store| {
             c.connector_source_source()
-                .call_read(store, config, catalog, state)
+                .call_read(store, config.sealed(), catalog, state)
         })
     }
 }

@@ -24,15 +24,16 @@ export class SyncHttp {
   /**
    * @param {string[]} origins the allow-list (policy.mjs)
    * @param {string[]} named those of `origins` the config names (`namedOrigins`)
+   * @param {{value: string, placeholder: string, origins: string[]}[]} secrets the config's (secrets.mjs)
    * @param {{concurrency: number, maxRequestTimeoutMs: number, maxResponseBytes: number}} limits
    */
-  constructor(origins, named, limits, userAgent) {
+  constructor(origins, named, secrets, limits, userAgent) {
     this.#limits = limits;
     this.#signal = new Int32Array(new SharedArrayBuffer(4));
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.#worker = new Worker(new URL('./http-worker.mjs', import.meta.url), {
-      workerData: { port: port2, signal: this.#signal.buffer, origins, named, limits, userAgent },
+      workerData: { port: port2, signal: this.#signal.buffer, origins, named, secrets, limits, userAgent },
       transferList: [port2],
       // The worker inherits nothing it does not need.
       env: {},

@@ -22,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { blockingSleep, SyncHttp } from './bridge.mjs';
 import { configGrant, namedOrigins, policyFromDeclared } from './policy.mjs';
+import { proposedBySpec, seal } from './secrets.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const USER_AGENT = 'intercom-connector-js-host/0.1.0';
@@ -218,9 +219,10 @@ async function wasiImports() {
 
 /** Host state of one instance: one export call, as in the Rust host. */
 class Instance {
-  constructor({ origins, named = [], out }) {
+  constructor({ origins, named = [], secrets = [], out }) {
     this.origins = origins;
     this.named = named;
+    this.secrets = secrets;
     this.out = out;
     this.declared = new Set();
     this.records = new Map();
@@ -249,7 +251,7 @@ class Instance {
   }
 
   #http() {
-    this.http ??= new SyncHttp(this.origins, this.named, LIMITS, USER_AGENT);
+    this.http ??= new SyncHttp(this.origins, this.named, this.secrets, LIMITS, USER_AGENT);
     return this.http;
   }
 
@@ -379,6 +381,26 @@ function readInput(flag, file, json) {
   return text;
 }
 
+/**
+ * The Intercom API origin a config names, as the Rust CLI reads it
+ * (`api_origin_named`): its `base_url`'s, else its region's; null if none.
+ */
+function apiOriginNamed(document) {
+  const present = (field) => document?.[field] ?? null;
+  if (present('base_url') !== null) {
+    try {
+      const url = new URL(document.base_url);
+      return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null;
+    } catch {
+      return null;
+    }
+  }
+  const region = present('region') ?? 'us';
+  if (typeof region !== 'string') return null;
+  const host = { us: 'api.intercom.io', eu: 'api.eu.intercom.io', au: 'api.au.intercom.io' }[region.toLowerCase()];
+  return host ? `https://${host}` : null;
+}
+
 /** Config errors name the file they came from and exit 2; others exit 1. */
 function connectorFailure(error, file) {
   if (error.category === 'config') return new Failure(`${file}: ${error.message}`, 2);
@@ -407,13 +429,29 @@ async function main() {
   if (!args.component) throw new Failure('--component PATH is required', 2);
   if (!args.config) throw new Failure('--config FILE is required', 2);
   if (!!args.discover === !!args.read) throw new Failure('give exactly one of --discover, --read', 2);
-  const config = readInput('--config', args.config, false);
+  const configText = readInput('--config', args.config, true);
   const instantiate = await load(args.component, args['out-dir'] ?? path.join(HERE, 'out')).catch((e) => {
     throw new Failure(`cannot load component ${args.component}: ${e.message}`, 2);
   });
   const wasi = await wasiImports();
   const out = new SingerOut();
   const logOnly = () => new Instance({ origins: [], out: { line() {}, flush() {} } });
+
+  // Exports see the config sealed: `access_token` and whatever the spec
+  // marks writeOnly, each sent only to the API origin the config names.
+  const spec = await call(instantiate, wasi, logOnly(), (c) => c.spec());
+  const apiOrigin = apiOriginNamed(JSON.parse(configText));
+  const fields = [...new Set(['access_token', ...proposedBySpec(spec.value)])].map((name) => ({
+    name,
+    origins: apiOrigin ? [apiOrigin] : [],
+  }));
+  let config;
+  let secrets;
+  try {
+    ({ sealed: config, secrets } = seal(configText, fields));
+  } catch (e) {
+    throw new Failure(`--config ${args.config}: ${e.message}`, 2);
+  }
 
   if (args.discover) {
     // Discover needs no network, as in the Rust host.
@@ -436,7 +474,7 @@ async function main() {
   const state = args.state ? readInput('--state', args.state, true) : undefined;
 
   const started = Date.now();
-  const host = new Instance({ origins, named: namedOrigins(origins, config), out });
+  const host = new Instance({ origins, named: namedOrigins(origins, config), secrets, out });
   let result;
   try {
     result = await call(instantiate, wasi, host, (c) => c.read(config, catalog, state));

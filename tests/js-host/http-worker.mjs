@@ -10,8 +10,9 @@ import { isIP } from 'node:net';
 import { workerData } from 'node:worker_threads';
 
 import { AddressDenied, admit, publicOnlyLookup, refusal } from './policy.mjs';
+import { redactBytes, redactText, reveal } from './secrets.mjs';
 
-const { port, signal: signalBuffer, origins, named: configNamed, limits, userAgent } = workerData;
+const { port, signal: signalBuffer, origins, named: configNamed, secrets, limits, userAgent } = workerData;
 const signal = new Int32Array(signalBuffer);
 
 const agentOptions = { keepAlive: true, maxSockets: limits.concurrency };
@@ -42,8 +43,24 @@ function transportError(error) {
   return { tag: 'other', val: message };
 }
 
-/** One exchange: resolves to `{tag: 'ok', val: response}` or `{tag: 'err', val: transport-error}`. */
-function send(request) {
+/**
+ * One exchange with the config's secrets in its header values where its
+ * origin may receive them, and scrubbed of them whatever comes back.
+ */
+async function send(request) {
+  const result = await exchange(request);
+  if (result.tag === 'ok') {
+    const response = result.val;
+    response.headers = response.headers.map(([n, v]) => [redactText(secrets, n), redactText(secrets, v)]);
+    response.body = redactBytes(secrets, response.body);
+  } else if (typeof result.val.val === 'string') {
+    result.val.val = redactText(secrets, result.val.val);
+  }
+  return result;
+}
+
+/** Resolves to `{tag: 'ok', val: response}` or `{tag: 'err', val: transport-error}`. */
+function exchange(request) {
   const admitted = admit(origins, request.url);
   if (admitted.denied) return Promise.resolve({ tag: 'err', val: { tag: 'denied', val: admitted.denied } });
   const { url } = admitted;
@@ -65,7 +82,7 @@ function send(request) {
   // authority, the origin the policy admitted.
   const headers = ['host', url.host];
   const named = new Set();
-  for (const [name, value] of request.headers) {
+  for (const [name, value] of reveal(secrets, url.origin, request.headers)) {
     if (name.toLowerCase() === 'host') continue;
     headers.push(name, value);
     named.add(name.toLowerCase());

@@ -40,7 +40,7 @@ fn discover_lists_streams_with_singer_metadata() {
     let sim = start_sim(SimConfig::for_current_connector());
     let catalog: Value = serde_json::from_str(
         &connector()
-            .discover(&config_for(&sim), Collected::default())
+            .discover(&sealed(&config_for(&sim)), Collected::default())
             .unwrap()
             .unwrap(),
     )
@@ -87,7 +87,7 @@ fn rejected_token_is_an_auth_error() {
 #[test]
 fn check_names_the_workspace() {
     let sim = start_sim(SimConfig::for_current_connector());
-    let config = config_for(&sim);
+    let config = sealed(&config_for(&sim));
     let policy = connector()
         .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .unwrap()
@@ -105,7 +105,7 @@ fn the_host_refuses_origins_outside_the_policy() {
     let sim = start_sim(SimConfig::for_current_connector());
     let (out, outcome) = connector()
         .read(
-            &config_for(&sim),
+            &sealed(&config_for(&sim)),
             None,
             None,
             NetworkPolicy::deny_all(),

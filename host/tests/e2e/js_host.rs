@@ -77,13 +77,17 @@ fn prepared() {
 
 /// Runs `node host.mjs --component <release build> ARGS`, with a deadline.
 fn js_host(args: &[&str]) -> Output {
+    js_host_on(&component_path(), args)
+}
+
+/// Runs `node host.mjs --component COMPONENT ARGS`, with a deadline.
+pub(crate) fn js_host_on(component: &Path, args: &[&str]) -> Output {
     prepared();
-    let component = component_path();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("js-host");
     let mut child = Command::new("node")
         .arg(js_dir().join("host.mjs"))
         .arg("--component")
-        .arg(&component)
+        .arg(component)
         .arg("--out-dir")
         .arg(&out_dir)
         .args(args)
@@ -176,7 +180,7 @@ fn the_js_host_discovers_the_same_catalog() {
     let sim = start_sim(SimConfig::for_current_connector());
     let config = config_for(&sim);
     let rust = connector()
-        .discover(&config, Collected::default())
+        .discover(&sealed(&config), Collected::default())
         .expect("rust host")
         .expect("rust discover");
     let file = config_file(&config);

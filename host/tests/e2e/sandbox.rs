@@ -12,22 +12,25 @@ use std::time::{Duration, Instant};
 
 use crate::support::{built, component_path};
 use intercom_host::{
-    CallTime, Connector, Limits, LogLevel, NetworkGrant, NetworkPolicy, Runtime, Sink,
+    CallTime, Config, Connector, Limits, LogLevel, NetworkGrant, NetworkPolicy, Runtime, Sink,
+    commands,
 };
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+mod secrets;
+
 const MEMORY_MIB: usize = 128;
 const RESPONSE_CAP: u64 = 4 << 20;
 
-fn hostile_wasm() -> PathBuf {
+pub(crate) fn hostile_wasm() -> PathBuf {
     built("hostile_guest", &["tests/guests/hostile", "wit"])
 }
 
 /// One runtime for every test, with test-sized limits: a 1 s watchdog and
 /// a 2 s max wait.
-fn runtime() -> &'static Runtime {
+pub(crate) fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let limits = Limits {
@@ -41,7 +44,7 @@ fn runtime() -> &'static Runtime {
     })
 }
 
-fn hostile() -> &'static Connector {
+pub(crate) fn hostile() -> &'static Connector {
     static HOSTILE: OnceLock<Connector> = OnceLock::new();
     HOSTILE.get_or_init(|| {
         runtime()
@@ -89,6 +92,7 @@ impl Sink for Collected {
 /// `read` of the hostile guest with `behavior`: the host's error, if any.
 fn read_hostile(behavior: &str) -> Result<Collected, String> {
     let config = json!({ "behavior": behavior, "budget_ms": 1000 }).to_string();
+    let config = Config::seal(&config, &[]).unwrap();
     match hostile().read(
         &config,
         None,
@@ -118,7 +122,7 @@ fn read_hostile_within(behavior: &str, limit: Duration) -> Result<Collected, Str
 
 /// `check` of the hostile guest under the policy it declares for `config`.
 fn check_hostile(config: &Value) -> Result<String, String> {
-    let config = config.to_string();
+    let config = Config::seal(&config.to_string(), &[]).unwrap();
     let policy = hostile()
         .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .map_err(|e| format!("{e:#}"))?
@@ -417,6 +421,7 @@ fn the_host_outlives_hostile_guests_and_still_syncs() {
         .expect("the real component: run scripts/build");
     let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
     let config = json!({ "access_token": "sim-token", "base_url": sim.base_url() }).to_string();
+    let config = commands::seal_config(&connector, &config, Path::new("config.json")).unwrap();
     let policy = connector
         .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .unwrap()

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use intercom_host::{Connector, Limits, LogLevel, NetworkGrant, Outcome, Runtime, Sink};
+use intercom_host::{
+    Config, Connector, Limits, LogLevel, NetworkGrant, Outcome, Runtime, Sink, commands,
+};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -129,9 +131,16 @@ impl Sink for Collected {
     }
 }
 
+/// `config` sealed as the CLI seals it: exports see a placeholder for the
+/// token, and the host puts it only into headers to the API origin.
+pub fn sealed(config: &str) -> Config {
+    commands::seal_config(connector(), config, Path::new("config.json")).expect("seal the config")
+}
+
 /// A full read through the network policy the component declares.
 pub fn read(config: &str, catalog: Option<&str>, state: Option<&str>) -> (Collected, Outcome<()>) {
     let connector = connector();
+    let config = &sealed(config);
     let policy = connector
         .network_policy(config, &NetworkGrant::Declared, Collected::default())
         .expect("host")

