@@ -24,13 +24,13 @@ mod secrets;
 const MEMORY_MIB: usize = 128;
 const RESPONSE_CAP: u64 = 4 << 20;
 
-pub(crate) fn hostile_wasm() -> PathBuf {
+fn hostile_wasm() -> PathBuf {
     built("hostile_guest", &["tests/guests/hostile", "wit"])
 }
 
 /// One runtime for every test, with test-sized limits: a 1 s watchdog and
 /// a 2 s max wait.
-pub(crate) fn runtime() -> &'static Runtime {
+fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let limits = Limits {
@@ -44,7 +44,7 @@ pub(crate) fn runtime() -> &'static Runtime {
     })
 }
 
-pub(crate) fn hostile() -> &'static Connector {
+fn hostile() -> &'static Connector {
     static HOSTILE: OnceLock<Connector> = OnceLock::new();
     HOSTILE.get_or_init(|| {
         runtime()
