@@ -132,6 +132,7 @@ impl native::Host for NativeHost<'_> {
     fn records(&self, _: &str, records: Vec<String>) {
         self.records.set(self.records.get() + records.len() as u64);
     }
+    fn stream_complete(&self, _: &str, _: bool) {}
     fn log(&self, _: native::LogLevel, _: &str) {}
     fn now_ms(&self) -> u64 {
         0
@@ -205,9 +206,6 @@ impl clock::Host for Canned {
 }
 
 impl state::Host for Canned {
-    fn get(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(None)
-    }
     fn checkpoint(&mut self, _: String) -> wasmtime::Result<Result<(), String>> {
         Ok(Ok(()))
     }
@@ -225,6 +223,9 @@ impl output::Host for Canned {
     }
     fn records(&mut self, _: String, records: Vec<String>) -> wasmtime::Result<()> {
         self.records += records.len() as u64;
+        Ok(())
+    }
+    fn stream_complete(&mut self, _: String, _: bool) -> wasmtime::Result<()> {
         Ok(())
     }
     fn log(&mut self, _: LogLevel, _: String) -> wasmtime::Result<()> {
