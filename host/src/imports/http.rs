@@ -8,7 +8,10 @@ use crate::types::Sink;
 impl<S: Sink> http::Host for HostState<S> {
     fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, TransportError>> {
         self.sink.requests(1);
-        Ok(self.progress(|s| s.http.send(request)))
+        let result = self.progress(|s| s.http.send(request));
+        self.sink
+            .rate_limited(rate_limited(std::slice::from_ref(&result)));
+        Ok(result)
     }
 
     fn send_batch(
@@ -16,6 +19,16 @@ impl<S: Sink> http::Host for HostState<S> {
         requests: Vec<Request>,
     ) -> wasmtime::Result<Vec<Result<Response, TransportError>>> {
         self.sink.requests(requests.len());
-        Ok(self.progress(|s| s.http.send_batch(requests)))
+        let results = self.progress(|s| s.http.send_batch(requests));
+        self.sink.rate_limited(rate_limited(&results));
+        Ok(results)
     }
+}
+
+/// How many of `results` are 429 answers.
+fn rate_limited(results: &[Result<Response, TransportError>]) -> usize {
+    results
+        .iter()
+        .filter(|r| matches!(r, Ok(response) if response.status == 429))
+        .count()
 }

@@ -147,9 +147,10 @@ pub fn schema_of(stream: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The documented timestamp transformation, applied independently of the
-/// connector: integers under a `format: date-time` schema become RFC 3339.
-pub fn timestamps_to_rfc3339(schema: &Value, value: &mut Value) {
+/// The documented transformations, applied independently of the connector:
+/// integers under a `format: date-time` schema become RFC 3339, and numeric
+/// ids (`id`, `*_id`) under a string schema become strings.
+pub fn emitted_form(schema: &Value, value: &mut Value) {
     match value {
         Value::Number(n) if schema["format"] == "date-time" => {
             let t = chrono::DateTime::from_timestamp(n.as_i64().unwrap(), 0).unwrap();
@@ -157,12 +158,18 @@ pub fn timestamps_to_rfc3339(schema: &Value, value: &mut Value) {
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                timestamps_to_rfc3339(&schema["properties"][k], v);
+                let field = &schema["properties"][k];
+                let text_id = (k == "id" || k.ends_with("_id"))
+                    && (field["type"] == "string" || field["type"] == json!(["string", "null"]));
+                match v {
+                    Value::Number(n) if text_id => *v = Value::String(n.to_string()),
+                    _ => emitted_form(field, v),
+                }
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|v| timestamps_to_rfc3339(&schema["items"], v)),
+            .for_each(|v| emitted_form(&schema["items"], v)),
         _ => {}
     }
 }
@@ -269,7 +276,7 @@ pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
     expected_raw(stream, data)
         .into_iter()
         .map(|mut r| {
-            timestamps_to_rfc3339(&schema, &mut r);
+            emitted_form(&schema, &mut r);
             r
         })
         .collect()
