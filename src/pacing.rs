@@ -148,3 +148,117 @@ impl Pacer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::{Cell, RefCell};
+
+    use super::*;
+    use crate::host::{LogLevel, Request, TransportError};
+
+    /// A clock that sleeps instantly; nothing else is used.
+    struct Clock {
+        now: Cell<u64>,
+        slept: RefCell<Vec<u32>>,
+    }
+
+    impl Host for Clock {
+        fn send(&self, _: Request) -> std::result::Result<Response, TransportError> {
+            unreachable!("the pacer sends nothing")
+        }
+        fn send_batch(&self, _: Vec<Request>) -> Vec<std::result::Result<Response, TransportError>> {
+            unreachable!("the pacer sends nothing")
+        }
+        fn schema(&self, _: &str, _: &str, _: &[String], _: &[String]) {}
+        fn records(&self, _: &str, _: Vec<String>) {}
+        fn log(&self, _: LogLevel, _: &str) {}
+        fn now_ms(&self) -> u64 {
+            self.now.get()
+        }
+        fn sleep(&self, ms: u32, _: WaitReason) {
+            self.slept.borrow_mut().push(ms);
+            self.now.set(self.now.get() + u64::from(ms));
+        }
+        fn checkpoint(&self, _: &str) -> crate::error::Result<()> {
+            Ok(())
+        }
+    }
+
+    const OUR_NOW_S: i64 = 1_800_000_000;
+
+    fn clock() -> Clock {
+        Clock {
+            now: Cell::new(OUR_NOW_S as u64 * 1000),
+            slept: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn http_date(seconds: i64) -> String {
+        DateTime::from_timestamp(seconds, 0)
+            .unwrap()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
+    }
+
+    fn response(status: u16, headers: &[(&str, String)]) -> Response {
+        Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_spent_window_waits_for_its_reset_by_the_servers_clock() {
+        for skew in [0, 120, -120, 400, -400] {
+            let host = clock();
+            let server_now = OUR_NOW_S + skew;
+            let mut pacer = Pacer::new(1.0);
+            pacer.observe(
+                &host,
+                &response(
+                    200,
+                    &[
+                        ("date", http_date(server_now)),
+                        ("x-ratelimit-limit", "100".into()),
+                        ("x-ratelimit-remaining", "0".into()),
+                        ("x-ratelimit-reset", (server_now + 4).to_string()),
+                    ],
+                ),
+            );
+            assert_eq!(pacer.allowance(&host, 5), 5, "{skew}");
+            assert_eq!(*host.slept.borrow(), vec![4_100], "{skew}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date_on_the_servers_clock() {
+        let host = clock();
+        let seconds = response(503, &[("retry-after", "2".into())]);
+        assert_eq!(retry_after_ms(&host, &seconds), Some(2_000));
+        let server_now = OUR_NOW_S - 400;
+        let dated = response(
+            503,
+            &[
+                ("date", http_date(server_now)),
+                ("retry-after", http_date(server_now + 3)),
+            ],
+        );
+        assert_eq!(retry_after_ms(&host, &dated), Some(3_000));
+        let absurd = response(503, &[("retry-after", "86400".into())]);
+        assert_eq!(retry_after_ms(&host, &absurd), Some(MAX_WAIT_MS));
+        assert_eq!(retry_after_ms(&host, &response(503, &[])), None);
+    }
+
+    #[test]
+    fn a_429_with_retry_after_holds_the_next_request() {
+        let host = clock();
+        let mut pacer = Pacer::new(1.0);
+        pacer.observe(&host, &response(429, &[("retry-after", "7".into())]));
+        pacer.allowance(&host, 1);
+        assert_eq!(host.slept.borrow()[0], 7_000);
+    }
+}

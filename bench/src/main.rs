@@ -95,6 +95,8 @@ fn main() {
                 huge_conversations: 0,
                 contacts: 100,
                 companies: 100,
+                // Memory, not the budget, is measured here.
+                rate_limit_per_minute: None,
                 ..SimConfig::default()
             },
         ),
@@ -149,6 +151,7 @@ fn throughput(args: &Args) {
             contacts: args.contacts,
             companies: 10,
             conversations: 10,
+            rate_limit_per_minute: None,
             ..SimConfig::default()
         },
     );

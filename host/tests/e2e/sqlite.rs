@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ALL_STREAMS, component_path, dataset_keys};
+use crate::support::{ALL_STREAMS, component_path, dataset_keys, realistic, wait_for_index};
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -142,7 +142,7 @@ fn cell(conn: &Connection, table: &str, column: &str, id: &str) -> (String, Opti
 
 #[test]
 fn sync_makes_a_typed_copy_and_a_second_sync_applies_exactly_the_changes() {
-    let f = Fixture::new(SimConfig::default());
+    let f = Fixture::new(realistic());
     let output = f.sync(&[]);
     let summary = stderr(&output);
     assert!(summary.contains("sync finished"), "{summary}");
@@ -201,6 +201,7 @@ fn sync_makes_a_typed_copy_and_a_second_sync_applies_exactly_the_changes() {
         d.tags.push(tag);
         (updated.unwrap(), company, gone_tag, gone_admin, "99999999")
     });
+    wait_for_index();
     f.sync(&[]);
     let data = f.sim.dataset();
     assert_copy_of(&conn, &data);

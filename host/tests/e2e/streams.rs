@@ -14,7 +14,7 @@ fn large() -> SimConfig {
         companies: 1200,
         conversations: 1500,
         huge_conversations: 2,
-        ..SimConfig::default()
+        ..realistic()
     }
 }
 
@@ -166,6 +166,7 @@ fn an_incremental_sync_yields_every_change_and_only_the_documented_overlap() {
     outcome.unwrap();
     let state = first.states.last().unwrap().clone();
     let changed = mutate(&sim, &state);
+    wait_for_index();
 
     let (second, outcome) = read(&config, None, Some(&state.to_string()));
     outcome.unwrap();
@@ -257,7 +258,7 @@ fn the_default_lookback_rereads_only_the_last_minutes() {
 
 #[test]
 fn changes_made_during_a_sync_arrive_by_the_next_one() {
-    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let sim = Simulator::start(realistic()).unwrap();
     let config = config_for(&sim);
     let first_contact = sim.dataset().contacts[0]["id"]
         .as_str()
@@ -275,6 +276,7 @@ fn changes_made_during_a_sync_arrive_by_the_next_one() {
     let (first, outcome) = read(&config, None, None);
     outcome.expect("a sync survives concurrent changes");
     let state = first.states.last().unwrap().to_string();
+    wait_for_index();
     let (second, outcome) = read(&config, None, Some(&state));
     outcome.unwrap();
     // Upserting both runs' output gives the dataset as it is now.

@@ -67,6 +67,23 @@ pub fn connector() -> &'static Connector {
     })
 }
 
+/// The search index lag of tests that change data between syncs:
+/// Intercom's behaviour with a shorter lag.
+pub const INDEX_LAG: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The realistic simulator with [`INDEX_LAG`].
+pub fn realistic() -> SimConfig {
+    SimConfig {
+        index_lag: INDEX_LAG,
+        ..SimConfig::default()
+    }
+}
+
+/// Waits until searches see every change made so far.
+pub fn wait_for_index() {
+    std::thread::sleep(INDEX_LAG * 2);
+}
+
 pub fn start_sim(config: SimConfig) -> Simulator {
     Simulator::start(config).expect("start simulator")
 }
