@@ -368,7 +368,6 @@ impl Pager for ScrollPager {
                 }
                 Err(e) => return Err(e),
             };
-            self.failures_in_row = 0;
             let records = page.take_records(self.records_key, &what);
             let mut records = match records {
                 Ok(records) => records,
@@ -378,6 +377,7 @@ impl Pager for ScrollPager {
                     continue;
                 }
             };
+            self.failures_in_row = 0;
             // A record without an id is reported by the engine later.
             let ids: Vec<Value> = (0..records.len())
                 .map(|i| records.value_of(i, "id").unwrap_or(Value::Null))
