@@ -166,7 +166,10 @@ mod tests {
         fn send(&self, _: Request) -> std::result::Result<Response, TransportError> {
             unreachable!("the pacer sends nothing")
         }
-        fn send_batch(&self, _: Vec<Request>) -> Vec<std::result::Result<Response, TransportError>> {
+        fn send_batch(
+            &self,
+            _: Vec<Request>,
+        ) -> Vec<std::result::Result<Response, TransportError>> {
             unreachable!("the pacer sends nothing")
         }
         fn schema(&self, _: &str, _: &str, _: &[String], _: &[String]) {}

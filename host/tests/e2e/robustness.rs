@@ -51,7 +51,10 @@ fn assert_clean_dataset(sim: &Simulator, out: &Collected, what: &str) {
     let mut tables: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
     for (stream, record) in &out.records {
         let stream = ALL_STREAMS.iter().find(|s| *s == stream).unwrap();
-        tables.entry(stream).or_default().insert(key(record), record.clone());
+        tables
+            .entry(stream)
+            .or_default()
+            .insert(key(record), record.clone());
     }
     let data = sim.dataset();
     for stream in ALL_STREAMS {
@@ -146,7 +149,11 @@ fn a_lost_scroll_page_costs_a_second_pass_not_a_gap() {
         Fault::ScrollServerError,
     ] {
         let sim = Simulator::start(small()).unwrap();
-        sim.inject(FaultRule::new(fault.clone()).on("/companies/scroll").after(1));
+        sim.inject(
+            FaultRule::new(fault.clone())
+                .on("/companies/scroll")
+                .after(1),
+        );
         let (out, outcome) = read(
             &config(&sim),
             Some(&json!({"streams": [{"tap_stream_id": "companies"}]}).to_string()),
@@ -155,7 +162,11 @@ fn a_lost_scroll_page_costs_a_second_pass_not_a_gap() {
         outcome.unwrap_or_else(|e| panic!("{fault:?}: {e:?}"));
         let ids: Vec<String> = out.records_of("companies").iter().map(key).collect();
         let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
-        assert_eq!(unique.len(), ids.len(), "{fault:?}: a company emitted twice");
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "{fault:?}: a company emitted twice"
+        );
         assert_eq!(ids.len(), sim.dataset().companies.len(), "{fault:?}");
     }
 }
@@ -222,7 +233,9 @@ fn skewed_server_clocks_pace_without_a_429_storm() {
         assert!(stats.rate_limited <= 2, "{skew}: {stats:?}");
         assert!(started.elapsed() < Duration::from_secs(40), "{skew}");
         assert!(
-            !out.logs.iter().any(|(_, m)| m.contains("watchdog") || m.contains("max wait")),
+            !out.logs
+                .iter()
+                .any(|(_, m)| m.contains("watchdog") || m.contains("max wait")),
             "{skew}"
         );
     }
@@ -241,8 +254,16 @@ fn a_record_without_its_replication_key_is_emitted_and_holds_the_bookmark() {
     let catalog = json!({"streams": [{"tap_stream_id": "companies"}]}).to_string();
     let (out, outcome) = read(&config(&sim), Some(&catalog), None);
     outcome.unwrap();
-    assert!(out.records_of("companies").iter().any(|c| c["id"] == id.as_str()));
-    assert!(out.logs.iter().any(|(_, m)| m.contains(&id) && m.contains("updated_at")));
+    assert!(
+        out.records_of("companies")
+            .iter()
+            .any(|c| c["id"] == id.as_str())
+    );
+    assert!(
+        out.logs
+            .iter()
+            .any(|(_, m)| m.contains(&id) && m.contains("updated_at"))
+    );
 }
 
 /// Searches that ignore `sort` (newest first): everything is read, and no
@@ -258,7 +279,10 @@ fn unordered_search_results_hold_the_bookmark_until_the_end() {
     let (out, outcome) = read(&config(&sim), Some(&catalog), None);
     outcome.unwrap();
     let data = sim.dataset();
-    assert_eq!(out.records_of("conversations").len(), data.conversations.len());
+    assert_eq!(
+        out.records_of("conversations").len(),
+        data.conversations.len()
+    );
     let oldest = data
         .conversations
         .iter()
