@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::config::{API_VERSION, Config};
 use crate::error::{Category, Error, Result};
 use crate::host::{Host, LogLevel, Method, Request, Response, TransportError, WaitReason};
-use crate::pacing::Pacer;
+use crate::pacing::{Pacer, retry_after_ms};
 use crate::page::Decode;
 use crate::retry::{Jitter, MAX_ATTEMPTS, MAX_ELAPSED_MS, backoff_ms};
 
@@ -43,16 +43,20 @@ pub struct Api<'a> {
     config: &'a Config,
     pacer: RefCell<Pacer>,
     jitter: Jitter,
-    /// Requests sent and retried, for the end-of-run log.
+    /// Requests sent, for the end-of-run log.
     pub requests: Cell<u64>,
+    /// Backoff waits before retrying, counted as hosts count waits tagged
+    /// `retry`, so the log and a host's summary agree.
     pub retries: Cell<u64>,
+    /// Answers with status 429.
+    pub rate_limited: Cell<u64>,
 }
 
 /// What one try of one request came to.
 enum Outcome<T> {
     Done(Result<T>),
-    /// Worth another try after a backoff.
-    Again(Error),
+    /// Worth another try after a backoff, at least the `Retry-After` if any.
+    Again(Error, Option<u64>),
     /// Rate limited: another try once the window resets.
     Paced(Error),
 }
@@ -66,6 +70,7 @@ impl<'a> Api<'a> {
             jitter: Jitter::new(host.now_ms()),
             requests: Cell::new(0),
             retries: Cell::new(0),
+            rate_limited: Cell::new(0),
         }
     }
 
@@ -167,6 +172,7 @@ impl<'a> Api<'a> {
             };
             let elapsed = self.host.now_ms().saturating_sub(started);
             let mut backoff_attempt = 0;
+            let mut retry_after = 0;
             let mut first_failure = None;
             for (&index, response) in chunk.iter().zip(responses) {
                 attempts[index] += 1;
@@ -178,22 +184,23 @@ impl<'a> Api<'a> {
                         pending.push(index);
                         first_failure.get_or_insert(e);
                     }
-                    Outcome::Again(e)
+                    Outcome::Again(e, asked)
                         if retry == Retry::Transient
                             && attempts[index] < MAX_ATTEMPTS
                             && elapsed < MAX_ELAPSED_MS =>
                     {
                         backoff_attempt = backoff_attempt.max(attempts[index]);
+                        retry_after = retry_after.max(asked.unwrap_or(0));
                         pending.push(index);
                         first_failure.get_or_insert(e);
                     }
-                    Outcome::Again(e) | Outcome::Paced(e) => results[index] = Some(Err(e)),
+                    Outcome::Again(e, _) | Outcome::Paced(e) => results[index] = Some(Err(e)),
                 }
             }
             if backoff_attempt > 0 {
-                let delay = backoff_ms(backoff_attempt, &self.jitter);
+                let delay = backoff_ms(backoff_attempt, &self.jitter).max(retry_after);
                 let retried = pending.len() as u64;
-                self.retries.set(self.retries.get() + retried);
+                self.retries.set(self.retries.get() + 1);
                 let reason = first_failure.map(|e| e.message).unwrap_or_default();
                 self.host.log(
                     LogLevel::Warn,
@@ -230,7 +237,7 @@ impl<'a> Api<'a> {
             Err(e) => {
                 let error = Error::new(Category::Transient, format!("{what}: {}", e.message));
                 return if e.retryable {
-                    Outcome::Again(error)
+                    Outcome::Again(error, None)
                 } else {
                     Outcome::Done(Err(error))
                 };
@@ -238,10 +245,14 @@ impl<'a> Api<'a> {
         };
         self.pacer.borrow_mut().observe(self.host, &response);
         let status = response.status;
+        let retry_after = retry_after_ms(self.host, &response);
         match parse_response(&what, response) {
             Ok(value) => Outcome::Done(Ok(value)),
-            Err(e) if status == 429 => Outcome::Paced(e),
-            Err(e) if e.category == Category::Transient => Outcome::Again(e),
+            Err(e) if status == 429 => {
+                self.rate_limited.set(self.rate_limited.get() + 1);
+                Outcome::Paced(e)
+            }
+            Err(e) if e.category == Category::Transient => Outcome::Again(e, retry_after),
             Err(e) => Outcome::Done(Err(e)),
         }
     }

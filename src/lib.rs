@@ -74,9 +74,10 @@ pub fn read(
     host.log(
         host::LogLevel::Info,
         &format!(
-            "{} requests, {} retried",
+            "{} requests, {} retries, {} answered 429",
             api.requests.get(),
-            api.retries.get()
+            api.retries.get(),
+            api.rate_limited.get()
         ),
     );
     result?;

@@ -51,6 +51,8 @@ pub struct ListPager {
     records_key: &'static str,
     next: Option<String>,
     cursors: Cursors,
+    /// Page numbers the server said it served, for lists paged by number.
+    numbers: HashSet<u64>,
 }
 
 impl ListPager {
@@ -60,6 +62,7 @@ impl ListPager {
             records_key,
             next: Some(path),
             cursors: Cursors::default(),
+            numbers: HashSet::new(),
         }
     }
 }
@@ -85,10 +88,21 @@ impl ListPager {
                     Error::api(format!("{what}: next link `{link}` leaves the API"))
                 })?)
             }
-            // Page-numbered lists may announce more pages without a link.
+            // Page-numbered lists may announce more pages without a link. A
+            // server that ignores `page` serves the same number again.
             _ => match (pages["page"].as_u64(), pages["total_pages"].as_u64()) {
                 (Some(current), Some(total)) if current < total && !records.is_empty() => {
-                    Some(with_query(&self.base, "page", &(current + 1).to_string()))
+                    if self.numbers.insert(current) {
+                        Some(with_query(&self.base, "page", &(current + 1).to_string()))
+                    } else {
+                        api.host().log(
+                            LogLevel::Warn,
+                            &format!(
+                                "{what}: the API served page {current} again; the list ends there"
+                            ),
+                        );
+                        None
+                    }
                 }
                 _ => None,
             },
@@ -171,9 +185,11 @@ impl Pager for SearchPager {
     }
 }
 
-/// How often a broken scroll is started over, with no new record in
-/// between, before the sync gives up.
-const MAX_SCROLL_RESTARTS: u32 = 5;
+/// Passes in a row that bring no new record, while pages keep getting
+/// lost, before the sync gives up.
+const MAX_FRUITLESS_PASSES: u32 = 5;
+/// Scroll requests in a row that fail before the sync gives up.
+const MAX_FAILURES_IN_ROW: u32 = 6;
 /// While another client (or a killed earlier run) holds the app's one
 /// scroll, wait 2 s, 4 s, 8 s, then 15 s between tries: an unused scroll
 /// expires after a minute, so the tries span about three minutes.
@@ -185,9 +201,17 @@ fn scroll_busy_wait_ms(try_number: u32) -> u32 {
 
 /// A scroll: the first call opens it, each response carries the
 /// `scroll_param` for the next, and an empty page ends (and closes) it.
-/// A server error or an expired param (work between pages can outlast its
-/// minute) restarts it from the beginning; records already returned are
-/// skipped, so each restart makes progress and nothing is emitted twice.
+///
+/// A `scroll_param` cannot go back: a page whose answer is lost (a reset,
+/// a timeout, a 5xx, a body that is not the page) was served all the same,
+/// and the same param gets the next page. Only a 429 (retried by the API
+/// layer) shows a page was not served. So after any other failure the
+/// pager reads on with the same param, which also ends the old scroll
+/// sooner than waiting for it to expire, and then reads a new scroll
+/// through, emitting only companies not returned before. A param the API
+/// refuses (400 or 404: the scroll ended, expired or broke) ends the pass
+/// the same way; a pass that brought nothing new and lost nothing ends the
+/// scroll.
 pub struct ScrollPager {
     /// The stream read, for log messages.
     stream: &'static str,
@@ -195,7 +219,12 @@ pub struct ScrollPager {
     records_key: &'static str,
     param: Option<String>,
     done: bool,
-    restarts: u32,
+    /// This pass may have missed a page.
+    lost: bool,
+    /// This pass returned a record not returned before.
+    fruitful: bool,
+    fruitless_passes: u32,
+    failures_in_row: u32,
     /// Fingerprints of the ids returned so far: 8 bytes a record.
     returned: HashSet<u64>,
     busy_tries: u32,
@@ -212,35 +241,101 @@ impl ScrollPager {
             records_key,
             param: None,
             done: false,
-            restarts: 0,
+            lost: false,
+            fruitful: false,
+            fruitless_passes: 0,
+            failures_in_row: 0,
             busy_tries: 0,
             returned: HashSet::new(),
             previous: None,
         }
     }
 
-    /// Starts the scroll over after `error`, or gives up.
-    fn restart(&mut self, api: &Api, error: Error) -> Result<()> {
-        if self.restarts >= MAX_SCROLL_RESTARTS {
-            return Err(Error {
-                message: format!(
-                    "{} (the scroll failed {} times)",
-                    error.message,
-                    self.restarts + 1
-                ),
-                ..error
-            });
+    /// The pass ended (an empty page, or a refused param): the scroll is
+    /// read through, or another pass starts.
+    fn end_pass(&mut self, api: &Api, refused: Option<Error>) -> Result<()> {
+        let whole = refused.is_none() && !self.lost;
+        if whole || (!self.fruitful && !self.lost) {
+            self.done = true;
+            return Ok(());
         }
-        self.restarts += 1;
+        if self.fruitful {
+            self.fruitless_passes = 0;
+        } else {
+            self.fruitless_passes += 1;
+        }
+        let why = match &refused {
+            Some(e) => e.message.clone(),
+            None => "a page of it was lost".to_string(),
+        };
+        if self.fruitless_passes >= MAX_FRUITLESS_PASSES {
+            return Err(Error::new(
+                Category::Transient,
+                format!(
+                    "{}: {} scroll passes in a row brought nothing new: {why}",
+                    self.stream, self.fruitless_passes
+                ),
+            ));
+        }
         api.host().log(
             LogLevel::Warn,
             &format!(
-                "restarting the {} scroll from the beginning: {}",
-                self.stream, error.message
+                "reading the {} scroll again for what it missed ({why}); companies already read are skipped",
+                self.stream
             ),
         );
         self.param = None;
         self.previous = None;
+        self.lost = false;
+        self.fruitful = false;
+        Ok(())
+    }
+
+    /// A request of the scroll failed without an answer to act on.
+    fn failed(&mut self, api: &Api, error: Error) -> Result<()> {
+        self.failures_in_row += 1;
+        if self.failures_in_row >= MAX_FAILURES_IN_ROW {
+            return Err(Error {
+                message: format!(
+                    "{} (the scroll failed {} times in a row)",
+                    error.message, self.failures_in_row
+                ),
+                ..error
+            });
+        }
+        api.host().log(
+            LogLevel::Warn,
+            &format!(
+                "the {} scroll lost a page ({}); reading on, then again for what it missed",
+                self.stream, error.message
+            ),
+        );
+        // A failed first call may have opened a scroll, whose param is unknown.
+        self.lost = true;
+        Ok(())
+    }
+
+    /// Waits while another scroll holds the app's slot, or gives up.
+    fn busy(&mut self, api: &Api, error: Error) -> Result<()> {
+        if self.busy_tries >= SCROLL_BUSY_TRIES {
+            return Err(Error {
+                message: format!(
+                    "{}: another client keeps the app's only {} scroll open",
+                    error.message, self.stream
+                ),
+                ..error
+            });
+        }
+        let wait = scroll_busy_wait_ms(self.busy_tries);
+        self.busy_tries += 1;
+        api.host().log(
+            LogLevel::Info,
+            &format!(
+                "another {} scroll is open; retrying in {wait} ms",
+                self.stream
+            ),
+        );
+        api.host().sleep(wait, WaitReason::Busy);
         Ok(())
     }
 }
@@ -258,47 +353,40 @@ impl Pager for ScrollPager {
             };
             let mut page: Page = match api.get_with(&path, Retry::RateLimitOnly) {
                 Ok(page) => page,
-                Err(e) if e.code.as_deref() == Some("scroll_exists") => {
-                    if self.busy_tries >= SCROLL_BUSY_TRIES {
-                        return Err(Error {
-                            message: format!(
-                                "{}: another client keeps the app's only {} scroll open",
-                                e.message, self.stream
-                            ),
-                            ..e
-                        });
-                    }
-                    let wait = scroll_busy_wait_ms(self.busy_tries);
-                    self.busy_tries += 1;
-                    api.host().log(
-                        LogLevel::Info,
-                        &format!(
-                            "another {} scroll is open; retrying in {wait} ms",
-                            self.stream
-                        ),
-                    );
-                    api.host().sleep(wait, WaitReason::Busy);
+                Err(e) if self.param.is_none() && e.code.as_deref() == Some("scroll_exists") => {
+                    self.busy(api, e)?;
                     continue;
                 }
-                // A broken scroll, or a param that expired or was lost.
-                Err(e)
-                    if e.category == Category::Transient
-                        || (self.param.is_some() && matches!(e.status, Some(400 | 404))) =>
-                {
-                    self.restart(api, e)?;
+                Err(e) if self.param.is_some() && matches!(e.status, Some(400 | 404)) => {
+                    self.failures_in_row = 0;
+                    self.end_pass(api, Some(e))?;
+                    continue;
+                }
+                Err(e) if e.category == Category::Transient => {
+                    self.failed(api, e)?;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            let mut records = page.take_records(self.records_key, &what)?;
+            let records = page.take_records(self.records_key, &what);
+            let mut records = match records {
+                Ok(records) => records,
+                // A page of another shape was served and is gone all the same.
+                Err(e) => {
+                    self.failed(api, e)?;
+                    continue;
+                }
+            };
+            self.failures_in_row = 0;
             // A record without an id is reported by the engine later.
             let ids: Vec<Value> = (0..records.len())
                 .map(|i| records.value_of(i, "id").unwrap_or(Value::Null))
                 .collect();
             let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-                self.done = true;
-                return Ok(None);
+                self.end_pass(api, None)?;
+                continue;
             };
+            self.busy_tries = 0;
             let ends = (first.clone(), last.clone());
             if self.previous.as_ref() == Some(&ends) {
                 return Err(Error::api(format!(
@@ -317,7 +405,7 @@ impl Pager for ScrollPager {
             );
             records.retain(|i| self.returned.insert(fingerprint(&ids[i].to_string())));
             if !records.is_empty() {
-                self.restarts = 0;
+                self.fruitful = true;
             }
             return Ok(Some(records));
         }

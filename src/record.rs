@@ -292,6 +292,18 @@ impl<'a> Record<'a> {
         value.as_i64().or_else(|| value.as_f64().map(|f| f as i64))
     }
 
+    /// Whether `key` holds a number as the API sent it.
+    pub fn is_number(&self, key: &FieldName<impl AsRef<str>>) -> bool {
+        self.locate(key).is_some_and(|i| match &self.fields[i].1 {
+            Field::Raw(range) => raw(self.text, range)
+                .bytes()
+                .next()
+                .is_some_and(|b| b == b'-' || b.is_ascii_digit()),
+            Field::Value(value) => value.is_number(),
+            Field::Time(_) => false,
+        })
+    }
+
     /// A string or number field as text (an id).
     pub fn text(&self, key: &str) -> Option<String> {
         match self.get(key)? {

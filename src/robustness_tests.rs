@@ -168,3 +168,19 @@ proptest! {
         let _ = crate::check(&host, config);
     }
 }
+
+#[test]
+fn a_numbered_list_whose_server_ignores_page_ends_after_two_requests() {
+    let page = json!({"type": "admin.list", "admins": [{"id": "1", "type": "admin"}],
+        "pages": {"type": "pages", "page": 1, "per_page": 1, "total_pages": 500}});
+    let host = ScriptedHost {
+        answers: vec![Answer::Json(200, page); 600],
+        next: Cell::new(0),
+        clock: Cell::new(1_700_000_000_000),
+        checkpoints: RefCell::new(0),
+    };
+    let config = r#"{"access_token":"t","base_url":"https://api.example.test"}"#;
+    let catalog = json!({"streams": [{"tap_stream_id": "admins"}]}).to_string();
+    crate::read(&host, config, Some(&catalog), None).unwrap();
+    assert_eq!(host.next.get(), 2);
+}

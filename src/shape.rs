@@ -1,5 +1,6 @@
-//! Shaping API objects into records: schema-driven timestamp conversion and
-//! field selection, planned once per stream and applied per record.
+//! Shaping API objects into records: schema-driven timestamp conversion, ids
+//! in the type the schema declares, and field selection, planned once per
+//! stream and applied per record.
 
 use std::collections::HashSet;
 
@@ -8,10 +9,12 @@ use serde_json::{Map, Value};
 use crate::dates::rfc3339;
 use crate::record::{DateTimeMarking, FieldName, Record};
 
-/// Where in a record the schema declares date-times.
+/// Where in a record the schema declares date-times, and string ids that
+/// Intercom may send as numbers (conversation part ids).
 #[derive(Debug, PartialEq)]
 enum Node {
     Timestamp,
+    Text,
     Object(Vec<(String, Node)>),
     Array(Box<Node>),
 }
@@ -25,7 +28,7 @@ pub struct RecordShape {
 
 impl RecordShape {
     pub fn new(schema: &Value, excluded: HashSet<String>) -> Self {
-        let timestamps = match plan(schema) {
+        let timestamps = match plan(schema, None) {
             Some(Node::Object(fields)) => fields,
             _ => Vec::new(),
         };
@@ -48,23 +51,43 @@ impl RecordShape {
             {
                 continue;
             }
+            // Most ids are already strings: skip parsing them.
+            if *node == Node::Text && !record.is_number(name) {
+                continue;
+            }
             record.update_unless_null(name, |v| convert(node, v));
         }
     }
 }
 
-fn plan(schema: &Value) -> Option<Node> {
+/// The plan of the schema of field `name` (None: the record itself).
+fn plan(schema: &Value, name: Option<&str>) -> Option<Node> {
     if schema["format"] == "date-time" {
         return Some(Node::Timestamp);
+    }
+    if name.is_some_and(|n| n == "id" || n.ends_with("_id")) && declares_only_text(schema) {
+        return Some(Node::Text);
     }
     if let Some(properties) = schema["properties"].as_object() {
         let fields: Vec<_> = properties
             .iter()
-            .filter_map(|(name, s)| plan(s).map(|n| (name.clone(), n)))
+            .filter_map(|(name, s)| plan(s, Some(name)).map(|n| (name.clone(), n)))
             .collect();
         return (!fields.is_empty()).then_some(Node::Object(fields));
     }
-    plan(schema.get("items")?).map(|n| Node::Array(Box::new(n)))
+    plan(schema.get("items")?, None).map(|n| Node::Array(Box::new(n)))
+}
+
+/// Whether `schema`'s type is string (or string and null).
+fn declares_only_text(schema: &Value) -> bool {
+    match &schema["type"] {
+        Value::String(t) => t == "string",
+        Value::Array(types) => {
+            types.contains(&Value::from("string"))
+                && types.iter().all(|t| t == "string" || t == "null")
+        }
+        _ => false,
+    }
 }
 
 fn convert_fields(fields: &[(String, Node)], object: &mut Map<String, Value>) {
@@ -82,6 +105,7 @@ fn convert(node: &Node, value: &mut Value) {
                 *value = Value::String(text);
             }
         }
+        (Node::Text, value @ Value::Number(_)) => *value = Value::String(value.to_string()),
         (Node::Object(fields), Value::Object(object)) => convert_fields(fields, object),
         (Node::Array(item), Value::Array(items)) => {
             items.iter_mut().for_each(|v| convert(item, v));
@@ -109,7 +133,10 @@ mod tests {
             "tags": {"type": "array", "items": {"type": "object", "properties": {
                 "applied_at": {"type": "string", "format": "date-time"}}}},
             "nested": {"type": "object", "properties": {"at": {"format": "date-time"}}},
-            "secret": {"type": "string"}
+            "secret": {"type": "string"},
+            "parts": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "count_id": {"type": "integer"}}}},
+            "author_id": {"type": ["string", "null"]}
         }})
     }
 
@@ -145,6 +172,22 @@ mod tests {
                 json!({"created_at": expected}).to_string()
             );
         }
+    }
+
+    #[test]
+    fn numeric_ids_become_the_strings_the_schema_declares() {
+        let shape = RecordShape::new(&schema(), HashSet::new());
+        let record = json!({"id": 7, "author_id": 12, "secret": 3,
+            "parts": [{"id": 9, "count_id": 4}, {"id": "x"}]});
+        assert_eq!(
+            shaped(&shape, record),
+            json!({"id": "7", "author_id": "12", "secret": 3,
+                "parts": [{"id": "9", "count_id": 4}, {"id": "x"}]})
+        );
+        let text = json!({"id": "already", "author_id": null}).to_string();
+        let mut record = Record::parse(&text, "test").unwrap();
+        shape.apply(&mut record);
+        assert_eq!(record.to_json(), text);
     }
 
     #[test]

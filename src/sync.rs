@@ -1,7 +1,8 @@
 //! The generic sync loop. Streams are grouped by root (a stream without a
 //! parent); each root's pages are read once and feed the root's records and
 //! its children's requests. Bookmarks only move past emitted records and are
-//! checkpointed after every page of a search, whose order is ascending.
+//! checkpointed after every page of a search while its keys ascend; a record
+//! without its key never moves a bookmark past it.
 
 use std::collections::HashSet;
 
@@ -12,7 +13,7 @@ use crate::api::{Api, path_segment};
 use crate::catalog::Selected;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::host::LogLevel;
+use crate::host::{Host, LogLevel};
 use crate::page::Page;
 use crate::pager::{ListPager, Pager, ScrollPager, SearchPager};
 use crate::record::{FieldName, Record, Records};
@@ -41,6 +42,60 @@ struct Run {
     emitted: u64,
     /// Keys already emitted, for children read from every parent.
     seen: HashSet<String>,
+    /// Whether keys arrive ascending (a search), so checkpoints may move
+    /// the bookmark before the read ends.
+    ordered: bool,
+    /// Last key read, to see whether an ordered source keeps its order.
+    last: Option<i64>,
+    /// An ordered source sent a key below one before it: until the read
+    /// ends, only `since` is known to have everything before it.
+    disordered: bool,
+    /// A record without its key was read when the run had reached this
+    /// far: the bookmark stays at or below it.
+    cap: Option<i64>,
+}
+
+impl Run {
+    /// Notes one replication key read (None: the record lacks it).
+    fn observe(&mut self, host: &dyn Host, key: &str, value: Option<i64>, record: &Record) {
+        let Some(value) = value else {
+            let here = self.reached.or(self.since);
+            self.cap = self.cap.min(here).or(here);
+            let id = record.text("id").unwrap_or_default();
+            host.log(
+                LogLevel::Warn,
+                &format!(
+                    "{}: record {id} has no integer `{key}`; emitted, and the bookmark does not move past it",
+                    self.stream.name
+                ),
+            );
+            return;
+        };
+        if self.ordered && !self.disordered && self.last.is_some_and(|last| value < last) {
+            self.disordered = true;
+            host.log(
+                LogLevel::Warn,
+                &format!(
+                    "{}: the API returned `{key}` out of ascending order; the bookmark stays at the run's start until every page is read",
+                    self.stream.name
+                ),
+            );
+        }
+        self.last = Some(value);
+        self.reached = self.reached.max(Some(value));
+    }
+
+    /// The bookmark to save: how far everything is known read.
+    fn bookmark(&self, read_complete: bool) -> Option<i64> {
+        let reached = match read_complete || !self.disordered {
+            true => self.reached,
+            false => self.since,
+        };
+        match (reached, self.cap) {
+            (Some(reached), Some(cap)) => Some(reached.min(cap)),
+            (reached, cap) => reached.or(cap),
+        }
+    }
 }
 
 impl<'a> Replicator<'a> {
@@ -109,6 +164,10 @@ impl<'a> Replicator<'a> {
             reached: None,
             emitted: 0,
             seen: HashSet::new(),
+            ordered: false,
+            last: None,
+            disordered: false,
+            cap: None,
         })
     }
 
@@ -137,6 +196,9 @@ impl<'a> Replicator<'a> {
             .min();
         let mut pager = self.pager(root, lower)?;
         let monotonic = matches!(root.source, Source::Search { .. });
+        for run in own.iter_mut().chain(&mut children) {
+            run.ordered = monotonic;
+        }
         while let Some(mut page) = pager.next_page(self.api)? {
             let records = page.records();
             for child in &mut children {
@@ -148,11 +210,11 @@ impl<'a> Replicator<'a> {
             // A commit point per page; the bookmark moves only where pages
             // come in replication-key order.
             if monotonic {
-                self.save_bookmarks(own.iter().chain(&children));
+                self.save_bookmarks(own.iter().chain(&children), false);
             }
             self.api.host().checkpoint(&self.state.to_json())?;
         }
-        self.save_bookmarks(own.iter().chain(&children));
+        self.save_bookmarks(own.iter().chain(&children), true);
         // Before the last commit, so a host's sweep commits with the state.
         for run in own.iter().chain(&children) {
             let whole_table = run.stream.replication.key().is_none();
@@ -221,18 +283,12 @@ impl<'a> Replicator<'a> {
     /// after its bookmark, tracking how far they reach.
     fn emit(&self, run: &mut Run, records: Vec<Record>, own_key: bool) -> Result<()> {
         let stream = run.stream;
-        let key = stream
-            .replication
-            .key()
-            .filter(|_| own_key)
-            .map(FieldName::new);
+        let key_name = stream.replication.key().filter(|_| own_key);
+        let key = key_name.map(FieldName::new);
         let deduplicate = matches!(stream.parent(), Some(Parent::Every(_)));
         let mut passing = Vec::with_capacity(records.len());
         for record in records {
-            let value = key
-                .as_ref()
-                .map(|k| timestamp(&record, k, stream.name))
-                .transpose()?;
+            let value = key.as_ref().and_then(|k| record.seconds(k));
             if let (Some(value), Some(since)) = (value, run.since)
                 && value < since
             {
@@ -244,8 +300,8 @@ impl<'a> Replicator<'a> {
                     continue;
                 }
             }
-            if let Some(value) = value {
-                run.reached = run.reached.max(Some(value));
+            if let Some(key) = key_name {
+                run.observe(self.api.host(), key, value, &record);
             }
             passing.push(record);
         }
@@ -286,15 +342,20 @@ impl<'a> Replicator<'a> {
                 run.stream.name
             )));
         };
-        let parent_key = parent.replication.key().map(FieldName::new);
+        let parent_key = parent.replication.key();
+        let parent_field = parent_key.map(FieldName::new);
         let mut chosen = Vec::new();
         for record in parents {
-            if let (Parent::Changed { .. }, Some(key)) = (link, &parent_key) {
-                let updated = timestamp(record, key, parent.name)?;
-                if run.since.is_some_and(|since| updated < since) {
+            if let (Parent::Changed { .. }, Some(key), Some(field)) =
+                (link, parent_key, &parent_field)
+            {
+                let updated = record.seconds(field);
+                if let (Some(updated), Some(since)) = (updated, run.since)
+                    && updated < since
+                {
                     continue;
                 }
-                run.reached = run.reached.max(Some(updated));
+                run.observe(self.api.host(), key, updated, record);
             }
             chosen.push((primary_key(record, parent)?, record));
         }
@@ -353,9 +414,10 @@ impl<'a> Replicator<'a> {
         self.emit(run, children, own_key)
     }
 
-    fn save_bookmarks<'r>(&mut self, runs: impl Iterator<Item = &'r Run>) {
+    /// Saves each run's bookmark; `read_complete` once its pages are all read.
+    fn save_bookmarks<'r>(&mut self, runs: impl Iterator<Item = &'r Run>, read_complete: bool) {
         for run in runs {
-            if let Some(reached) = run.reached {
+            if let Some(reached) = run.bookmark(read_complete) {
                 self.state
                     .set_bookmark(run.stream.name, bookmark_field(run.stream), reached);
             }
@@ -370,20 +432,6 @@ fn bookmark_field(stream: &StreamDef) -> &'static str {
         (_, Some(key)) => key,
         (_, None) => "",
     }
-}
-
-/// `key` of `record` as whole seconds.
-fn timestamp(record: &Record, key: &FieldName, stream: &str) -> Result<i64> {
-    record.seconds(key).ok_or_else(|| {
-        Error::api(format!(
-            "{stream}: record {} has no integer `{}`",
-            record
-                .get("id")
-                .map(|id| id.to_string())
-                .unwrap_or_default(),
-            key.as_str()
-        ))
-    })
 }
 
 fn primary_key(record: &Record, stream: &StreamDef) -> Result<String> {

@@ -95,7 +95,9 @@ fn main() {
                 huge_conversations: 0,
                 contacts: 100,
                 companies: 100,
-                ..SimConfig::for_current_connector()
+                // Memory, not the budget, is measured here.
+                rate_limit_per_minute: None,
+                ..SimConfig::default()
             },
         ),
         Scenario::Cpu => cpu(&args),
@@ -115,7 +117,7 @@ fn sizes(args: &Args) -> SimConfig {
         max_parts_per_conversation: args.parts_per_conversation,
         latency: (args.latency_ms > 0).then(|| Duration::from_millis(args.latency_ms)),
         rate_limit_per_minute: args.rate_per_minute,
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     }
 }
 
@@ -149,7 +151,8 @@ fn throughput(args: &Args) {
             contacts: args.contacts,
             companies: 10,
             conversations: 10,
-            ..SimConfig::for_current_connector()
+            rate_limit_per_minute: None,
+            ..SimConfig::default()
         },
     );
 }
@@ -165,7 +168,7 @@ fn budget(args: &Args, conversations: usize) {
             companies: 10,
             latency: Some(Duration::from_millis(100)),
             rate_limit_per_minute: Some(10_000),
-            ..SimConfig::for_current_connector()
+            ..SimConfig::default()
         },
     );
 }

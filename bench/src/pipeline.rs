@@ -47,7 +47,7 @@ impl Sink for NullSink {
 fn pages() -> Vec<Vec<u8>> {
     let sim = Simulator::start(SimConfig {
         contacts: 150,
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     })
     .expect("simulator");
     let mut contacts = sim.dataset().contacts;

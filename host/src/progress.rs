@@ -21,6 +21,8 @@ struct Counts {
     records: u64,
     requests: u64,
     retries: u64,
+    /// Answers with status 429.
+    rate_limited: u64,
     rate_limit_wait: Duration,
 }
 
@@ -90,6 +92,7 @@ impl Progress {
                     "records_total": t.records,
                     "requests": t.requests,
                     "retries": t.retries,
+                    "rate_limited": t.rate_limited,
                     "rate_limit_wait_seconds": round(t.rate_limit_wait.as_secs_f64()),
                     "component_seconds": round(component.as_secs_f64()),
                     "host_seconds": round(tally.time.in_host.as_secs_f64()),
@@ -100,10 +103,11 @@ impl Progress {
             return;
         }
         eprintln!(
-            "sync {outcome} in {elapsed:.1}s: {} records, {} requests, {} retries, {:.1}s waiting on rate limits",
+            "sync {outcome} in {elapsed:.1}s: {} records, {} requests, {} retries, {} answered 429, {:.1}s waiting on rate limits",
             t.records,
             t.requests,
             t.retries,
+            t.rate_limited,
             t.rate_limit_wait.as_secs_f64()
         );
         eprintln!(
@@ -239,6 +243,11 @@ impl<S: Sink> Sink for Tracked<S> {
     fn requests(&mut self, count: usize) {
         self.inner.requests(count);
         self.count(|c| c.requests += count as u64);
+    }
+
+    fn rate_limited(&mut self, count: usize) {
+        self.inner.rate_limited(count);
+        self.count(|c| c.rate_limited += count as u64);
     }
 
     fn finished(&mut self, time: CallTime) {

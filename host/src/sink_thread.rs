@@ -33,6 +33,7 @@ enum Message {
     Log(LogLevel, String),
     Wait(WaitReason, Duration),
     Requests(usize),
+    RateLimited(usize),
 }
 
 /// Why the thread stopped taking messages.
@@ -128,6 +129,12 @@ impl<S: Sink> SinkThread<S> {
         self.tell(Message::Requests(count));
     }
 
+    pub fn rate_limited(&self, count: usize) {
+        if count > 0 {
+            self.tell(Message::RateLimited(count));
+        }
+    }
+
     /// Queues a message that is not output, even after a failure.
     fn tell(&self, message: Message) {
         if let Some(queue) = &self.queue {
@@ -197,6 +204,10 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
             }
             Message::Requests(count) => {
                 sink.requests(count);
+                Ok(())
+            }
+            Message::RateLimited(count) => {
+                sink.rate_limited(count);
                 Ok(())
             }
         };

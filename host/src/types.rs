@@ -31,6 +31,8 @@ pub trait Sink: Send + 'static {
     fn wait(&mut self, _reason: WaitReason, _duration: Duration) {}
     /// The guest sent this many HTTP requests (one call, or one batch).
     fn requests(&mut self, _count: usize) {}
+    /// This many answers the guest got had status 429.
+    fn rate_limited(&mut self, _count: usize) {}
     /// An export call ended; where its time went.
     fn finished(&mut self, _time: CallTime) {}
 }

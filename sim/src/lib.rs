@@ -135,8 +135,8 @@ pub enum ScrollEnd {
     NotFound,
 }
 
-/// Ways the simulator can be kinder than Intercom, for clients that do not yet
-/// survive the real behaviour. Every one is off by default.
+/// Ways the simulator can be kinder than Intercom, for tests that show what
+/// a client does with and without them. Every one is off by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lenient {
     /// `/contacts/{id}/notes` and `/companies` become page-numbered lists that
@@ -151,35 +151,6 @@ pub struct Lenient {
     /// A scroll page whose answer is lost (reset, hang, 5xx, a body that is not
     /// JSON) is not consumed, so sending the same `scroll_param` again gets it.
     pub scroll_replays_lost_pages: bool,
-}
-
-impl SimConfig {
-    /// The default workspace with the friendliness today's connector needs to
-    /// pass its end-to-end tests; each is a to-do for the connector:
-    /// - `string_part_ids`: it passes integer part ids through although its
-    ///   schema declares strings (target-csv refuses them; the incremental test
-    ///   misses the new part);
-    /// - no index lag: it misses a contact updated just before a sync (the
-    ///   SQLite test's second sync), and the other incremental tests pass only
-    ///   while a sync takes longer than the lag;
-    /// - `numbered_sublists`, `plain_data`, `scroll_replays_lost_pages` and no
-    ///   rate limit: the realistic forms were not shown to break a test, but
-    ///   the connector pages sub-lists by number, and its scroll retries and
-    ///   pacing were not yet checked against them, so they stay on until the
-    ///   connector is fixed.
-    pub fn for_current_connector() -> SimConfig {
-        SimConfig {
-            rate_limit_per_minute: None,
-            index_lag: Duration::ZERO,
-            lenient: Lenient {
-                numbered_sublists: true,
-                string_part_ids: true,
-                plain_data: true,
-                scroll_replays_lost_pages: true,
-            },
-            ..SimConfig::default()
-        }
-    }
 }
 
 /// Redacts the token and client secret so that configs can be logged safely.

@@ -77,9 +77,6 @@ struct Args {
     /// A scroll 500 keeps the app's scroll slot busy until the scroll expires.
     #[arg(long)]
     scroll_error_keeps_slot: bool,
-    /// Every friendliness today's connector needs (see SimConfig::for_current_connector).
-    #[arg(long)]
-    lenient: bool,
     /// Notes and companies of a contact as page-numbered lists honouring `page`.
     #[arg(long)]
     numbered_sublists: bool,
@@ -171,22 +168,11 @@ fn main() -> ExitCode {
         }
         random
     });
-    let base = if args.lenient {
-        SimConfig::for_current_connector()
-    } else {
-        SimConfig::default()
-    };
     let lenient = Lenient {
-        numbered_sublists: base.lenient.numbered_sublists || args.numbered_sublists,
-        string_part_ids: base.lenient.string_part_ids || args.string_part_ids,
-        plain_data: base.lenient.plain_data || args.plain_data,
-        scroll_replays_lost_pages: base.lenient.scroll_replays_lost_pages
-            || args.scroll_replays_lost_pages,
-    };
-    let index_lag = if args.lenient {
-        base.index_lag
-    } else {
-        Duration::from_millis(args.index_lag_ms)
+        numbered_sublists: args.numbered_sublists,
+        string_part_ids: args.string_part_ids,
+        plain_data: args.plain_data,
+        scroll_replays_lost_pages: args.scroll_replays_lost_pages,
     };
     let config = SimConfig {
         seed: args.seed,
@@ -203,9 +189,8 @@ fn main() -> ExitCode {
         scroll_expiry: Duration::from_secs(args.scroll_expiry_secs),
         timezone: args.timezone,
         port: args.port,
-        rate_limit_per_minute: (!args.no_rate_limit && !args.lenient)
-            .then_some(args.rate_limit_per_minute),
-        index_lag,
+        rate_limit_per_minute: (!args.no_rate_limit).then_some(args.rate_limit_per_minute),
+        index_lag: Duration::from_millis(args.index_lag_ms),
         clock_skew_secs: args.clock_skew_secs,
         ignore_search_sort: args.ignore_search_sort,
         scroll_end: if args.scroll_end == 404 {

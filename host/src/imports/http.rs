@@ -15,6 +15,8 @@ impl<S: Sink> http::Host for HostState<S> {
         self.sink.requests(1);
         let request = reveal(&self.secrets, request);
         let result = self.progress(|s| s.http.send(request));
+        self.sink
+            .rate_limited(rate_limited(std::slice::from_ref(&result)));
         Ok(redact(&self.secrets, result))
     }
 
@@ -28,11 +30,20 @@ impl<S: Sink> http::Host for HostState<S> {
             .map(|r| reveal(&self.secrets, r))
             .collect();
         let results = self.progress(|s| s.http.send_batch(requests));
+        self.sink.rate_limited(rate_limited(&results));
         Ok(results
             .into_iter()
             .map(|r| redact(&self.secrets, r))
             .collect())
     }
+}
+
+/// How many of `results` are 429 answers.
+fn rate_limited(results: &[Result<Response, TransportError>]) -> usize {
+    results
+        .iter()
+        .filter(|r| matches!(r, Ok(response) if response.status == 429))
+        .count()
 }
 
 /// The request with the secrets its origin may receive in its header

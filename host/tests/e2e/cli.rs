@@ -16,7 +16,7 @@ impl Fixture {
     fn new() -> Self {
         let fixture = Self {
             dir: tempfile::tempdir().unwrap(),
-            sim: Simulator::start(SimConfig::for_current_connector()).unwrap(),
+            sim: Simulator::start(SimConfig::default()).unwrap(),
         };
         let config = json!({"access_token": "sim-token", "base_url": fixture.sim.base_url()});
         fixture.write("config.json", &config.to_string());

@@ -108,7 +108,7 @@ fn killed_runs_resumed_from_their_state_lose_nothing() {
     // A killed run leaves its scroll open until it expires; keep that short.
     let sim = Simulator::start(SimConfig {
         scroll_expiry: std::time::Duration::from_secs(1),
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

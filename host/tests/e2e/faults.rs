@@ -25,7 +25,7 @@ fn small() -> SimConfig {
         companies: 160,
         conversations: 200,
         scroll_expiry: Duration::from_secs(2),
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 #[test]
 fn catalog_selects_streams_and_fields() {
-    let sim = start_sim(SimConfig::for_current_connector());
+    let sim = start_sim(SimConfig::default());
     let catalog = json!({"streams": [
         {"tap_stream_id": "teams", "metadata": [
             {"breadcrumb": [], "metadata": {"selected": true}},
@@ -37,7 +37,7 @@ fn catalog_selects_streams_and_fields() {
 
 #[test]
 fn discover_lists_streams_with_singer_metadata() {
-    let sim = start_sim(SimConfig::for_current_connector());
+    let sim = start_sim(SimConfig::default());
     let catalog: Value = serde_json::from_str(
         &connector()
             .discover(&sealed(&config_for(&sim)), Collected::default())
@@ -70,7 +70,7 @@ fn discover_lists_streams_with_singer_metadata() {
 
 #[test]
 fn rejected_token_is_an_auth_error() {
-    let sim = start_sim(SimConfig::for_current_connector());
+    let sim = start_sim(SimConfig::default());
     let config = json!({ "access_token": "wrong", "base_url": sim.base_url() }).to_string();
     let (out, outcome) = read(&config, None, None);
     let error = outcome.unwrap_err();
@@ -86,7 +86,7 @@ fn rejected_token_is_an_auth_error() {
 
 #[test]
 fn check_names_the_workspace() {
-    let sim = start_sim(SimConfig::for_current_connector());
+    let sim = start_sim(SimConfig::default());
     let config = sealed(&config_for(&sim));
     let policy = connector()
         .network_policy(&config, &NetworkGrant::Declared, Collected::default())
@@ -102,7 +102,7 @@ fn check_names_the_workspace() {
 
 #[test]
 fn the_host_refuses_origins_outside_the_policy() {
-    let sim = start_sim(SimConfig::for_current_connector());
+    let sim = start_sim(SimConfig::default());
     let (out, outcome) = connector()
         .read(
             &sealed(&config_for(&sim)),

@@ -177,7 +177,7 @@ fn parse_singer(stdout: &str) -> Collected {
 
 #[test]
 fn the_js_host_discovers_the_same_catalog() {
-    let sim = start_sim(SimConfig::for_current_connector());
+    let sim = start_sim(SimConfig::default());
     let config = config_for(&sim);
     let rust = connector()
         .discover(&sealed(&config), Collected::default())
@@ -200,11 +200,11 @@ fn the_js_host_discovers_the_same_catalog() {
 #[test]
 fn the_js_host_syncs_what_the_rust_host_syncs() {
     // Two simulators with the same (default) seed, one per host.
-    let rust_sim = start_sim(SimConfig::for_current_connector());
+    let rust_sim = start_sim(SimConfig::default());
     let (rust, outcome) = read(&config_for(&rust_sim), None, None);
     outcome.expect("rust host sync succeeds");
 
-    let js_sim = start_sim(SimConfig::for_current_connector());
+    let js_sim = start_sim(SimConfig::default());
     let file = config_file(&config_for(&js_sim));
     let started = Instant::now();
     let output = js_host(&["--read", "--config", file.path().to_str().unwrap()]);
@@ -243,7 +243,7 @@ fn the_js_host_syncs_what_the_rust_host_syncs() {
 
 #[test]
 fn the_js_host_reports_connector_errors_by_category() {
-    let sim = start_sim(SimConfig::for_current_connector());
+    let sim = start_sim(SimConfig::default());
     let config = json!({ "access_token": "wrong-token", "base_url": sim.base_url() }).to_string();
     let file = config_file(&config);
     let output = js_host(&["--read", "--config", file.path().to_str().unwrap()]);

@@ -10,6 +10,7 @@ mod faults;
 mod foundation;
 mod js_host;
 mod oauth;
+mod robustness;
 mod sandbox;
 #[cfg(unix)]
 mod sandbox_files;

@@ -20,7 +20,7 @@ fn simulator() -> Simulator {
         contacts: 20,
         companies: 10,
         conversations: 10,
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     })
     .unwrap()
 }

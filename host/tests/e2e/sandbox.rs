@@ -419,7 +419,7 @@ fn the_host_outlives_hostile_guests_and_still_syncs() {
     let connector = runtime()
         .load(&component_path())
         .expect("the real component: run scripts/build");
-    let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
+    let sim = Simulator::start(SimConfig::default()).unwrap();
     let config = json!({ "access_token": "sim-token", "base_url": sim.base_url() }).to_string();
     let config = commands::seal_config(&connector, &config, Path::new("config.json")).unwrap();
     let policy = connector

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ALL_STREAMS, component_path, dataset_keys};
+use crate::support::{ALL_STREAMS, component_path, dataset_keys, realistic, wait_for_index};
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -142,7 +142,7 @@ fn cell(conn: &Connection, table: &str, column: &str, id: &str) -> (String, Opti
 
 #[test]
 fn sync_makes_a_typed_copy_and_a_second_sync_applies_exactly_the_changes() {
-    let f = Fixture::new(SimConfig::for_current_connector());
+    let f = Fixture::new(realistic());
     let output = f.sync(&[]);
     let summary = stderr(&output);
     assert!(summary.contains("sync finished"), "{summary}");
@@ -201,6 +201,7 @@ fn sync_makes_a_typed_copy_and_a_second_sync_applies_exactly_the_changes() {
         d.tags.push(tag);
         (updated.unwrap(), company, gone_tag, gone_admin, "99999999")
     });
+    wait_for_index();
     f.sync(&[]);
     let data = f.sim.dataset();
     assert_copy_of(&conn, &data);
@@ -269,7 +270,7 @@ fn killed_syncs_resume_from_the_database_and_end_with_an_exact_copy() {
     // A killed run leaves its scroll open until it expires; keep that short.
     let f = Fixture::new(SimConfig {
         scroll_expiry: Duration::from_secs(1),
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     });
     let data = f.sim.dataset();
     let conn = f.open();
@@ -325,7 +326,7 @@ fn killed_syncs_resume_from_the_database_and_end_with_an_exact_copy() {
 fn a_kill_during_full_table_streams_keeps_their_committed_rows() {
     let f = Fixture::new(SimConfig {
         scroll_expiry: Duration::from_secs(1),
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     });
     f.sync(&[]);
     let conn = f.open();
@@ -375,7 +376,7 @@ fn a_kill_during_full_table_streams_keeps_their_committed_rows() {
 
 #[test]
 fn streams_selects_without_a_catalog_and_names_the_valid_ones() {
-    let f = Fixture::new(SimConfig::for_current_connector());
+    let f = Fixture::new(SimConfig::default());
     f.sync(&["--streams", "admins,tags"]);
     let conn = f.open();
     let tables: BTreeSet<String> = conn
@@ -423,7 +424,7 @@ fn streams_selects_without_a_catalog_and_names_the_valid_ones() {
 
 #[test]
 fn the_summary_is_one_json_line_with_json_logs() {
-    let f = Fixture::new(SimConfig::for_current_connector());
+    let f = Fixture::new(SimConfig::default());
     let output = f.sync(&["--log-format", "json", "--streams", "teams,segments"]);
     let text = stderr(&output);
     let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();

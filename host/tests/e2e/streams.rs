@@ -14,7 +14,7 @@ fn large() -> SimConfig {
         companies: 1200,
         conversations: 1500,
         huge_conversations: 2,
-        ..SimConfig::for_current_connector()
+        ..realistic()
     }
 }
 
@@ -75,7 +75,7 @@ fn a_full_sync_yields_exactly_the_dataset() {
 fn parts_beyond_the_newest_500_are_reported_by_conversation() {
     let sim = Simulator::start(SimConfig {
         huge_conversations: 1,
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     })
     .unwrap();
     let (out, outcome) = read(&config_for(&sim), None, None);
@@ -166,6 +166,7 @@ fn an_incremental_sync_yields_every_change_and_only_the_documented_overlap() {
     outcome.unwrap();
     let state = first.states.last().unwrap().clone();
     let changed = mutate(&sim, &state);
+    wait_for_index();
 
     let (second, outcome) = read(&config, None, Some(&state.to_string()));
     outcome.unwrap();
@@ -238,7 +239,7 @@ fn an_incremental_sync_yields_every_change_and_only_the_documented_overlap() {
 
 #[test]
 fn the_default_lookback_rereads_only_the_last_minutes() {
-    let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
+    let sim = Simulator::start(SimConfig::default()).unwrap();
     let (first, outcome) = read(&config_for(&sim), None, None);
     outcome.unwrap();
     let state = first.states.last().unwrap().clone();
@@ -257,7 +258,7 @@ fn the_default_lookback_rereads_only_the_last_minutes() {
 
 #[test]
 fn changes_made_during_a_sync_arrive_by_the_next_one() {
-    let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
+    let sim = Simulator::start(realistic()).unwrap();
     let config = config_for(&sim);
     let first_contact = sim.dataset().contacts[0]["id"]
         .as_str()
@@ -275,6 +276,7 @@ fn changes_made_during_a_sync_arrive_by_the_next_one() {
     let (first, outcome) = read(&config, None, None);
     outcome.expect("a sync survives concurrent changes");
     let state = first.states.last().unwrap().to_string();
+    wait_for_index();
     let (second, outcome) = read(&config, None, Some(&state));
     outcome.unwrap();
     // Upserting both runs' output gives the dataset as it is now.
@@ -298,7 +300,7 @@ fn changes_made_during_a_sync_arrive_by_the_next_one() {
 
 #[test]
 fn the_scroll_is_closed_so_the_next_sync_can_open_one() {
-    let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
+    let sim = Simulator::start(SimConfig::default()).unwrap();
     let catalog = json!({"streams": [{"tap_stream_id": "companies"}]}).to_string();
     for _ in 0..2 {
         let (out, outcome) = read(&config_for(&sim), Some(&catalog), None);

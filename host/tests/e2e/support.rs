@@ -69,6 +69,23 @@ pub fn connector() -> &'static Connector {
     })
 }
 
+/// The search index lag of tests that change data between syncs:
+/// Intercom's behaviour with a shorter lag.
+pub const INDEX_LAG: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The realistic simulator with [`INDEX_LAG`].
+pub fn realistic() -> SimConfig {
+    SimConfig {
+        index_lag: INDEX_LAG,
+        ..SimConfig::default()
+    }
+}
+
+/// Waits until searches see every change made so far.
+pub fn wait_for_index() {
+    std::thread::sleep(INDEX_LAG * 2);
+}
+
 pub fn start_sim(config: SimConfig) -> Simulator {
     Simulator::start(config).expect("start simulator")
 }
@@ -156,9 +173,10 @@ pub fn schema_of(stream: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The documented timestamp transformation, applied independently of the
-/// connector: integers under a `format: date-time` schema become RFC 3339.
-pub fn timestamps_to_rfc3339(schema: &Value, value: &mut Value) {
+/// The documented transformations, applied independently of the connector:
+/// integers under a `format: date-time` schema become RFC 3339, and numeric
+/// ids (`id`, `*_id`) under a string schema become strings.
+pub fn emitted_form(schema: &Value, value: &mut Value) {
     match value {
         Value::Number(n) if schema["format"] == "date-time" => {
             let t = chrono::DateTime::from_timestamp(n.as_i64().unwrap(), 0).unwrap();
@@ -166,12 +184,18 @@ pub fn timestamps_to_rfc3339(schema: &Value, value: &mut Value) {
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                timestamps_to_rfc3339(&schema["properties"][k], v);
+                let field = &schema["properties"][k];
+                let text_id = (k == "id" || k.ends_with("_id"))
+                    && (field["type"] == "string" || field["type"] == json!(["string", "null"]));
+                match v {
+                    Value::Number(n) if text_id => *v = Value::String(n.to_string()),
+                    _ => emitted_form(field, v),
+                }
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|v| timestamps_to_rfc3339(&schema["items"], v)),
+            .for_each(|v| emitted_form(&schema["items"], v)),
         _ => {}
     }
 }
@@ -278,7 +302,7 @@ pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
     expected_raw(stream, data)
         .into_iter()
         .map(|mut r| {
-            timestamps_to_rfc3339(&schema, &mut r);
+            emitted_form(&schema, &mut r);
             r
         })
         .collect()
