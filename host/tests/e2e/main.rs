@@ -16,3 +16,4 @@ mod sandbox_files;
 mod singer_target;
 mod sqlite;
 mod streams;
+mod validation;
