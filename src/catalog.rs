@@ -283,7 +283,8 @@ mod tests {
 
     #[test]
     fn a_stream_listed_twice_is_refused_naming_both_places() {
-        let text = r#"{"streams":[{"tap_stream_id":"tags"},{"tap_stream_id":"teams"},{"stream":"tags"}]}"#;
+        let text =
+            r#"{"streams":[{"tap_stream_id":"tags"},{"tap_stream_id":"teams"},{"stream":"tags"}]}"#;
         let e = select(Some(text)).unwrap_err();
         assert_eq!(
             e.message,
@@ -306,7 +307,9 @@ mod tests {
         assert_eq!(names(&selection), ["teams", "tags"]);
         assert_eq!(
             selection.warnings,
-            ["catalog: stream `teams` selects `nickname`, `shoe_size` that its schema does not have; ignored"]
+            [
+                "catalog: stream `teams` selects `nickname`, `shoe_size` that its schema does not have; ignored"
+            ]
         );
         assert!(selection.streams[0].excluded_fields.is_empty());
     }

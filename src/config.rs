@@ -308,7 +308,10 @@ mod tests {
 
     #[test]
     fn a_start_date_past_clock_skew_is_refused() {
-        let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap().timestamp();
+        let now = Utc
+            .with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp();
         let c = parse(r#"{"access_token":"t","start_date":"2026-12-02"}"#).unwrap();
         assert_eq!(c.validate_dates(now), Ok(()));
         let c = parse(r#"{"access_token":"t","start_date":"2999-01-01"}"#).unwrap();

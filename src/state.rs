@@ -186,7 +186,8 @@ mod tests {
         ] {
             let e = State::parse(Some(text)).unwrap_err();
             assert!(
-                e.message.contains("accepted state forms: {\"version\": 1, \"bookmarks\""),
+                e.message
+                    .contains("accepted state forms: {\"version\": 1, \"bookmarks\""),
                 "{text}: {}",
                 e.message
             );
@@ -199,7 +200,10 @@ mod tests {
     fn validation_parses_every_bookmark_and_refuses_far_future_ones() {
         let now = 1_764_633_600; // 2025-12-02
         let parse = |bookmarks: Value| {
-            State::parse(Some(&json!({"version": 1, "bookmarks": bookmarks}).to_string())).unwrap()
+            State::parse(Some(
+                &json!({"version": 1, "bookmarks": bookmarks}).to_string(),
+            ))
+            .unwrap()
         };
         let good = parse(json!({
             "contacts": {"updated_at": "2025-12-02T12:00:00Z"},

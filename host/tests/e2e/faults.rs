@@ -158,7 +158,10 @@ fn seeded_random_faults_everywhere() {
     let stats = sim.stats();
     assert_eq!(random.values().sum::<u64>(), stats.faults_fired);
     for kind in RandomFaults::new(7, 0.08).kinds {
-        assert!(random.get(&kind.to_string()) > Some(&0), "{kind} never fired: {random:?}");
+        assert!(
+            random.get(&kind.to_string()) > Some(&0),
+            "{kind} never fired: {random:?}"
+        );
     }
     // Each request draws a fault with probability 0.08.
     let share = stats.faults_fired as f64 / stats.authenticated as f64;
@@ -203,13 +206,21 @@ fn fatal_then_resumed(
             again.len()
         );
         for record in &again {
-            let updated = chrono::DateTime::parse_from_rfc3339(record["updated_at"].as_str().unwrap())
-                .unwrap();
-            assert!(updated >= from, "{stream}: {} is before the bookmark {bookmark}", record["id"]);
+            let updated =
+                chrono::DateTime::parse_from_rfc3339(record["updated_at"].as_str().unwrap())
+                    .unwrap();
+            assert!(
+                updated >= from,
+                "{stream}: {} is before the bookmark {bookmark}",
+                record["id"]
+            );
         }
     }
     if resumed.is_empty() {
-        assert!(state["bookmarks"].as_object().is_none_or(|b| b.is_empty()), "{state}");
+        assert!(
+            state["bookmarks"].as_object().is_none_or(|b| b.is_empty()),
+            "{state}"
+        );
     }
     fired
 }

@@ -16,7 +16,10 @@ fn refused(f: &Fixture, args: &[&str], file: &str, needle: &str) -> String {
     let output = f.run(args);
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
-    assert!(stdout(&output).is_empty(), "{args:?} printed Singer messages");
+    assert!(
+        stdout(&output).is_empty(),
+        "{args:?} printed Singer messages"
+    );
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(errors.len(), 1, "{args:?}: {err}");
     assert_eq!(err.lines().last(), Some(errors[0]), "{args:?}: {err}");
@@ -211,7 +214,13 @@ fn a_refused_sync_commits_nothing_to_the_database() {
         .to_string(),
     );
     let first = f.run(&[
-        "--config", &config, "--catalog", &catalog, "sync", "--database", &db,
+        "--config",
+        &config,
+        "--catalog",
+        &catalog,
+        "sync",
+        "--database",
+        &db,
     ]);
     assert!(first.status.success(), "{}", stderr(&first));
     // A garbage contacts bookmark: admins, synced first, must not commit either.
@@ -223,8 +232,11 @@ fn a_refused_sync_commits_nothing_to_the_database() {
         let mut state: Value = serde_json::from_str(&state).unwrap();
         assert!(state["bookmarks"]["contacts"]["updated_at"].is_string());
         state["bookmarks"]["contacts"]["updated_at"] = json!("garbage");
-        conn.execute("UPDATE _connector_state SET state = ?1", [state.to_string()])
-            .unwrap();
+        conn.execute(
+            "UPDATE _connector_state SET state = ?1",
+            [state.to_string()],
+        )
+        .unwrap();
     }
     let before = dump(Path::new(&db));
     let twice = f.write(
@@ -246,7 +258,13 @@ fn a_refused_sync_commits_nothing_to_the_database() {
     refused(
         &f,
         &[
-            "--config", &config, "--catalog", &twice, "sync", "--database", &db,
+            "--config",
+            &config,
+            "--catalog",
+            &twice,
+            "sync",
+            "--database",
+            &db,
         ],
         &twice,
         "stream `tags` is listed twice",
