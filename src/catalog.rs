@@ -62,23 +62,36 @@ pub struct Selected {
     pub excluded_fields: HashSet<String>,
 }
 
-/// Streams in catalog order. Without a catalog, every stream.
-pub fn select(catalog: Option<&str>) -> Result<Vec<Selected>> {
+/// The streams a catalog selects, and one warning line per stream whose
+/// selection names fields its schema lacks.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub streams: Vec<Selected>,
+    pub warnings: Vec<String>,
+}
+
+/// Streams in catalog order. Without a catalog, every stream. A stream
+/// listed twice is an error: its two selections could disagree.
+pub fn select(catalog: Option<&str>) -> Result<Selection> {
     let Some(text) = catalog else {
-        return Ok(STREAMS
-            .iter()
-            .map(|stream| Selected {
-                stream,
-                excluded_fields: HashSet::new(),
-            })
-            .collect());
+        return Ok(Selection {
+            streams: STREAMS
+                .iter()
+                .map(|stream| Selected {
+                    stream,
+                    excluded_fields: HashSet::new(),
+                })
+                .collect(),
+            warnings: Vec::new(),
+        });
     };
     let catalog: Value = serde_json::from_str(text)
         .map_err(|e| Error::catalog(format!("catalog is not valid JSON: {e}")))?;
     let entries = catalog["streams"]
         .as_array()
         .ok_or_else(|| Error::catalog("catalog: field `streams` must be an array"))?;
-    let mut selected = Vec::new();
+    let mut selection = Selection::default();
+    let mut listed: Vec<&str> = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let name = entry["tap_stream_id"]
             .as_str()
@@ -88,41 +101,66 @@ pub fn select(catalog: Option<&str>) -> Result<Vec<Selected>> {
             })?;
         let stream = crate::streams::find(name)
             .ok_or_else(|| Error::catalog(format!("catalog: unknown stream `{name}`")))?;
+        if let Some(first) = listed.iter().position(|n| *n == name) {
+            return Err(Error::catalog(format!(
+                "catalog: field `streams[{index}].tap_stream_id`: stream `{name}` is listed twice (also streams[{first}])"
+            )));
+        }
+        listed.push(name);
         let metadata = metadata_entries(entry, name)?;
         let stream_metadata = metadata.iter().find(|(b, _)| b.is_empty()).map(|(_, m)| m);
-        if !is_selected(stream_metadata) {
+        if !is_selected(stream_metadata, entry["selected"].as_bool()) {
             continue;
         }
-        let excluded_fields = metadata
-            .iter()
-            .filter_map(|(breadcrumb, m)| match breadcrumb.as_slice() {
-                [properties, field]
-                    if properties == "properties"
-                        && !is_selected(Some(m))
-                        && !stream.key_properties.contains(&field.as_str())
-                        && stream.replication.key() != Some(field.as_str()) =>
-                {
-                    Some(field.clone())
+        let schema: Value = serde_json::from_str(stream.schema).unwrap_or_default();
+        let mut excluded_fields = HashSet::new();
+        let mut unknown = Vec::new();
+        for (breadcrumb, m) in &metadata {
+            let [properties, field] = breadcrumb.as_slice() else {
+                continue;
+            };
+            if properties != "properties" {
+                continue;
+            }
+            let selected = is_selected(Some(m), None);
+            if schema["properties"].get(field.as_str()).is_none() {
+                if selected {
+                    unknown.push(format!("`{field}`"));
                 }
-                _ => None,
-            })
-            .collect();
-        selected.push(Selected {
+            } else if !selected
+                && !stream.key_properties.contains(&field.as_str())
+                && stream.replication.key() != Some(field.as_str())
+            {
+                excluded_fields.insert(field.clone());
+            }
+        }
+        if !unknown.is_empty() {
+            selection.warnings.push(format!(
+                "catalog: stream `{name}` selects {} that its schema does not have; ignored",
+                unknown.join(", ")
+            ));
+        }
+        selection.streams.push(Selected {
             stream,
             excluded_fields,
         });
     }
-    Ok(selected)
+    Ok(selection)
 }
 
-/// Singer: `selected` decides; absent, `selected-by-default`; absent, selected.
-fn is_selected(metadata: Option<&Value>) -> bool {
-    let Some(m) = metadata else { return true };
+/// Singer: `selected` decides; absent, `legacy` (the old Singer form's
+/// `selected` on the stream entry itself, not in its metadata); absent,
+/// `selected-by-default`; absent, selected. Automatic inclusion always is.
+fn is_selected(metadata: Option<&Value>, legacy: Option<bool>) -> bool {
+    let Some(m) = metadata else {
+        return legacy.unwrap_or(true);
+    };
     if m["inclusion"] == "automatic" {
         return true;
     }
     m["selected"]
         .as_bool()
+        .or(legacy)
         .or_else(|| m["selected-by-default"].as_bool())
         .unwrap_or(true)
 }
@@ -155,8 +193,8 @@ fn metadata_entries(entry: &Value, name: &str) -> Result<Vec<(Vec<String>, Value
 mod tests {
     use super::*;
 
-    fn names(selected: &[Selected]) -> Vec<&str> {
-        selected.iter().map(|s| s.stream.name).collect()
+    fn names(selection: &Selection) -> Vec<&str> {
+        selection.streams.iter().map(|s| s.stream.name).collect()
     }
 
     #[test]
@@ -214,7 +252,7 @@ mod tests {
         let selected = select(Some(&catalog.to_string())).unwrap();
         assert_eq!(names(&selected), ["teams"]);
         assert_eq!(
-            selected[0].excluded_fields,
+            selected.streams[0].excluded_fields,
             HashSet::from(["name".to_string()])
         );
     }
@@ -241,5 +279,60 @@ mod tests {
             let e = select(Some(text)).unwrap_err();
             assert!(e.message.contains(needle), "{text}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn a_stream_listed_twice_is_refused_naming_both_places() {
+        let text =
+            r#"{"streams":[{"tap_stream_id":"tags"},{"tap_stream_id":"teams"},{"stream":"tags"}]}"#;
+        let e = select(Some(text)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "catalog: field `streams[2].tap_stream_id`: stream `tags` is listed twice (also streams[0])"
+        );
+    }
+
+    #[test]
+    fn selected_fields_the_schema_lacks_are_one_warning_per_stream() {
+        let catalog = json!({"streams": [
+            {"tap_stream_id": "teams", "metadata": [
+                {"breadcrumb": ["properties", "nickname"], "metadata": {"selected": true}},
+                {"breadcrumb": ["properties", "shoe_size"], "metadata": {}},
+                {"breadcrumb": ["properties", "gone"], "metadata": {"selected": false}},
+                {"breadcrumb": ["properties", "name"], "metadata": {"selected": true}}
+            ]},
+            {"tap_stream_id": "tags"}
+        ]});
+        let selection = select(Some(&catalog.to_string())).unwrap();
+        assert_eq!(names(&selection), ["teams", "tags"]);
+        assert_eq!(
+            selection.warnings,
+            [
+                "catalog: stream `teams` selects `nickname`, `shoe_size` that its schema does not have; ignored"
+            ]
+        );
+        assert!(selection.streams[0].excluded_fields.is_empty());
+    }
+
+    #[test]
+    fn legacy_stream_level_selected_yields_to_metadata() {
+        let entry = |legacy: Value, metadata: Value| {
+            let mut entry = json!({"tap_stream_id": "tags", "selected": legacy});
+            if !metadata.is_null() {
+                entry["metadata"] = json!([{"breadcrumb": [], "metadata": metadata}]);
+            }
+            let catalog = json!({"streams": [entry]}).to_string();
+            !select(Some(&catalog)).unwrap().streams.is_empty()
+        };
+        assert!(!entry(json!(false), Value::Null));
+        assert!(entry(json!(true), Value::Null));
+        assert!(!entry(json!(false), json!({"selected-by-default": true})));
+        assert!(entry(
+            json!(true),
+            json!({"selected-by-default": false, "inclusion": "available"})
+        ));
+        assert!(entry(json!(false), json!({"selected": true})));
+        assert!(!entry(json!(true), json!({"selected": false})));
+        assert!(entry(Value::Null, json!({})));
     }
 }

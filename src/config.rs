@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::dates::{FUTURE_TOLERANCE_SECONDS, describe};
 use crate::error::{Error, Result};
 
 /// The Intercom API version every request pins. 2.16 is the newest stable
@@ -62,6 +63,9 @@ pub struct Config {
     /// Share of the app's rate-limit budget this connector may spend; other
     /// apps of the workspace share the workspace's limit.
     pub rate_limit_share: f64,
+    /// Top-level keys the spec does not define: warned about, not refused,
+    /// since Singer runners add settings of their own.
+    pub unknown_keys: Vec<String>,
 }
 
 /// The JSON Schema of the config, returned by `spec`.
@@ -71,9 +75,15 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| Error::config(format!("config is not valid JSON: {e}")))?;
-        if !value.is_object() {
+        let Some(document) = value.as_object() else {
             return Err(Error::config("config must be a JSON object"));
-        }
+        };
+        let spec: Value = serde_json::from_str(SPEC).unwrap_or_default();
+        let unknown_keys = document
+            .keys()
+            .filter(|key| spec["properties"].get(key.as_str()).is_none())
+            .cloned()
+            .collect();
         let raw: RawConfig = serde_path_to_error::deserialize(value)
             .map_err(|e| Error::config(format!("config: field `{}`: {}", e.path(), e.inner())))?;
         let access_token = raw
@@ -118,6 +128,7 @@ impl Config {
             )));
         }
         Ok(Config {
+            unknown_keys,
             rate_limit_share,
             search_lookback_seconds,
             access_token,
@@ -125,6 +136,27 @@ impl Config {
             base_url,
             page_size,
             timeout_ms: timeout.saturating_mul(1000),
+        })
+    }
+
+    /// Refuses a `start_date` further ahead of `now` (UNIX seconds) than
+    /// clock skew explains: nothing would ever be synced.
+    pub fn validate_dates(&self, now: i64) -> Result<()> {
+        let start = self.start_date.timestamp();
+        if start > now + FUTURE_TOLERANCE_SECONDS {
+            return Err(Error::config(format!(
+                "config: field `start_date` is {}, more than a day ahead of this machine's clock; nothing would be synced",
+                describe(start)
+            )));
+        }
+        Ok(())
+    }
+
+    /// One warning line naming the unknown keys, if any.
+    pub fn unknown_keys_warning(&self) -> Option<String> {
+        (!self.unknown_keys.is_empty()).then(|| {
+            let keys: Vec<String> = self.unknown_keys.iter().map(|k| format!("`{k}`")).collect();
+            format!("config: unknown keys {} ignored", keys.join(", "))
         })
     }
 
@@ -277,5 +309,32 @@ mod tests {
         let spec: Value = serde_json::from_str(SPEC).unwrap();
         assert_eq!(spec["type"], "object");
         assert_eq!(spec["required"][0], "access_token");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_in_one_warning() {
+        let c = parse(r#"{"access_token":"t","start_date":"2024-01-01"}"#).unwrap();
+        assert_eq!(c.unknown_keys_warning(), None);
+        let c = parse(r#"{"access_token":"t","acces_token":"x","region":"us","user_agent":1}"#)
+            .unwrap();
+        assert_eq!(
+            c.unknown_keys_warning().as_deref(),
+            Some("config: unknown keys `acces_token`, `user_agent` ignored")
+        );
+    }
+
+    #[test]
+    fn a_start_date_past_clock_skew_is_refused() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp();
+        let c = parse(r#"{"access_token":"t","start_date":"2026-12-02"}"#).unwrap();
+        assert_eq!(c.validate_dates(now), Ok(()));
+        let c = parse(r#"{"access_token":"t","start_date":"2999-01-01"}"#).unwrap();
+        assert_eq!(
+            c.validate_dates(now).unwrap_err().message,
+            "config: field `start_date` is 2999-01-01T00:00:00Z, more than a day ahead of this machine's clock; nothing would be synced"
+        );
     }
 }

@@ -3,6 +3,17 @@
 
 use chrono::{DateTime, SecondsFormat};
 
+/// How far ahead of the machine's clock a bookmark or `start_date` may be:
+/// clocks skew by seconds or minutes, and a day also covers a date written in
+/// another time zone. Further ahead, a sync would skip every record.
+pub const FUTURE_TOLERANCE_SECONDS: i64 = 86_400;
+
+/// UNIX seconds as RFC 3339 text for messages, or the number when no
+/// date-time has them.
+pub fn describe(seconds: i64) -> String {
+    date_time_text(seconds).unwrap_or_else(|| format!("{seconds} seconds after 1970"))
+}
+
 /// UNIX seconds to RFC 3339 UTC, e.g. `2024-03-05T10:00:00Z`.
 pub fn rfc3339(seconds: f64) -> Option<String> {
     date_time_text(seconds.trunc() as i64)

@@ -43,6 +43,8 @@ pub fn allowed_origins(config: &str) -> Result<Vec<String>> {
 /// Reads `/me`: proves the token and region, and names the workspace.
 pub fn check(host: &dyn Host, config: &str) -> Result<String> {
     let config = Config::parse(config)?;
+    config.validate_dates(now_seconds(host))?;
+    warn_all(host, config.unknown_keys_warning());
     let me: serde_json::Value = Api::new(host, &config).get("/me")?;
     let app = &me["app"];
     Ok(format!(
@@ -65,12 +67,18 @@ pub fn read(
     catalog: Option<&str>,
     state: Option<&str>,
 ) -> Result<()> {
+    // Every document is validated whole before anything is sent or committed.
     let config = Config::parse(config)?;
-    let selected = catalog::select(catalog)?;
+    let selection = catalog::select(catalog)?;
     let state = State::parse(state)?;
+    let now = now_seconds(host);
+    config.validate_dates(now)?;
+    state.validate(now)?;
+    warn_all(host, config.unknown_keys_warning());
+    warn_all(host, selection.warnings);
     let api = Api::new(host, &config);
     let mut sync = sync::Replicator::new(&api, &config, state);
-    let result = sync.run(&selected);
+    let result = sync.run(&selection.streams);
     host.log(
         host::LogLevel::Info,
         &format!(
@@ -82,4 +90,14 @@ pub fn read(
     );
     result?;
     host.checkpoint(&sync.state().to_json())
+}
+
+fn now_seconds(host: &dyn Host) -> i64 {
+    (host.now_ms() / 1000) as i64
+}
+
+fn warn_all(host: &dyn Host, warnings: impl IntoIterator<Item = String>) {
+    for warning in warnings {
+        host.log(host::LogLevel::Warn, &warning);
+    }
 }

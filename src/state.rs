@@ -3,9 +3,18 @@
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
+use crate::dates::{FUTURE_TOLERANCE_SECONDS, describe};
 use crate::error::{Error, Result};
+use crate::streams::STREAMS;
 
 pub const STATE_VERSION: u64 = 1;
+
+/// What every refusal of a state document's form ends with.
+const ACCEPTED_FORMS: &str = "accepted state forms: {\"version\": 1, \"bookmarks\": {STREAM: {FIELD: RFC 3339 date-time}}} as this connector writes it; a Singer STATE message {\"type\": \"STATE\", \"value\": <that document>}; {} or an empty file for none";
+
+fn unaccepted(problem: &str) -> Error {
+    Error::state(format!("state: {problem}; {ACCEPTED_FORMS}"))
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct State {
@@ -25,23 +34,28 @@ impl State {
             doc = doc["value"].take();
         }
         let Value::Object(mut doc) = doc else {
-            return Err(Error::state("state must be a JSON object"));
+            return Err(unaccepted("the document must be a JSON object"));
         };
         match doc.get("version") {
             Some(v) if v.as_u64() == Some(STATE_VERSION) => {}
             Some(v) => {
-                return Err(Error::state(format!(
-                    "state: field `version` is {v}, this connector reads version {STATE_VERSION}"
+                return Err(unaccepted(&format!(
+                    "field `version` is {v}, this connector reads version {STATE_VERSION}"
                 )));
             }
             None if doc.is_empty() => return Ok(State::default()),
-            None => return Err(Error::state("state: field `version` is missing")),
+            None => return Err(unaccepted("field `version` is missing")),
         }
         let bookmarks = match doc.remove("bookmarks") {
             None => Map::new(),
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(Error::state("state: field `bookmarks` must be an object")),
+            Some(_) => return Err(unaccepted("field `bookmarks` must be an object")),
         };
+        if let Some((stream, _)) = bookmarks.iter().find(|(_, b)| !b.is_object()) {
+            return Err(unaccepted(&format!(
+                "field `bookmarks.{stream}` must be an object"
+            )));
+        }
         Ok(State { bookmarks })
     }
 
@@ -61,6 +75,26 @@ impl State {
                 "state: field `bookmarks.{stream}.{field}` must be an RFC 3339 date-time, got {value}"
             ))
         })
+    }
+
+    /// Parses every bookmark the connector reads, so a bad one fails the run
+    /// before anything is sent; one further ahead of `now` (UNIX seconds)
+    /// than [`FUTURE_TOLERANCE_SECONDS`] would skip every record.
+    pub fn validate(&self, now: i64) -> Result<()> {
+        for stream in STREAMS.iter().filter(|s| s.replication.key().is_some()) {
+            let field = stream.bookmark_field();
+            let Some(seconds) = self.bookmark(stream.name, field)? else {
+                continue;
+            };
+            if seconds > now + FUTURE_TOLERANCE_SECONDS {
+                return Err(Error::state(format!(
+                    "state: field `bookmarks.{}.{field}` is {}, more than a day ahead of this machine's clock; it would skip every record",
+                    stream.name,
+                    describe(seconds)
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn set_bookmark(&mut self, stream: &str, field: &str, seconds: i64) {
@@ -140,5 +174,60 @@ mod tests {
             let e = State::parse(Some(text)).unwrap_err();
             assert!(e.message.contains(needle), "{text}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn a_refused_form_lists_the_accepted_forms() {
+        for text in [
+            "[]",
+            r#"{"bookmarks":{"contacts":{"updated_at":"2024-01-01T00:00:00Z"}}}"#,
+            r#"{"version":3,"bookmarks":{}}"#,
+            r#"{"version":1,"bookmarks":{"contacts":"2024-01-01"}}"#,
+        ] {
+            let e = State::parse(Some(text)).unwrap_err();
+            assert!(
+                e.message
+                    .contains("accepted state forms: {\"version\": 1, \"bookmarks\""),
+                "{text}: {}",
+                e.message
+            );
+            assert!(e.message.contains("Singer STATE message"), "{}", e.message);
+            assert!(!e.message.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn validation_parses_every_bookmark_and_refuses_far_future_ones() {
+        let now = 1_764_633_600; // 2025-12-02
+        let parse = |bookmarks: Value| {
+            State::parse(Some(
+                &json!({"version": 1, "bookmarks": bookmarks}).to_string(),
+            ))
+            .unwrap()
+        };
+        let good = parse(json!({
+            "contacts": {"updated_at": "2025-12-02T12:00:00Z"},
+            "conversations": {"updated_at": now + 3600},
+            "admins": {"anything": "ignored"}
+        }));
+        assert_eq!(good.validate(now), Ok(()));
+        let garbage = parse(json!({"contacts": {"updated_at": "garbage"}}));
+        let e = garbage.validate(now).unwrap_err();
+        assert!(
+            e.message.contains("`bookmarks.contacts.updated_at`"),
+            "{}",
+            e.message
+        );
+        let future = parse(json!({"conversations": {"updated_at": "9999-01-01T00:00:00Z"}}));
+        let e = future.validate(now).unwrap_err();
+        assert_eq!(
+            e.message,
+            "state: field `bookmarks.conversations.updated_at` is 9999-01-01T00:00:00Z, more than a day ahead of this machine's clock; it would skip every record"
+        );
+        let tomorrow = parse(json!({"contacts": {"updated_at": now + FUTURE_TOLERANCE_SECONDS}}));
+        assert_eq!(tomorrow.validate(now), Ok(()));
+        let past_tolerance =
+            parse(json!({"contacts": {"updated_at": now + FUTURE_TOLERANCE_SECONDS + 1}}));
+        assert!(past_tolerance.validate(now).is_err());
     }
 }

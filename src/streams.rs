@@ -173,6 +173,16 @@ impl StreamDef {
             _ => &[],
         }
     }
+
+    /// The state's bookmark field, empty for streams without one. Children
+    /// of changed parents bookmark how far the parents were read.
+    pub fn bookmark_field(&self) -> &'static str {
+        match (self.parent(), self.replication.key()) {
+            (Some(Parent::Changed { bookmark, .. }), _) => bookmark,
+            (_, Some(key)) => key,
+            (_, None) => "",
+        }
+    }
 }
 
 const NO_SHAPING: Shaping = Shaping {

@@ -146,7 +146,7 @@ impl<'a> Replicator<'a> {
         let since = match stream.replication.key() {
             None => None,
             Some(_) => {
-                let bookmark = self.state.bookmark(stream.name, bookmark_field(stream))?;
+                let bookmark = self.state.bookmark(stream.name, stream.bookmark_field())?;
                 let lookback = match stream.source {
                     Source::Search { .. } => self.config.search_lookback_seconds,
                     _ => 0,
@@ -419,19 +419,12 @@ impl<'a> Replicator<'a> {
         for run in runs {
             if let Some(reached) = run.bookmark(read_complete) {
                 self.state
-                    .set_bookmark(run.stream.name, bookmark_field(run.stream), reached);
+                    .set_bookmark(run.stream.name, run.stream.bookmark_field(), reached);
             }
         }
     }
 }
 
-/// Children of changed parents bookmark how far the parents were read.
-fn bookmark_field(stream: &StreamDef) -> &'static str {
-    match (stream.parent(), stream.replication.key()) {
-        (Some(Parent::Changed { bookmark, .. }), _) => bookmark,
-        (_, Some(key)) => key,
-        (_, None) => "",
-    }
 }
 
 fn primary_key(record: &Record, stream: &StreamDef) -> Result<String> {

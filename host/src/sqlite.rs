@@ -47,8 +47,8 @@ struct Table {
 }
 
 impl SqliteSink {
-    /// Opens (or creates) the database, registers a new run and takes the
-    /// write lock, so two syncs into one file fail fast instead of interleaving.
+    /// Opens (or creates) the database, takes the write lock and registers a
+    /// new run, so two syncs into one file fail fast instead of interleaving.
     pub fn open(path: &Path) -> Result<Self> {
         // Created owner-only before SQLite opens it; its `-wal` and `-shm`
         // files take the database file's mode.
@@ -71,13 +71,15 @@ impl SqliteSink {
                  finished_at TEXT);",
         )
         .map_err(|e| format_err!("cannot use database {}: {e}", path.display()))?;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| format_err!("database {} is busy (another sync?): {e}", path.display()))?;
+        // Registered inside the run's first transaction: a run that fails
+        // before its first checkpoint (bad input, say) leaves no trace.
         conn.execute(
             "INSERT INTO _connector_runs (started_at) VALUES (?1)",
             [now()],
         )?;
         let run_id = conn.last_insert_rowid();
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| format_err!("database {} is busy (another sync?): {e}", path.display()))?;
         Ok(Self {
             conn,
             run_id,

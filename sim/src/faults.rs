@@ -265,6 +265,27 @@ struct Armed {
     rule: FaultRule,
     seen: u64,
     fired: u64,
+    /// Authenticated requests drawn for after its first firing.
+    requests_after_first: u64,
+}
+
+/// How often the faults fired, so a test can show each did as often as it
+/// meant, not just that some fault did.
+#[derive(Clone, Debug, Default)]
+pub struct Firings {
+    /// One per injected rule, in injection order.
+    pub rules: Vec<RuleFirings>,
+    /// Random faults by kind (as [`Fault`] displays it).
+    pub random: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleFirings {
+    pub rule: FaultRule,
+    pub fired: u64,
+    /// Authenticated requests, on any path, that arrived after the rule first
+    /// fired: 0 shows a client stopped at that fault.
+    pub requests_after_first: u64,
 }
 
 struct Random {
@@ -277,6 +298,7 @@ struct Random {
 struct Plan {
     rules: Vec<Armed>,
     random: Option<Random>,
+    random_fired: BTreeMap<String, u64>,
 }
 
 /// The injected rules and the random source, shared by the server and the handle.
@@ -286,6 +308,7 @@ impl Faults {
     pub(crate) fn new(random: Option<&RandomFaults>) -> Faults {
         Faults(Mutex::new(Plan {
             rules: Vec::new(),
+            random_fired: BTreeMap::new(),
             random: random.map(|random| Random {
                 rate: random.rate,
                 kinds: random.kinds.clone(),
@@ -303,7 +326,24 @@ impl Faults {
             rule,
             seen: 0,
             fired: 0,
+            requests_after_first: 0,
         });
+    }
+
+    pub(crate) fn firings(&self) -> Firings {
+        let plan = self.plan();
+        Firings {
+            rules: plan
+                .rules
+                .iter()
+                .map(|armed| RuleFirings {
+                    rule: armed.rule.clone(),
+                    fired: armed.fired,
+                    requests_after_first: armed.requests_after_first,
+                })
+                .collect(),
+            random: plan.random_fired.clone(),
+        }
     }
 
     pub(crate) fn clear(&self) {
@@ -331,6 +371,9 @@ impl Faults {
         let mut plan = self.plan();
         let mut chosen = None;
         for armed in &mut plan.rules {
+            if armed.fired > 0 {
+                armed.requests_after_first += 1;
+            }
             let rule = &armed.rule;
             let on_path = rule
                 .path
@@ -354,7 +397,12 @@ impl Faults {
             return chosen;
         }
         let kind = &random.kinds[(pick % random.kinds.len() as u64) as usize];
-        kind.applies_to(target).then(|| kind.clone())
+        if !kind.applies_to(target) {
+            return None;
+        }
+        let kind = kind.clone();
+        *plan.random_fired.entry(kind.to_string()).or_default() += 1;
+        Some(kind)
     }
 }
 
@@ -497,6 +545,13 @@ mod tests {
             ]
         );
         assert_eq!(faults.draw(&target(SCROLL_PATH)), Some(Fault::ScrollExists));
+        let counted: Vec<(u64, u64)> = faults
+            .firings()
+            .rules
+            .iter()
+            .map(|r| (r.fired, r.requests_after_first))
+            .collect();
+        assert_eq!(counted, [(1, 6), (2, 3), (1, 0)]);
         faults.clear();
         faults.inject(FaultRule::new(Fault::RepeatCursor).times(u64::MAX));
         assert!(faults.wants_cursors());
@@ -516,6 +571,16 @@ mod tests {
                 .map(|_| faults.draw(&target("/admins")))
                 .collect::<Vec<_>>()
         };
+        let faults = Faults::new(Some(&RandomFaults::new(3, 0.5)));
+        let drawn: Vec<Fault> = (0..200)
+            .filter_map(|_| faults.draw(&target("/admins")))
+            .collect();
+        let by_kind = faults.firings().random;
+        assert_eq!(by_kind.values().sum::<u64>(), drawn.len() as u64);
+        assert_eq!(
+            by_kind["reset"],
+            drawn.iter().filter(|f| **f == Fault::Reset).count() as u64
+        );
         let a = draws(1, 0.25);
         assert_eq!(a, draws(1, 0.25));
         assert_ne!(a, draws(2, 0.25));

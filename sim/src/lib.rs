@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use dataset::Dataset;
-pub use faults::{Fault, FaultRule, RandomFaults, Stats};
+pub use faults::{Fault, FaultRule, Firings, RandomFaults, RuleFirings, Stats};
 /// 2026-06-01T00:00:00Z: generated timestamps fall in the two years before it.
 pub use times::EPOCH as DATA_EPOCH;
 
@@ -308,6 +308,12 @@ impl Simulator {
     /// Removes every injected rule and stops random faults.
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
+    }
+
+    /// How often each injected rule and each kind of random fault fired
+    /// since the last [`Self::clear_faults`].
+    pub fn fault_firings(&self) -> Firings {
+        self.shared.faults.firings()
     }
 
     /// What has been served so far.

@@ -7,13 +7,14 @@ use crate::support::component_path;
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    sim: Simulator,
+/// A directory with `config.json` for a simulator, and the binary run in it.
+pub(crate) struct Fixture {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) sim: Simulator,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let fixture = Self {
             dir: tempfile::tempdir().unwrap(),
             sim: Simulator::start(SimConfig::default()).unwrap(),
@@ -23,16 +24,16 @@ impl Fixture {
         fixture
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.path().join(name).to_string_lossy().into_owned()
     }
 
-    fn write(&self, name: &str, text: &str) -> String {
+    pub(crate) fn write(&self, name: &str, text: &str) -> String {
         std::fs::write(self.path(name), text).unwrap();
         self.path(name)
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
             .args(args)
             .arg("--component")
@@ -44,11 +45,11 @@ impl Fixture {
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 

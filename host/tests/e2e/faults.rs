@@ -7,17 +7,8 @@ use std::time::Duration;
 
 use crate::support::*;
 use intercom_host::{ErrorCategory, LogLevel};
-use intercom_sim::{Fault, FaultRule, RandomFaults, SimConfig, Simulator};
+use intercom_sim::{Fault, FaultRule, RandomFaults, RuleFirings, SimConfig, Simulator};
 use serde_json::{Value, json};
-
-const STREAMS: [&str; 6] = [
-    "admins",
-    "companies",
-    "company_segments",
-    "contacts",
-    "conversation_parts",
-    "conversations",
-];
 
 fn small() -> SimConfig {
     SimConfig {
@@ -27,14 +18,6 @@ fn small() -> SimConfig {
         scroll_expiry: Duration::from_secs(2),
         ..SimConfig::default()
     }
-}
-
-fn catalog() -> String {
-    let streams: Vec<Value> = STREAMS
-        .iter()
-        .map(|s| json!({"tap_stream_id": s}))
-        .collect();
-    json!({ "streams": streams }).to_string()
 }
 
 fn config(sim: &Simulator) -> String {
@@ -51,7 +34,7 @@ fn upserted(runs: &[&Collected]) -> BTreeMap<String, BTreeMap<String, Value>> {
             tables
                 .entry(stream.clone())
                 .or_default()
-                .insert(record["id"].to_string(), record.clone());
+                .insert(key(record), record.clone());
         }
     }
     tables
@@ -60,27 +43,33 @@ fn upserted(runs: &[&Collected]) -> BTreeMap<String, BTreeMap<String, Value>> {
 fn assert_dataset(sim: &Simulator, runs: &[&Collected], what: &str) {
     let tables = upserted(runs);
     let data = sim.dataset();
-    for stream in STREAMS {
+    for stream in ALL_STREAMS {
         let expected: BTreeMap<String, Value> = expected(stream, &data)
             .into_iter()
-            .map(|r| (r["id"].to_string(), r))
+            .map(|r| (key(&r), r))
             .collect();
         assert_eq!(tables.get(stream), Some(&expected), "{what}: {stream}");
     }
 }
 
-/// One sync with `rules` injected must still yield the clean dataset.
+/// One sync of every stream with `rules` injected must still yield the
+/// clean dataset, each rule having fired as often as it was told to.
 fn survives(rules: Vec<FaultRule>) {
     let what = format!("{rules:?}");
     let sim = Simulator::start(small()).unwrap();
     for rule in rules {
         sim.inject(rule);
     }
-    let (out, outcome) = read(&config(&sim), Some(&catalog()), None);
+    let (out, outcome) = read(&config(&sim), None, None);
     if let Err(e) = outcome {
         panic!("{what}: sync failed: {e:?}");
     }
-    assert!(sim.stats().faults_fired > 0, "{what}: no fault fired");
+    let firings = sim.fault_firings();
+    for fired in &firings.rules {
+        assert_eq!(fired.fired, fired.rule.times, "{:?} fired", fired.rule);
+    }
+    let total: u64 = firings.rules.iter().map(|r| r.fired).sum();
+    assert_eq!(sim.stats().faults_fired, total, "{what}");
     assert_dataset(&sim, &[&out], &what);
 }
 
@@ -163,38 +152,93 @@ fn seeded_random_faults_everywhere() {
         ..small()
     })
     .unwrap();
-    let (out, outcome) = read(&config(&sim), Some(&catalog()), None);
+    let (out, outcome) = read(&config(&sim), None, None);
     outcome.expect("the sync survives random faults");
-    assert!(sim.stats().faults_fired > 5);
+    let random = sim.fault_firings().random;
+    let stats = sim.stats();
+    assert_eq!(random.values().sum::<u64>(), stats.faults_fired);
+    for kind in RandomFaults::new(7, 0.08).kinds {
+        assert!(
+            random.get(&kind.to_string()) > Some(&0),
+            "{kind} never fired: {random:?}"
+        );
+    }
+    // Each request draws a fault with probability 0.08.
+    let share = stats.faults_fired as f64 / stats.authenticated as f64;
+    assert!((0.04..0.12).contains(&share), "{stats:?}");
     sim.clear_faults();
     assert_dataset(&sim, &[&out], "random faults");
 }
 
-/// A fatal fault ends the sync with `category`; after it clears, a rerun
-/// from the last committed state completes the dataset.
-fn fatal_then_resumed(rule: FaultRule, category: ErrorCategory, needle: &str) {
+/// A fatal fault ends the sync with `category`, the rule having fired once;
+/// after it clears, a rerun from the last committed state completes the
+/// dataset, reading the `resumed` streams only from their bookmarks.
+fn fatal_then_resumed(
+    rule: FaultRule,
+    category: ErrorCategory,
+    needle: &str,
+    resumed: &[&str],
+) -> RuleFirings {
     let sim = Simulator::start(small()).unwrap();
     sim.inject(rule);
-    let (first, outcome) = read(&config(&sim), Some(&catalog()), None);
+    let (first, outcome) = read(&config(&sim), None, None);
     let error = outcome.expect_err("the fault is fatal");
     assert_eq!(error.category, category, "{}", error.message);
     assert!(error.message.contains(needle), "{}", error.message);
+    let fired = sim.fault_firings().rules.remove(0);
+    assert_eq!(fired.fired, 1, "{fired:?}");
     sim.clear_faults();
-    let state = first.states.last().map(Value::to_string);
-    let (second, outcome) = read(&config(&sim), Some(&catalog()), state.as_deref());
+    let state = first.states.last().expect("a committed state").clone();
+    let (second, outcome) = read(&config(&sim), None, Some(&state.to_string()));
     outcome.expect("the rerun completes");
     assert_dataset(&sim, &[&first, &second], needle);
+    let data = sim.dataset();
+    for stream in resumed {
+        let bookmark = &state["bookmarks"][stream]["updated_at"];
+        let bookmark = chrono::DateTime::parse_from_rfc3339(bookmark.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{stream}: no bookmark in {state}: {e}"));
+        // Search streams re-read the default lookback before the bookmark.
+        let from = bookmark - chrono::Duration::seconds(600);
+        let again = second.records_of(stream);
+        assert!(
+            again.len() < expected_raw(stream, &data).len(),
+            "{stream}: the rerun read {} records, as many as a full sync",
+            again.len()
+        );
+        for record in &again {
+            let updated =
+                chrono::DateTime::parse_from_rfc3339(record["updated_at"].as_str().unwrap())
+                    .unwrap();
+            assert!(
+                updated >= from,
+                "{stream}: {} is before the bookmark {bookmark}",
+                record["id"]
+            );
+        }
+    }
+    if resumed.is_empty() {
+        assert!(
+            state["bookmarks"].as_object().is_none_or(|b| b.is_empty()),
+            "{state}"
+        );
+    }
+    fired
 }
 
 #[test]
 fn a_revoked_token_stops_at_once_and_a_rerun_resumes() {
-    fatal_then_resumed(
+    // The second page of conversations: contacts and the first page are
+    // committed by then, and every request after it would get a 401 too.
+    let fired = fatal_then_resumed(
         FaultRule::new(Fault::Unauthorized)
-            .after(30)
+            .on("/conversations/search")
+            .after(1)
             .times(u64::MAX),
         ErrorCategory::Auth,
         "access token was rejected",
+        &["contacts", "conversations"],
     );
+    assert_eq!(fired.requests_after_first, 0, "requests after the 401");
 }
 
 #[test]
@@ -205,13 +249,16 @@ fn repeating_cursors_end_the_loop_with_an_error() {
             .after(1),
         ErrorCategory::Api,
         "twice",
+        &["contacts"],
     );
+    // Companies come second and keep no bookmark: the rerun reads them all.
     fatal_then_resumed(
         FaultRule::new(Fault::RepeatCursor)
             .on("/companies/scroll")
             .after(1),
         ErrorCategory::Api,
         "same page twice",
+        &[],
     );
 }
 
@@ -251,7 +298,7 @@ fn pacing_spends_the_budget_without_429s() {
     })
     .unwrap();
     let started = std::time::Instant::now();
-    let (out, outcome) = read(&config(&sim), Some(&catalog()), None);
+    let (out, outcome) = read(&config(&sim), None, None);
     outcome.unwrap();
     let stats = sim.stats();
     assert_eq!(stats.rate_limited, 0, "{stats:?}");

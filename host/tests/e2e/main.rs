@@ -17,3 +17,4 @@ mod sandbox_files;
 mod singer_target;
 mod sqlite;
 mod streams;
+mod validation;
