@@ -4,7 +4,9 @@
 
 mod support;
 
+mod auth_paste;
 mod cli;
+mod config_sources;
 mod crash_resume;
 mod faults;
 mod foundation;
@@ -16,3 +18,5 @@ mod sandbox_files;
 mod singer_target;
 mod sqlite;
 mod streams;
+mod upgrades;
+mod versions;
