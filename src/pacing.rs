@@ -174,6 +174,7 @@ mod tests {
         }
         fn schema(&self, _: &str, _: &str, _: &[String], _: &[String]) {}
         fn records(&self, _: &str, _: Vec<String>) {}
+        fn stream_complete(&self, _: &str, _: bool) {}
         fn log(&self, _: LogLevel, _: &str) {}
         fn now_ms(&self) -> u64 {
             self.now.get()

@@ -425,8 +425,6 @@ impl<'a> Replicator<'a> {
     }
 }
 
-}
-
 fn primary_key(record: &Record, stream: &StreamDef) -> Result<String> {
     let field = stream.key_properties.first().copied().unwrap_or("id");
     record

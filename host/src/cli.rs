@@ -45,9 +45,11 @@ pub struct Cli {
 
 #[derive(Args, Debug)]
 pub struct Common {
-    /// Connector config (JSON): access_token, start_date, region or base_url, ...
-    #[arg(long, value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
+    /// Connector config (JSON): access_token, start_date, region or base_url,
+    /// ... Repeatable, merged in order (later keys win); `ENV` reads the
+    /// TAP_INTERCOM_* environment variables.
+    #[arg(long, value_name = "FILE|ENV", global = true)]
+    pub config: Vec<PathBuf>,
 
     /// The connector component to run (default: the release build beside this binary).
     #[arg(
@@ -157,6 +159,12 @@ pub struct AuthArgs {
     /// Print the authorize URL without opening a browser.
     #[arg(long)]
     pub no_browser: bool,
+
+    /// No loopback listener: after approving, paste the code shown on the
+    /// redirect page (or the whole redirected URL) at the prompt. Needs
+    /// --redirect-uri, e.g. an HTTPS page registered in the app.
+    #[arg(long, requires = "redirect_uri", conflicts_with = "port")]
+    pub paste: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,4 +186,10 @@ pub struct SyncArgs {
     /// The SQLite database to write (created when missing).
     #[arg(long, value_name = "PATH", default_value = "intercom.db")]
     pub database: PathBuf,
+
+    /// Start these streams over (comma-separated): their bookmarks are
+    /// dropped, and rows the run does not write again are deleted once it
+    /// completes.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub reset: Vec<String>,
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use url::Url;
 
+use crate::config::{self, MergedConfig, Source};
 use crate::error::{Document, Documents, Error};
 use crate::limits::Limits;
 use crate::network::{NetworkGrant, NetworkPolicy, origins_named_in};
@@ -17,6 +18,7 @@ use crate::runtime::{Connector, Outcome, Runtime};
 use crate::secrets::{self, Config, SecretField};
 use crate::singer::SingerSink;
 use crate::sqlite::SqliteSink;
+use crate::state_migration::{self, Origin};
 
 /// A sink for calls whose only output is logs.
 fn logs_only() -> SingerSink<std::io::Sink> {
@@ -137,6 +139,17 @@ pub fn spec(connector: &Connector) -> Result<String, Error> {
     Ok(connector.spec(logs_only())?)
 }
 
+/// The config's JSON Schema, parsed.
+pub fn spec_schema(connector: &Connector) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(&spec(connector)?)
+        .map_err(|e| Error::Run(format!("the connector's spec is not JSON: {e}")))
+}
+
+/// The `--config` sources merged, the environment's typed by the spec.
+pub fn load_config(connector: &Connector, sources: &[Source]) -> Result<MergedConfig, Error> {
+    config::load(sources, &spec_schema(connector)?)
+}
+
 /// The catalog, one value a line: Meltano reads discovery output in lines of
 /// at most 64 KiB.
 pub fn discover(connector: &Connector, config: &Config, path: &Path) -> Result<String, Error> {
@@ -227,12 +240,7 @@ pub fn select_streams(
         .ok_or_else(|| Error::Run("the connector's catalog has no `streams`".into()))?;
     let name = |entry: &serde_json::Value| entry["tap_stream_id"].as_str().map(String::from);
     let valid: Vec<String> = entries.iter().filter_map(name).collect();
-    if let Some(unknown) = streams.iter().find(|s| !valid.contains(s)) {
-        return Err(Error::Usage(format!(
-            "--streams: unknown stream `{unknown}`; valid streams: {}",
-            valid.join(", ")
-        )));
-    }
+    unknown_stream("--streams", &valid, streams)?;
     for entry in entries {
         let selected = name(entry).is_some_and(|n| streams.contains(&n));
         let top = serde_json::json!({"breadcrumb": [], "metadata": {"selected": selected}});
@@ -248,6 +256,49 @@ pub fn select_streams(
         }
     }
     Ok(catalog.to_string())
+}
+
+/// A state document in the form this release reads, saying when it was
+/// converted.
+fn migrated(text: String, path: Option<&Path>) -> String {
+    let (text, origin) = state_migration::migrate(&text);
+    if origin == Origin::Stitch {
+        let from = path.map_or_else(String::new, |p| format!(" {}", p.display()));
+        tracing::info!(
+            "state{from}: read as a Stitch tap-intercom state; resuming from its bookmarks"
+        );
+    }
+    text
+}
+
+/// Refuses a name in `streams` that is not among `valid`, listing them.
+fn unknown_stream(flag: &str, valid: &[String], streams: &[String]) -> Result<(), Error> {
+    match streams.iter().find(|s| !valid.contains(s)) {
+        Some(unknown) => Err(Error::Usage(format!(
+            "{flag}: unknown stream `{unknown}`; valid streams: {}",
+            valid.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks `streams` against the connector's discovery.
+fn check_stream_names(
+    flag: &str,
+    connector: &Connector,
+    config: &Config,
+    streams: &[String],
+) -> Result<(), Error> {
+    let catalog = select_streams(connector, config, &[])?;
+    let catalog: serde_json::Value = serde_json::from_str(&catalog)
+        .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))?;
+    let valid: Vec<String> = catalog["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["tap_stream_id"].as_str().map(String::from))
+        .collect();
+    unknown_stream(flag, &valid, streams)
 }
 
 /// One `read`: the documents it is given, and how it reports.
@@ -267,7 +318,8 @@ impl Read<'_> {
     pub fn to_stdout(self, state_path: Option<&Path>) -> Result<(), Error> {
         let state = state_path
             .map(|p| read_json_document(Document::State, p))
-            .transpose()?;
+            .transpose()?
+            .map(|text| migrated(text, state_path));
         let documents = Documents {
             config: self.config_path,
             catalog: self.catalog_path,
@@ -299,15 +351,25 @@ impl Read<'_> {
         result?.map_err(|e| documents.connector_error(e))
     }
 
-    /// A `sync` into SQLite: resumes from the database's committed state;
-    /// commits the rest (and replaces finished full-table streams) only when
-    /// the read succeeds.
-    pub fn into_database(self, database: &Path) -> Result<(), Error> {
-        let sink = SqliteSink::open(database).map_err(|e| Error::Input {
+    /// A `sync` into SQLite: resumes from the database's committed state
+    /// (less the bookmarks of the streams in `reset`, which start over);
+    /// commits the rest (and replaces finished full-table and started-over
+    /// streams) only when the read succeeds.
+    pub fn into_database(self, database: &Path, reset: &[String]) -> Result<(), Error> {
+        if !reset.is_empty() {
+            check_stream_names("--reset", self.connector, self.config, reset)?;
+        }
+        let mut sink = SqliteSink::open(database).map_err(|e| Error::Input {
             document: Document::Database,
             message: format!("--database: {e:#}"),
         })?;
-        let state = sink.state()?;
+        let mut state = sink.state()?.map(|text| migrated(text, Some(database)));
+        if !reset.is_empty() {
+            sink.start_over(reset)?;
+            state =
+                state.map(|text| state_migration::without_bookmarks(&text, reset).unwrap_or(text));
+            tracing::info!("starting over: {}", reset.join(", "));
+        }
         let documents = Documents {
             config: self.config_path,
             catalog: self.catalog_path,

@@ -6,6 +6,7 @@ pub mod address_class;
 pub mod bindings;
 mod cache;
 pub mod commands;
+pub mod config;
 pub mod error;
 mod http_client;
 mod imports;
@@ -21,6 +22,7 @@ pub mod secrets;
 pub mod singer;
 mod sink_thread;
 pub mod sqlite;
+pub mod state_migration;
 pub mod types;
 mod watchdog;
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use intercom_host::commands::{self, Read};
-use intercom_host::{Connector, Document, Error, logging, oauth};
+use intercom_host::{Connector, Document, Error, config, logging, oauth};
 
 use cli::{Cli, Command, LogFormat};
 
@@ -42,14 +42,14 @@ fn run(cli: &Cli) -> Result<(), Error> {
         print!("{about}");
         return Ok(());
     }
-    let config_path = config_path(cli)?;
-    let config = commands::read_document(Document::Config, config_path)?;
-    let config = commands::seal_config(&connector, &config, config_path)?;
+    let merged = commands::load_config(&connector, &config_sources(cli))?;
+    let config_path = merged.label.as_path();
+    let config = commands::seal_config(&connector, &merged.text, config_path)?;
     if cli.discover {
         println!("{}", commands::discover(&connector, &config, config_path)?);
         return Ok(());
     }
-    let grant = commands::config_grant(&config, config_path, &cli.common.allow_origin)?;
+    let grant = commands::config_grant(config.sealed(), config_path, &cli.common.allow_origin)?;
     let policy = commands::network_policy(&connector, &config, config_path, &grant)?;
     if let Some(Command::Check) = cli.command {
         let workspace = commands::check(&connector, &config, config_path, policy)?;
@@ -79,16 +79,14 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Some(Command::Sync(_)) if cli.state.is_some() => Err(Error::Usage(
             "--state: sync resumes from the state stored in its database".into(),
         )),
-        Some(Command::Sync(args)) => read.into_database(&args.database),
+        Some(Command::Sync(args)) => read.into_database(&args.database, &args.reset),
         _ => read.to_stdout(cli.state.as_deref()),
     }
 }
 
-fn config_path(cli: &Cli) -> Result<&std::path::Path, Error> {
-    cli.common.config.as_deref().ok_or_else(|| Error::Input {
-        document: Document::Config,
-        message: "--config FILE is required".into(),
-    })
+fn config_sources(cli: &Cli) -> Vec<config::Source> {
+    let paths = cli.common.config.iter();
+    paths.map(|p| config::Source::parse(p)).collect()
 }
 
 fn load_component(cli: &Cli) -> Result<Connector, Error> {
@@ -107,7 +105,9 @@ fn load_component(cli: &Cli) -> Result<Connector, Error> {
 /// to stderr. Neither the secret nor the token is ever printed.
 fn auth(cli: &Cli, args: &cli::AuthArgs) -> Result<(), Error> {
     use std::io::IsTerminal;
-    let config_path = config_path(cli)?;
+    let sources = config_sources(cli);
+    let (earlier, config_path) =
+        config::split_for_auth(&sources, || commands::spec_schema(&load_component(cli)?))?;
     let client_secret = args.client_secret.clone().ok_or_else(|| {
         Error::Usage(
             "no client secret: set INTERCOM_CLIENT_SECRET (or pass --client-secret)".into(),
@@ -115,6 +115,7 @@ fn auth(cli: &Cli, args: &cli::AuthArgs) -> Result<(), Error> {
     })?;
     let pending = oauth::start(
         config_path,
+        earlier,
         oauth::Options {
             client_id: args.client_id.clone(),
             client_secret,
@@ -123,14 +124,17 @@ fn auth(cli: &Cli, args: &cli::AuthArgs) -> Result<(), Error> {
             redirect_uri: args.redirect_uri.clone(),
             port: args.port,
             timeout: std::time::Duration::from_secs(args.timeout),
+            paste: args.paste,
         },
         |config| commands::api_origin(&load_component(cli)?, config, config_path),
     )?;
-    eprintln!(
-        "Open this URL in a browser and approve the app; waiting {}s for the redirect to {}:",
-        args.timeout,
-        pending.listening_on()
-    );
+    match pending.listening_on() {
+        Some(address) => eprintln!(
+            "Open this URL in a browser and approve the app; waiting {}s for the redirect to {address}:",
+            args.timeout
+        ),
+        None => eprintln!("Open this URL in a browser and approve the app:"),
+    }
     println!("{}", pending.authorize_url());
     // Flushed now: a script reading the URL must not wait for the flow to end.
     std::io::Write::flush(&mut std::io::stdout())
@@ -141,7 +145,14 @@ fn auth(cli: &Cli, args: &cli::AuthArgs) -> Result<(), Error> {
     {
         eprintln!("(could not run {opener}; open the URL yourself)");
     }
-    pending.finish(config_path)?;
+    if args.paste {
+        eprint!(
+            "Paste the code shown on the redirect page, or the whole URL you were redirected to: "
+        );
+        pending.finish_pasted(config_path, std::io::stdin().lock())?;
+    } else {
+        pending.finish(config_path)?;
+    }
     eprintln!(
         "access token saved to {} (mode 0600)",
         config_path.display()

@@ -1,11 +1,12 @@
 //! Intercom's OAuth authorization-code flow, for `intercom-connector auth`:
 //! send the user to the authorize URL with a random `state`, receive the
-//! redirect on a loopback listener, exchange the code at
+//! redirect on a loopback listener (or have the user paste the code or the
+//! redirected URL, for apps whose redirect URL must be HTTPS), exchange the code at
 //! `/auth/eagle/token`, and store the access token in the config file.
 //! Intercom's tokens do not expire and come without a refresh token, so the
 //! stored token is used exactly like one copied from the Developer Hub.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::mpsc;
@@ -53,12 +54,16 @@ pub struct Options {
     pub port: Option<u16>,
     /// Deadline for the whole wait for the browser's redirect.
     pub timeout: Duration,
+    /// No listener: the user pastes the code or the redirected URL
+    /// ([`Pending::finish_pasted`]); `redirect_uri` is then required.
+    pub paste: bool,
 }
 
 /// A flow waiting for the browser: the listener is bound and the authorize
 /// URL (with its `state`) is ready to show.
 pub struct Pending {
-    listener: TcpListener,
+    /// None when the user pastes the redirect instead.
+    listener: Option<TcpListener>,
     authorize_url: Url,
     redirect_uri: Url,
     state: String,
@@ -68,33 +73,33 @@ pub struct Pending {
 }
 
 /// Reads the config (a missing file is an empty one), binds the listener and
-/// builds the authorize URL. Nothing is written yet. `api_origin` is asked
-/// for the origin the component declares for a config, when the token
-/// endpoint depends on it.
+/// builds the authorize URL. Nothing is written yet. `earlier` holds the
+/// settings of the `--config` sources before this file, which its own keys
+/// override. `api_origin` is asked for the origin the component declares
+/// for a config, when the token endpoint depends on it.
 pub fn start(
     config_path: &Path,
+    earlier: Map<String, Value>,
     options: Options,
     api_origin: impl FnOnce(&str) -> Result<String, Error>,
 ) -> Result<Pending, Error> {
     let config = read_config(config_path)?;
+    let mut merged = earlier;
+    merged.extend(config.clone());
     let token_url = match &options.token_url {
         Some(url) => url.clone(),
-        None => default_token_url(&config, config_path, api_origin)?,
+        None => default_token_url(&merged, config_path, api_origin)?,
     };
-    let port = options
-        .port
-        .or_else(|| options.redirect_uri.as_ref().and_then(loopback_port))
-        .unwrap_or(DEFAULT_PORT);
-    // Loopback only: the code must not be receivable from the network.
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .map_err(|e| Error::Run(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| Error::Run(format!("listener: {e}")))?;
-    let redirect_uri = match &options.redirect_uri {
-        Some(url) => url.clone(),
-        None => Url::parse(&format!("http://{bound}{DEFAULT_CALLBACK}"))
-            .expect("a socket address makes a valid URL"),
+    let (listener, redirect_uri) = if options.paste {
+        let redirect_uri = options.redirect_uri.clone().ok_or_else(|| {
+            Error::Usage(
+                "--paste needs --redirect-uri: the redirect URL registered in the app".into(),
+            )
+        })?;
+        (None, redirect_uri)
+    } else {
+        let (listener, redirect_uri) = listen(&options)?;
+        (Some(listener), redirect_uri)
     };
     let state = random_state().map_err(|e| Error::Run(format!("no randomness: {e}")))?;
     let mut authorize_url = options
@@ -117,17 +122,40 @@ pub fn start(
     })
 }
 
+/// Binds the loopback listener and names the redirect URI it answers.
+fn listen(options: &Options) -> Result<(TcpListener, Url), Error> {
+    let port = options
+        .port
+        .or_else(|| options.redirect_uri.as_ref().and_then(loopback_port))
+        .unwrap_or(DEFAULT_PORT);
+    // Loopback only: the code must not be receivable from the network.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| Error::Run(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Run(format!("listener: {e}")))?;
+    let redirect_uri = match &options.redirect_uri {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{bound}{DEFAULT_CALLBACK}"))
+            .expect("a socket address makes a valid URL"),
+    };
+    Ok((listener, redirect_uri))
+}
+
 impl Pending {
     /// The URL the user opens to approve the app.
     pub fn authorize_url(&self) -> &Url {
         &self.authorize_url
     }
 
-    /// The loopback address the redirect must reach.
-    pub fn listening_on(&self) -> String {
-        self.listener
-            .local_addr()
-            .map_or_else(|_| "127.0.0.1".into(), |a| a.to_string())
+    /// The loopback address the redirect must reach, when listening.
+    pub fn listening_on(&self) -> Option<String> {
+        let listener = self.listener.as_ref()?;
+        Some(
+            listener
+                .local_addr()
+                .map_or_else(|_| "127.0.0.1".into(), |a| a.to_string()),
+        )
     }
 
     /// Waits for the redirect, checks its `state`, exchanges the code and
@@ -138,14 +166,7 @@ impl Pending {
         let (mut browser, query) = self.wait_for_redirect(deadline)?;
         let outcome = self
             .code(&query)
-            .and_then(|code| self.exchange(&code))
-            .and_then(|token| {
-                let mut config = self.config.clone();
-                config.insert("access_token".into(), Value::String(token));
-                write_config(config_path, &config).map_err(|e| {
-                    Error::Run(format!("{}: cannot write: {e}", config_path.display()))
-                })
-            });
+            .and_then(|code| self.store(&code, config_path));
         let page = match &outcome {
             Ok(()) => (
                 "200 OK",
@@ -161,11 +182,48 @@ impl Pending {
         outcome
     }
 
+    /// Reads what the user pasted (one line of `input`): the redirected URL,
+    /// whose `state` is checked, or the bare code shown on the redirect
+    /// page. Then as [`Self::finish`]: exchange, write, nothing on failure.
+    pub fn finish_pasted(self, config_path: &Path, input: impl BufRead) -> Result<(), Error> {
+        let mut line = String::new();
+        input
+            .take(MAX_HEAD as u64)
+            .read_line(&mut line)
+            .map_err(|e| Error::Run(format!("reading the pasted code: {e}")))?;
+        let pasted = line.trim();
+        let code = if pasted.starts_with("http://") || pasted.starts_with("https://") {
+            let url = Url::parse(pasted)
+                .map_err(|e| Error::Usage(format!("the pasted URL is not valid: {e}")))?;
+            self.code(&url)?
+        } else if pasted.is_empty() {
+            return Err(Error::Usage(
+                "nothing was pasted; run `auth` again and paste the code or the URL".into(),
+            ));
+        } else {
+            pasted.to_owned()
+        };
+        self.store(&code, config_path)
+    }
+
+    /// Exchanges `code` and writes the token into the config file.
+    fn store(&self, code: &str, config_path: &Path) -> Result<(), Error> {
+        let token = self.exchange(code)?;
+        let mut config = self.config.clone();
+        config.insert("access_token".into(), Value::String(token));
+        write_config(config_path, &config)
+            .map_err(|e| Error::Run(format!("{}: cannot write: {e}", config_path.display())))
+    }
+
     /// The query of the first request to the redirect URI's path; other
     /// requests (a favicon, say) get a 404. Each connection is read on its
     /// own thread so an idle one (browsers pre-connect) cannot block the rest.
     fn wait_for_redirect(&self, deadline: Instant) -> Result<(TcpStream, Url), Error> {
-        self.listener
+        let listener = self
+            .listener
+            .as_ref()
+            .ok_or_else(|| Error::Run("no listener: the code is pasted".into()))?;
+        listener
             .set_nonblocking(true)
             .map_err(|e| Error::Run(format!("listener: {e}")))?;
         let (sender, requests) = mpsc::channel();
@@ -179,7 +237,7 @@ impl Pending {
                     self.options.timeout.as_secs()
                 )));
             }
-            match self.listener.accept() {
+            match listener.accept() {
                 Ok((stream, _)) => {
                     let sender = sender.clone();
                     let wait = deadline - now;
@@ -291,25 +349,9 @@ impl Pending {
 
 /// The config as a JSON object; a missing file is an empty config.
 fn read_config(path: &Path) -> Result<Map<String, Value>, Error> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
-        Err(e) => {
-            return Err(Error::invalid(
-                Document::Config,
-                path,
-                format!("cannot read: {e}"),
-            ));
-        }
-    };
-    match serde_json::from_str(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::invalid(Document::Config, path, "not a JSON object")),
-        Err(e) => Err(Error::invalid(
-            Document::Config,
-            path,
-            format!("not valid JSON: {e}"),
-        )),
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
+        _ => crate::config::read_file(path),
     }
 }
 

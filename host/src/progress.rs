@@ -103,10 +103,10 @@ impl Progress {
             return;
         }
         eprintln!(
-            "sync {outcome} in {elapsed:.1}s: {} records, {} requests, {} retries, {} answered 429, {:.1}s waiting on rate limits",
-            t.records,
-            t.requests,
-            t.retries,
+            "sync {outcome} in {elapsed:.1}s: {}, {}, {}, {} answered 429, {:.1}s waiting on rate limits",
+            counted(t.records, "record"),
+            counted(t.requests, "request"),
+            counted(t.retries, "retry"),
             t.rate_limited,
             t.rate_limit_wait.as_secs_f64()
         );
@@ -117,9 +117,36 @@ impl Progress {
             waited.as_secs_f64()
         );
         for (stream, counts) in &tally.streams {
-            eprintln!("  {stream:<22} {:>9} records", counts.records);
+            let noun = if counts.records == 1 {
+                "record"
+            } else {
+                "records"
+            };
+            eprintln!("  {stream:<22} {:>9} {noun}", counts.records);
         }
     }
+}
+
+/// `n` and the noun, singular for exactly one ("1 request", "0 requests",
+/// "2 retries").
+pub fn counted(n: u64, singular: &str) -> String {
+    if n == 1 {
+        return format!("1 {singular}");
+    }
+    let plural = match singular.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{singular}s"),
+    };
+    format!("{n} {plural}")
+}
+
+/// Records per second over `elapsed`, for a stream whose total is unknown.
+fn rate(records: u64, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    if seconds < 0.5 {
+        return String::new();
+    }
+    format!(", {:.0}/s", records as f64 / seconds)
 }
 
 fn round(seconds: f64) -> f64 {
@@ -158,12 +185,13 @@ impl<S> Tracked<S> {
 
     fn redraw(&self, tally: &Tally, stream: &str) {
         if let (Some(bar), Some(c)) = (self.bars.get(stream), tally.streams.get(stream)) {
-            let mut message = format!("{} records", c.records);
+            let mut message = counted(c.records, "record");
+            message.push_str(&rate(c.records, bar.elapsed()));
             if c.requests > 0 {
-                message.push_str(&format!(", {} requests", c.requests));
+                message.push_str(&format!(", {}", counted(c.requests, "request")));
             }
             if c.retries > 0 {
-                message.push_str(&format!(", {} retries", c.retries));
+                message.push_str(&format!(", {}", counted(c.retries, "retry")));
             }
             if !c.rate_limit_wait.is_zero() {
                 let wait = c.rate_limit_wait.as_secs_f64();
@@ -254,5 +282,26 @@ impl<S: Sink> Sink for Tracked<S> {
         self.inner.finished(time);
         let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
         tally.time += time;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(counted(1, "request"), "1 request");
+        assert_eq!(counted(0, "request"), "0 requests");
+        assert_eq!(counted(2, "record"), "2 records");
+        assert_eq!(counted(1, "retry"), "1 retry");
+        assert_eq!(counted(3, "retry"), "3 retries");
+        assert_eq!(counted(2, "day"), "2 days");
+    }
+
+    #[test]
+    fn a_rate_waits_for_half_a_second_of_data() {
+        assert_eq!(rate(10, Duration::from_millis(100)), "");
+        assert_eq!(rate(300, Duration::from_secs(2)), ", 150/s");
     }
 }

@@ -14,6 +14,14 @@
 //! previous copy stays, so a crash mid-stream never leaves a table empty or
 //! half-replaced (it may hold rows of both runs, the next complete run sweeps
 //! the old ones).
+//! A stream a run starts over ([`SqliteSink::start_over`]) is swept the same
+//! way when its run completes.
+//!
+//! Upgrades: `PRAGMA user_version` records the layout of the database
+//! ([`SCHEMA_VERSION`]); [`SqliteSink::open`] migrates an older one, and a
+//! column whose type the stream's schema changed (an id that becomes a
+//! string, say) is rebuilt in place, both inside an open transaction, so a
+//! failed run leaves the database as it was.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -31,10 +39,17 @@ use crate::types::Sink;
 /// The column stamping each row with the run that last wrote it.
 pub const RUN_COLUMN: &str = "_sdc_run_id";
 
+/// The database layout this release writes. 0: the first release's (no
+/// version recorded). 1: `_connector_runs.reset` names the streams a run
+/// started over.
+pub const SCHEMA_VERSION: i64 = 1;
+
 pub struct SqliteSink {
     conn: Connection,
     run_id: i64,
     tables: BTreeMap<String, Table>,
+    /// Streams this run starts over (`sync --reset`).
+    reset: Vec<String>,
 }
 
 /// A stream's table as this run knows it.
@@ -47,8 +62,9 @@ struct Table {
 }
 
 impl SqliteSink {
-    /// Opens (or creates) the database, takes the write lock and registers a
-    /// new run, so two syncs into one file fail fast instead of interleaving.
+    /// Opens (or creates) the database, migrates it to [`SCHEMA_VERSION`],
+    /// registers a new run and takes the write lock, so two syncs into one
+    /// file fail fast instead of interleaving.
     pub fn open(path: &Path) -> Result<Self> {
         // Created owner-only before SQLite opens it; its `-wal` and `-shm`
         // files take the database file's mode.
@@ -60,21 +76,15 @@ impl SqliteSink {
         // on a crash; a power loss can only lose whole, most recent commits.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             CREATE TABLE IF NOT EXISTS _connector_state (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 state TEXT NOT NULL,
-                 committed_at TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS _connector_runs (
-                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 started_at TEXT NOT NULL,
-                 finished_at TEXT);",
+             PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| format_err!("cannot use database {}: {e}", path.display()))?;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| format_err!("database {} is busy (another sync?): {e}", path.display()))?;
         // Registered inside the run's first transaction: a run that fails
-        // before its first checkpoint (bad input, say) leaves no trace.
+        // before its first checkpoint (bad input, say) leaves no trace, and
+        // neither does its migration.
+        migrate(&conn).map_err(|e| format_err!("database {}: {e:#}", path.display()))?;
         conn.execute(
             "INSERT INTO _connector_runs (started_at) VALUES (?1)",
             [now()],
@@ -84,7 +94,20 @@ impl SqliteSink {
             conn,
             run_id,
             tables: BTreeMap::new(),
+            reset: Vec::new(),
         })
+    }
+
+    /// This run starts `streams` over: rows it does not write again are
+    /// deleted when their stream's run completes, like a full-table
+    /// stream's. (Their bookmarks are the caller's to drop from the state.)
+    pub fn start_over(&mut self, streams: &[String]) -> Result<()> {
+        self.conn.execute(
+            "UPDATE _connector_runs SET reset = ?1 WHERE id = ?2",
+            rusqlite::params![streams.join(","), self.run_id],
+        )?;
+        self.reset = streams.to_vec();
+        Ok(())
     }
 
     /// The state of the last committed checkpoint, to resume from.
@@ -163,8 +186,20 @@ impl SqliteSink {
                     keys.join(", ")
                 );
             }
-            let have: HashSet<&str> = existing.iter().map(|(n, _)| n.as_str()).collect();
-            for (name, ty) in wanted.iter().filter(|(n, _)| !have.contains(n.as_str())) {
+            let declared = self.declared_types(stream)?;
+            let changed: BTreeMap<&str, &str> = wanted
+                .iter()
+                .filter(|(name, ty)| {
+                    declared
+                        .get(name)
+                        .is_some_and(|have| !ty.is_empty() && !have.eq_ignore_ascii_case(ty))
+                })
+                .map(|(name, ty)| (name.as_str(), *ty))
+                .collect();
+            if !changed.is_empty() {
+                self.rebuild(stream, &changed)?;
+            }
+            for (name, ty) in wanted.iter().filter(|(n, _)| !declared.contains_key(n)) {
                 self.add_column(stream, name, ty)?;
             }
         }
@@ -186,6 +221,63 @@ impl SqliteSink {
             quote(name)
         );
         self.conn.execute(&sql, [])?;
+        Ok(())
+    }
+
+    /// The declared type of each column of `table`.
+    fn declared_types(&self, table: &str) -> Result<BTreeMap<String, String>> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT name, type FROM pragma_table_info(?1)")?;
+        let rows = statement.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Gives the columns in `types` their new declared type the way SQLite
+    /// changes a column: a new table, the rows copied (each value converted
+    /// by the new column's affinity: integers become text losslessly, text
+    /// that is a number becomes one, other text stays), the old table
+    /// dropped and the new one renamed, all in the open transaction.
+    fn rebuild(&self, stream: &str, types: &BTreeMap<&str, &str>) -> Result<()> {
+        let mut statement = self.conn.prepare(
+            "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
+        )?;
+        let columns: Vec<(String, String, bool, i64)> = statement
+            .query_map([stream], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut defs: Vec<String> = columns
+            .iter()
+            .map(|(name, ty, not_null, _)| {
+                let ty = types.get(name.as_str()).copied().unwrap_or(ty.as_str());
+                let not_null = if *not_null { " NOT NULL" } else { "" };
+                format!("{} {ty}{not_null}", quote(name))
+            })
+            .collect();
+        let mut keys: Vec<&(String, String, bool, i64)> =
+            columns.iter().filter(|c| c.3 > 0).collect();
+        keys.sort_by_key(|c| c.3);
+        if !keys.is_empty() {
+            let keys: Vec<String> = keys.iter().map(|c| quote(&c.0)).collect();
+            defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+        }
+        let names: Vec<String> = columns.iter().map(|c| quote(&c.0)).collect();
+        self.conn.execute_batch(&format!(
+            "CREATE TABLE {new} ({defs});
+             INSERT INTO {new} ({names}) SELECT {names} FROM {old};
+             DROP TABLE {old};
+             ALTER TABLE {new} RENAME TO {old};",
+            new = quote(&format!("_connector_rebuild_{stream}")),
+            old = quote(stream),
+            defs = defs.join(", "),
+            names = names.join(", "),
+        ))?;
+        let changes: Vec<String> = types.iter().map(|(n, t)| format!("{n} {t}")).collect();
+        tracing::info!(
+            "database: columns of `{stream}` changed type in place ({})",
+            changes.join(", ")
+        );
         Ok(())
     }
 
@@ -300,7 +392,8 @@ impl Sink for SqliteSink {
 
     /// A whole table: rows older runs left are gone from the source.
     fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
-        if whole_table && self.tables.contains_key(stream) {
+        let started_over = self.reset.iter().any(|s| s == stream);
+        if (whole_table || started_over) && self.tables.contains_key(stream) {
             let sql = format!(
                 "DELETE FROM {} WHERE {} IS NOT ?1",
                 quote(stream),
@@ -324,6 +417,37 @@ impl Sink for SqliteSink {
     fn log(&mut self, level: LogLevel, message: &str) {
         crate::logging::guest(level, message);
     }
+}
+
+/// Brings the database's own tables to [`SCHEMA_VERSION`] in the open
+/// transaction; a database of a newer release is refused untouched.
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "written by a newer release (layout version {version}, this one knows up to {SCHEMA_VERSION}); upgrade intercom-connector"
+        );
+    }
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS _connector_state (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             state TEXT NOT NULL,
+             committed_at TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS _connector_runs (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             started_at TEXT NOT NULL,
+             finished_at TEXT);",
+    )?;
+    let has_reset: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('_connector_runs') WHERE name = 'reset'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_reset == 0 {
+        conn.execute_batch("ALTER TABLE _connector_runs ADD COLUMN reset TEXT")?;
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    Ok(())
 }
 
 fn now() -> String {
@@ -510,6 +634,116 @@ mod tests {
         sink.checkpoint(&raw(json!({}))).unwrap();
         drop(sink);
         assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_first_release_database_migrates_and_changed_column_types_rebuild_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        // The first release's layout, with an id column a later schema types as text.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE _connector_state (id INTEGER PRIMARY KEY CHECK (id = 1),
+                 state TEXT NOT NULL, committed_at TEXT NOT NULL);
+             CREATE TABLE _connector_runs (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 started_at TEXT NOT NULL, finished_at TEXT);
+             INSERT INTO _connector_state VALUES (1, '{\"version\":1}', '2026-12-01T00:00:00Z');
+             CREATE TABLE parts (\"id\" INTEGER NOT NULL, \"body\" TEXT,
+                 \"_sdc_run_id\" INTEGER NOT NULL, PRIMARY KEY (\"id\"));
+             INSERT INTO parts VALUES (7, 'seven', 1), (8, 'eight', 1);",
+        )
+        .unwrap();
+        drop(old);
+
+        let mut sink = SqliteSink::open(&path).unwrap();
+        assert_eq!(sink.state().unwrap().as_deref(), Some(r#"{"version":1}"#));
+        let props = json!({"id": {"type": "string"}, "body": {"type": ["string", "null"]}});
+        sink.schema("parts", &schema(props), &["id".into()], &["id".into()])
+            .unwrap();
+        sink.records("parts", &[raw(json!({"id": "7", "body": "again"}))])
+            .unwrap();
+        sink.finish().unwrap();
+
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let id_type: String = conn
+            .query_row(
+                "SELECT type FROM pragma_table_info('parts') WHERE name = 'id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(id_type, "TEXT");
+        let rows: Vec<(String, String, String)> = conn
+            .prepare("SELECT id, typeof(id), body FROM parts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        // The old integer 7 became "7", so the new record updated it.
+        assert_eq!(
+            rows,
+            [
+                ("7".into(), "text".into(), "again".into()),
+                ("8".into(), "text".into(), "eight".into())
+            ]
+        );
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(conn);
+        let e = SqliteSink::open(&path).err().unwrap().to_string();
+        assert!(e.contains("newer release"), "{e}");
+    }
+
+    #[test]
+    fn a_stream_started_over_loses_the_rows_its_run_did_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let props = json!({"id": {"type": "string"}, "updated_at": {"type": "string"}});
+        let ids = |path: &Path| -> Vec<String> {
+            let conn = Connection::open(path).unwrap();
+            let mut statement = conn.prepare("SELECT id FROM contacts ORDER BY id").unwrap();
+            let rows = statement.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        let keys = (vec!["id".to_string()], vec!["updated_at".to_string()]);
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.schema("contacts", &schema(props.clone()), &keys.0, &keys.1)
+            .unwrap();
+        sink.records(
+            "contacts",
+            &[raw(json!({"id": "a"})), raw(json!({"id": "b"}))],
+        )
+        .unwrap();
+        sink.finish().unwrap();
+        // Incremental: a run that does not start over keeps what it did not see.
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.schema("contacts", &schema(props.clone()), &keys.0, &keys.1)
+            .unwrap();
+        sink.records("contacts", &[raw(json!({"id": "c"}))])
+            .unwrap();
+        sink.finish().unwrap();
+        assert_eq!(ids(&path), ["a", "b", "c"]);
+        let mut sink = SqliteSink::open(&path).unwrap();
+        sink.start_over(&["contacts".into()]).unwrap();
+        sink.schema("contacts", &schema(props), &keys.0, &keys.1)
+            .unwrap();
+        sink.records("contacts", &[raw(json!({"id": "b"}))])
+            .unwrap();
+        sink.finish().unwrap();
+        assert_eq!(ids(&path), ["b"]);
+        let reset: String = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT reset FROM _connector_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(reset, "contacts");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 mod support;
 
+mod auth_paste;
 mod cli;
+mod config_sources;
 mod crash_resume;
 mod faults;
 mod foundation;
@@ -18,3 +20,5 @@ mod singer_target;
 mod sqlite;
 mod streams;
 mod validation;
+mod upgrades;
+mod versions;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use intercom_host::{CallTime, LogLevel, Sink, commands};
+use intercom_host::{CallTime, LogLevel, NetworkGrant, Sink, commands};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -222,7 +222,7 @@ fn the_rust_host_keeps_the_token_from_a_hostile_guest() {
     let config = commands::seal_config(hostile(), &text, Path::new("config.json")).unwrap();
     assert_no_token("the config exports see", config.sealed());
     let policy = hostile()
-        .network_policy(&config, Everything::default())
+        .network_policy(&config, &NetworkGrant::Declared, Everything::default())
         .unwrap()
         .unwrap();
     let (sink, outcome) = hostile()
