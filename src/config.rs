@@ -45,6 +45,7 @@ struct RawConfig {
     request_timeout_seconds: Option<u32>,
     search_lookback_seconds: Option<i64>,
     rate_limit_share: Option<f64>,
+    company_segments_per_company: Option<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,6 +63,10 @@ pub struct Config {
     /// Share of the app's rate-limit budget this connector may spend; other
     /// apps of the workspace share the workspace's limit.
     pub rate_limit_share: f64,
+    /// Reads each company's segments with `GET /companies/{id}/segments`
+    /// instead of from the company record, for workspaces whose embedded
+    /// list proves incomplete.
+    pub company_segments_per_company: bool,
 }
 
 /// The JSON Schema of the config, returned by `spec`.
@@ -123,6 +128,7 @@ impl Config {
         }
         Ok(Config {
             rate_limit_share,
+            company_segments_per_company: raw.company_segments_per_company.unwrap_or(false),
             search_lookback_seconds,
             access_token,
             start_date,
@@ -130,6 +136,12 @@ impl Config {
             page_size,
             timeout_ms: timeout.saturating_mul(1000),
         })
+    }
+
+    /// Whether `stream`, whose parents embed its records, is read with one
+    /// call per parent instead.
+    pub fn reads_per_parent(&self, stream: &str) -> bool {
+        stream == "company_segments" && self.company_segments_per_company
     }
 
     /// The single origin every request of this config goes to.

@@ -34,6 +34,10 @@ pub enum Source {
         total_at: Option<&'static str>,
         /// Fields copied from the parent record into each child.
         parent_fields: &'static [ParentField],
+        /// Where the parent record already embeds every child (a JSON
+        /// pointer): read there, at no extra call, unless the config asks
+        /// for the per-parent call. A parent lacking it is fetched.
+        embedded_at: Option<&'static str>,
     },
 }
 
@@ -149,6 +153,9 @@ pub struct StreamDef {
     pub name: &'static str,
     /// What one record is called in log messages.
     pub noun: &'static str,
+    /// The app permission (as Intercom's Developer Hub names it) reading
+    /// the stream needs, named when a refused stream is skipped.
+    pub permission: &'static str,
     pub source: Source,
     pub replication: Replication,
     pub key_properties: &'static [&'static str],
@@ -210,6 +217,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "admins",
         noun: "admin",
+        permission: "Read admins",
         source: Source::List {
             path: "/admins",
             records_key: "admins",
@@ -223,6 +231,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "companies",
         noun: "company",
+        permission: "Read and list users and companies",
         source: Source::Scroll {
             path: "/companies/scroll",
             records_key: "data",
@@ -236,6 +245,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "company_attributes",
         noun: "company attribute",
+        permission: "Read data attributes",
         source: Source::List {
             path: "/data_attributes?model=company&include_archived=true",
             records_key: "data",
@@ -249,12 +259,14 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "company_segments",
         noun: "company segment",
+        permission: "Read and list users and companies",
         source: Source::PerParent {
             parent: Parent::Every("companies"),
             path: "/companies/{id}/segments",
             records_at: "/data",
             total_at: None,
             parent_fields: &[],
+            embedded_at: Some("/segments/segments"),
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
@@ -265,6 +277,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "contact_attributes",
         noun: "contact attribute",
+        permission: "Read data attributes",
         source: Source::List {
             path: "/data_attributes?model=contact&include_archived=true",
             records_key: "data",
@@ -278,6 +291,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "contacts",
         noun: "contact",
+        permission: "Read and list users and companies",
         source: Source::Search {
             path: "/contacts/search",
             records_key: "data",
@@ -299,6 +313,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "conversation_parts",
         noun: "conversation part",
+        permission: "Read conversations",
         source: Source::PerParent {
             parent: Parent::Changed {
                 stream: "conversations",
@@ -324,6 +339,7 @@ pub const STREAMS: &[StreamDef] = &[
                     description: "When the conversation was last updated.",
                 },
             ],
+            embedded_at: None,
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
@@ -334,6 +350,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "conversations",
         noun: "conversation",
+        permission: "Read conversations",
         source: Source::Search {
             path: "/conversations/search",
             records_key: "conversations",
@@ -351,6 +368,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "segments",
         noun: "segment",
+        permission: "Read and list users and companies",
         source: Source::List {
             path: "/segments?include_count=true",
             records_key: "segments",
@@ -364,6 +382,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "tags",
         noun: "tag",
+        permission: "Read tags",
         source: Source::List {
             path: "/tags",
             records_key: "data",
@@ -377,6 +396,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "teams",
         noun: "team",
+        permission: "Read admins",
         source: Source::List {
             path: "/teams",
             records_key: "teams",

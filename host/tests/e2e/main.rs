@@ -9,6 +9,7 @@ mod crash_resume;
 mod faults;
 mod foundation;
 mod js_host;
+mod more_streams;
 mod oauth;
 mod sandbox;
 #[cfg(unix)]
