@@ -407,6 +407,34 @@ pub const STREAMS: &[StreamDef] = &[
         openapi_schema: "team",
         schema: include_str!("schemas/teams.json"),
     },
+    StreamDef {
+        name: "ticket_states",
+        noun: "ticket state",
+        permission: "Read tickets",
+        source: Source::List {
+            path: "/ticket_states",
+            records_key: "data",
+        },
+        replication: Replication::FullTable,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "ticket_state_detailed",
+        schema: include_str!("schemas/ticket_states.json"),
+    },
+    StreamDef {
+        name: "ticket_types",
+        noun: "ticket type",
+        permission: "Read tickets",
+        source: Source::List {
+            path: "/ticket_types",
+            records_key: "data",
+        },
+        replication: Replication::FullTable,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "ticket_type",
+        schema: include_str!("schemas/ticket_types.json"),
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {

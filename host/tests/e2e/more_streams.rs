@@ -103,7 +103,7 @@ fn streams_the_token_may_not_read_are_skipped_with_one_warning_each() {
             .any(|(_, m)| m.contains("token_unauthorized"))
     );
     let data = sim.dataset();
-    for stream in ALL_STREAMS.iter().filter(|s| !skipped.contains(s)) {
+    for stream in ALL_STREAMS.iter().filter(|s| !skipped.contains(*s)) {
         assert_eq!(
             by_key(out.records_of(stream)),
             by_key(expected(stream, &data)),
