@@ -46,6 +46,7 @@ struct RawConfig {
     request_timeout_seconds: Option<u32>,
     search_lookback_seconds: Option<i64>,
     rate_limit_share: Option<f64>,
+    company_segments_per_company: Option<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +67,10 @@ pub struct Config {
     /// Top-level keys the spec does not define: warned about, not refused,
     /// since Singer runners add settings of their own.
     pub unknown_keys: Vec<String>,
+    /// Reads each company's segments with `GET /companies/{id}/segments`
+    /// instead of from the company record, for workspaces whose embedded
+    /// list proves incomplete.
+    pub company_segments_per_company: bool,
 }
 
 /// The JSON Schema of the config, returned by `spec`.
@@ -130,6 +135,7 @@ impl Config {
         Ok(Config {
             unknown_keys,
             rate_limit_share,
+            company_segments_per_company: raw.company_segments_per_company.unwrap_or(false),
             search_lookback_seconds,
             access_token,
             start_date,
@@ -158,6 +164,12 @@ impl Config {
             let keys: Vec<String> = self.unknown_keys.iter().map(|k| format!("`{k}`")).collect();
             format!("config: unknown keys {} ignored", keys.join(", "))
         })
+    }
+
+    /// Whether `stream`, whose parents embed its records, is read with one
+    /// call per parent instead.
+    pub fn reads_per_parent(&self, stream: &str) -> bool {
+        stream == "company_segments" && self.company_segments_per_company
     }
 
     /// The single origin every request of this config goes to.

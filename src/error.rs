@@ -73,6 +73,14 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Category::Internal, message)
     }
+
+    /// The token may not read this endpoint: 403 (a missing permission,
+    /// `api_plan_restricted`), or 401 `token_unauthorized`, Intercom's answer
+    /// to a missing scope (a bad token gets `unauthorized`).
+    pub fn is_refusal(&self) -> bool {
+        self.status == Some(403)
+            || (self.status == Some(401) && self.code.as_deref() == Some("token_unauthorized"))
+    }
 }
 
 impl fmt::Display for Error {

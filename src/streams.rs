@@ -34,6 +34,10 @@ pub enum Source {
         total_at: Option<&'static str>,
         /// Fields copied from the parent record into each child.
         parent_fields: &'static [ParentField],
+        /// Where the parent record already embeds every child (a JSON
+        /// pointer): read there, at no extra call, unless the config asks
+        /// for the per-parent call. A parent lacking it is fetched.
+        embedded_at: Option<&'static str>,
     },
 }
 
@@ -149,6 +153,9 @@ pub struct StreamDef {
     pub name: &'static str,
     /// What one record is called in log messages.
     pub noun: &'static str,
+    /// The app permission (as Intercom's Developer Hub names it) reading
+    /// the stream needs, named when a refused stream is skipped.
+    pub permission: &'static str,
     pub source: Source,
     pub replication: Replication,
     pub key_properties: &'static [&'static str],
@@ -220,6 +227,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "admins",
         noun: "admin",
+        permission: "Read admins",
         source: Source::List {
             path: "/admins",
             records_key: "admins",
@@ -233,6 +241,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "companies",
         noun: "company",
+        permission: "Read and list users and companies",
         source: Source::Scroll {
             path: "/companies/scroll",
             records_key: "data",
@@ -246,6 +255,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "company_attributes",
         noun: "company attribute",
+        permission: "Read data attributes",
         source: Source::List {
             path: "/data_attributes?model=company&include_archived=true",
             records_key: "data",
@@ -259,12 +269,14 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "company_segments",
         noun: "company segment",
+        permission: "Read and list users and companies",
         source: Source::PerParent {
             parent: Parent::Every("companies"),
             path: "/companies/{id}/segments",
             records_at: "/data",
             total_at: None,
             parent_fields: &[],
+            embedded_at: Some("/segments/segments"),
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
@@ -275,6 +287,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "contact_attributes",
         noun: "contact attribute",
+        permission: "Read data attributes",
         source: Source::List {
             path: "/data_attributes?model=contact&include_archived=true",
             records_key: "data",
@@ -288,6 +301,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "contacts",
         noun: "contact",
+        permission: "Read and list users and companies",
         source: Source::Search {
             path: "/contacts/search",
             records_key: "data",
@@ -309,6 +323,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "conversation_parts",
         noun: "conversation part",
+        permission: "Read conversations",
         source: Source::PerParent {
             parent: Parent::Changed {
                 stream: "conversations",
@@ -334,6 +349,7 @@ pub const STREAMS: &[StreamDef] = &[
                     description: "When the conversation was last updated.",
                 },
             ],
+            embedded_at: None,
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
@@ -344,6 +360,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "conversations",
         noun: "conversation",
+        permission: "Read conversations",
         source: Source::Search {
             path: "/conversations/search",
             records_key: "conversations",
@@ -361,6 +378,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "segments",
         noun: "segment",
+        permission: "Read and list users and companies",
         source: Source::List {
             path: "/segments?include_count=true",
             records_key: "segments",
@@ -374,6 +392,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "tags",
         noun: "tag",
+        permission: "Read tags",
         source: Source::List {
             path: "/tags",
             records_key: "data",
@@ -387,6 +406,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "teams",
         noun: "team",
+        permission: "Read admins",
         source: Source::List {
             path: "/teams",
             records_key: "teams",
@@ -396,6 +416,34 @@ pub const STREAMS: &[StreamDef] = &[
         shaping: NO_SHAPING,
         openapi_schema: "team",
         schema: include_str!("schemas/teams.json"),
+    },
+    StreamDef {
+        name: "ticket_states",
+        noun: "ticket state",
+        permission: "Read tickets",
+        source: Source::List {
+            path: "/ticket_states",
+            records_key: "data",
+        },
+        replication: Replication::FullTable,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "ticket_state_detailed",
+        schema: include_str!("schemas/ticket_states.json"),
+    },
+    StreamDef {
+        name: "ticket_types",
+        noun: "ticket type",
+        permission: "Read tickets",
+        source: Source::List {
+            path: "/ticket_types",
+            records_key: "data",
+        },
+        replication: Replication::FullTable,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "ticket_type",
+        schema: include_str!("schemas/ticket_types.json"),
     },
 ];
 

@@ -23,11 +23,17 @@ use crate::streams::{DateMatching, Parent, RECORD_HASH_FIELD, STREAMS, Source, S
 
 const DAY: i64 = 86_400;
 
+/// Starts the warning that names a skipped stream; hosts may list the
+/// skipped streams from it.
+pub const SKIPPED_PREFIX: &str = "skipped stream ";
+
 /// Replicates the selected streams, moving their bookmarks.
 pub struct Replicator<'a> {
     api: &'a Api<'a>,
     config: &'a Config,
     state: State,
+    /// Streams the token may not read, skipped with a warning.
+    skipped: Vec<&'static str>,
 }
 
 /// One selected stream during a run.
@@ -100,7 +106,12 @@ impl Run {
 
 impl<'a> Replicator<'a> {
     pub fn new(api: &'a Api<'a>, config: &'a Config, state: State) -> Self {
-        Self { api, config, state }
+        Self {
+            api,
+            config,
+            state,
+            skipped: Vec::new(),
+        }
     }
 
     pub fn state(&self) -> &State {
@@ -117,9 +128,43 @@ impl<'a> Replicator<'a> {
             if own.is_none() && children.is_empty() {
                 continue;
             }
-            self.sync_root(root, own, &children)?;
+            match self.sync_root(root, own, &children) {
+                Err(e) if e.is_refusal() => {
+                    for run in own.iter().chain(&children) {
+                        self.skip(run.stream, &e);
+                    }
+                    // What was emitted before the refusal stays committed.
+                    self.api.host().checkpoint(&self.state.to_json())?;
+                }
+                other => other?,
+            }
+        }
+        if !self.skipped.is_empty() {
+            self.api.host().log(
+                LogLevel::Warn,
+                &format!(
+                    "{} stream(s) skipped for want of permission: {}",
+                    self.skipped.len(),
+                    self.skipped.join(", ")
+                ),
+            );
         }
         Ok(())
+    }
+
+    /// Skips `stream`, which the token may not read, with one warning.
+    fn skip(&mut self, stream: &'static StreamDef, refusal: &Error) {
+        if self.skipped.contains(&stream.name) {
+            return;
+        }
+        self.skipped.push(stream.name);
+        self.api.host().log(
+            LogLevel::Warn,
+            &format!(
+                "{SKIPPED_PREFIX}`{}`: the token may not read it; grant the app the `{}` permission ({})",
+                stream.name, stream.permission, refusal.message
+            ),
+        );
     }
 
     fn start_run(&self, selection: &Selected) -> Result<Run> {
@@ -201,8 +246,16 @@ impl<'a> Replicator<'a> {
         }
         while let Some(mut page) = pager.next_page(self.api)? {
             let records = page.records();
-            for child in &mut children {
-                self.sync_children(root, child, &records)?;
+            let mut refused = Vec::new();
+            for (i, child) in children.iter_mut().enumerate() {
+                match self.sync_children(root, child, &records) {
+                    Err(e) if e.is_refusal() => refused.push((i, e)),
+                    other => other?,
+                }
+            }
+            for (i, e) in refused.into_iter().rev() {
+                let child = children.remove(i);
+                self.skip(child.stream, &e);
             }
             if let Some(run) = &mut own {
                 self.emit(run, records, true)?;
@@ -335,6 +388,7 @@ impl<'a> Replicator<'a> {
             records_at,
             total_at,
             parent_fields,
+            embedded_at,
         } = run.stream.source
         else {
             return Err(Error::internal(format!(
@@ -359,13 +413,29 @@ impl<'a> Replicator<'a> {
             }
             chosen.push((primary_key(record, parent)?, record));
         }
-        let paths: Vec<String> = chosen
+        let embedded_at = embedded_at.filter(|_| !self.config.reads_per_parent(run.stream.name));
+        let mut fetched: Vec<(Records, &Record)> = Vec::new();
+        let mut to_fetch = Vec::new();
+        for (id, parent_record) in chosen {
+            match embedded_at.and_then(|at| embedded(parent_record, at)) {
+                Some(items) => {
+                    let records = Records::from_values(items).ok_or_else(|| {
+                        Error::api(format!(
+                            "{}: {} {id} embeds a {} that is not a JSON object",
+                            run.stream.name, parent.noun, run.stream.noun
+                        ))
+                    })?;
+                    fetched.push((records, parent_record));
+                }
+                None => to_fetch.push((id, parent_record)),
+            }
+        }
+        let paths: Vec<String> = to_fetch
             .iter()
             .map(|(id, _)| path.replace("{id}", &path_segment(id)))
             .collect();
-        let mut fetched: Vec<(Records, &Record)> = Vec::new();
         let pages = self.api.get_batch::<Page>(&paths);
-        for (response, (id, parent_record)) in pages.into_iter().zip(&chosen) {
+        for (response, (id, parent_record)) in pages.into_iter().zip(to_fetch) {
             let mut body = match response {
                 Ok(body) => body,
                 Err(e) if e.status == Some(404) => {
@@ -380,7 +450,7 @@ impl<'a> Replicator<'a> {
                 }
                 Err(e) => return Err(e),
             };
-            let what = format!("GET {}", path.replace("{id}", id));
+            let what = format!("GET {}", path.replace("{id}", &id));
             let records = body.take_records(records_at, &what)?;
             if let Some(total) = total_at.and_then(|p| body.pointer(p).as_u64())
                 && total > records.len() as u64
@@ -422,6 +492,20 @@ impl<'a> Replicator<'a> {
                     .set_bookmark(run.stream.name, run.stream.bookmark_field(), reached);
             }
         }
+    }
+}
+
+/// The array at JSON pointer `at` of `record`; None when absent.
+fn embedded(record: &Record, at: &str) -> Option<Vec<Value>> {
+    let mut keys = at.trim_start_matches('/').splitn(2, '/');
+    let field = record.get(keys.next()?)?;
+    let list = match keys.next() {
+        Some(rest) => field.pointer(&format!("/{rest}"))?.clone(),
+        None => field,
+    };
+    match list {
+        Value::Array(items) => Some(items),
+        _ => None,
     }
 }
 

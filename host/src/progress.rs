@@ -30,7 +30,22 @@ struct Counts {
 struct Tally {
     total: Counts,
     streams: BTreeMap<String, Counts>,
+    /// Streams the component skipped because the token may not read them.
+    skipped: Vec<String>,
     time: CallTime,
+}
+
+/// How the component's warning about a stream it skipped for want of a
+/// permission begins: ``skipped stream `NAME`: ...``.
+const SKIPPED_PREFIX: &str = "skipped stream `";
+
+/// The stream a skip warning names.
+fn skipped_stream(level: LogLevel, message: &str) -> Option<&str> {
+    if level != LogLevel::Warn {
+        return None;
+    }
+    let rest = message.strip_prefix(SKIPPED_PREFIX)?;
+    rest.split_once('`').map(|(name, _)| name)
 }
 
 /// The run's counters. Shared with the sink wrapper so the summary survives
@@ -97,6 +112,7 @@ impl Progress {
                     "component_seconds": round(component.as_secs_f64()),
                     "host_seconds": round(tally.time.in_host.as_secs_f64()),
                     "wait_seconds": round(waited.as_secs_f64()),
+                    "skipped_streams": tally.skipped,
                 }
             });
             eprintln!("{line}");
@@ -117,12 +133,17 @@ impl Progress {
             waited.as_secs_f64()
         );
         for (stream, counts) in &tally.streams {
-            let noun = if counts.records == 1 {
-                "record"
-            } else {
-                "records"
-            };
-            eprintln!("  {stream:<22} {:>9} {noun}", counts.records);
+            if !tally.skipped.contains(stream) {
+                let noun = if counts.records == 1 {
+                    "record"
+                } else {
+                    "records"
+                };
+                eprintln!("  {stream:<22} {:>9} {noun}", counts.records);
+            }
+        }
+        for stream in &tally.skipped {
+            eprintln!("  {stream:<22} skipped: the token may not read it");
         }
     }
 }
@@ -254,6 +275,12 @@ impl<S: Sink> Sink for Tracked<S> {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
+        if let Some(stream) = skipped_stream(level, message) {
+            let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+            if !tally.skipped.iter().any(|s| s == stream) {
+                tally.skipped.push(stream.to_string());
+            }
+        }
         // Keep log lines from tearing the live display.
         let inner = &mut self.inner;
         self.multi.suspend(|| inner.log(level, message));

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::SimConfig;
 use crate::resources::contacts::{self, Links};
 use crate::resources::conversations::{self, People};
-use crate::resources::{admins, companies, data_attributes, me, segments, tags, teams};
+use crate::resources::{admins, companies, data_attributes, me, segments, tags, teams, tickets};
 use crate::search::SearchCache;
 use crate::times::Timeline;
 
@@ -48,6 +48,10 @@ pub struct Dataset {
     pub conversations: Vec<Value>,
     /// Conversation id → all its parts, oldest first.
     pub conversation_parts: HashMap<String, Vec<Value>>,
+    /// Ticket types (`GET /ticket_types`), each embedding its attributes and states.
+    pub ticket_types: Vec<Value>,
+    /// Ticket states (`GET /ticket_states`), each embedding the types using it.
+    pub ticket_states: Vec<Value>,
     index: Index,
     maker: Maker,
 }
@@ -91,6 +95,7 @@ enum Stream {
     Timeline = 10,
     Mutations = 11,
     Realism = 12,
+    Tickets = 13,
 }
 
 impl Dataset {
@@ -181,6 +186,8 @@ impl Dataset {
 
         let data_attributes =
             data_attributes::generate(&mut rng(Stream::DataAttributes), &timeline, &admins);
+        let (ticket_types, ticket_states) =
+            tickets::generate(&mut rng(Stream::Tickets), &timeline, &workspace_id);
         let mut dataset = Dataset {
             app,
             admins,
@@ -196,6 +203,8 @@ impl Dataset {
             contact_notes,
             conversations: conversation_list,
             conversation_parts,
+            ticket_types,
+            ticket_states,
             index: Index::default(),
             maker: Maker {
                 rng: rng(Stream::Mutations),

@@ -60,7 +60,11 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     };
     let Some(fault) = fault else {
         let admission = state.limiter.admit(state.server_now());
-        let response = if admission.allowed {
+        let response = if let (true, Some(refusal)) =
+            (admission.allowed, state.refusal(request.uri().path()))
+        {
+            refusal.into_response()
+        } else if admission.allowed {
             checked(&state, request, next).await
         } else {
             rate_limited(admission.limit)

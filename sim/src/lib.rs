@@ -88,6 +88,9 @@ pub struct SimConfig {
     pub oauth_client_id: String,
     /// The OAuth app's client secret, checked by `POST /auth/eagle/token`.
     pub oauth_client_secret: String,
+    /// Endpoints the token may not read: requests whose path starts with a
+    /// restriction's prefix are refused as it says.
+    pub restricted: Vec<Restriction>,
 }
 
 impl Default for SimConfig {
@@ -118,6 +121,7 @@ impl Default for SimConfig {
             latency: None,
             oauth_client_id: "sim-client".to_owned(),
             oauth_client_secret: "sim-secret".to_owned(),
+            restricted: Vec::new(),
         }
     }
 }
@@ -133,6 +137,47 @@ pub enum ScrollEnd {
     BadRequest,
     /// 404 `not_found`.
     NotFound,
+}
+
+/// An endpoint the token may not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restriction {
+    /// Applies to request paths starting with this.
+    pub path_prefix: String,
+    pub refusal: Refusal,
+}
+
+/// How Intercom refuses a token an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403 `api_plan_restricted`: the workspace's plan lacks the feature.
+    Plan,
+    /// 401 `token_unauthorized`: the app lacks the permission (Intercom's
+    /// answer to a missing scope, unlike `unauthorized` for a bad token).
+    Permission,
+}
+
+impl std::str::FromStr for Restriction {
+    type Err = String;
+
+    /// `PREFIX=plan` or `PREFIX=permission`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (prefix, refusal) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}`: expected PATH_PREFIX=plan|permission"))?;
+        let refusal = match refusal {
+            "plan" => Refusal::Plan,
+            "permission" => Refusal::Permission,
+            other => return Err(format!("`{other}`: expected plan or permission")),
+        };
+        if !prefix.starts_with('/') {
+            return Err(format!("`{prefix}`: a path prefix starts with /"));
+        }
+        Ok(Restriction {
+            path_prefix: prefix.to_owned(),
+            refusal,
+        })
+    }
 }
 
 /// Ways the simulator can be kinder than Intercom, for tests that show what
@@ -185,6 +230,7 @@ impl fmt::Debug for SimConfig {
             .field("latency", &self.latency)
             .field("oauth_client_id", &self.oauth_client_id)
             .field("oauth_client_secret", &"<redacted>")
+            .field("restricted", &self.restricted)
             .finish()
     }
 }

@@ -115,6 +115,10 @@ struct Args {
     /// OAuth client secret that `POST /auth/eagle/token` checks.
     #[arg(long, default_value_t = SimConfig::default().oauth_client_secret, hide_default_value = true)]
     oauth_client_secret: String,
+    /// Refuse the token an endpoint (repeatable): PATH_PREFIX=plan answers
+    /// 403 `api_plan_restricted`, PATH_PREFIX=permission 401 `token_unauthorized`.
+    #[arg(long = "restrict", value_name = "PATH_PREFIX=plan|permission")]
+    restricted: Vec<intercom_sim::Restriction>,
 }
 
 const FAULT_HELP: &str = "\
@@ -204,6 +208,7 @@ fn main() -> ExitCode {
         latency: args.latency_ms.map(Duration::from_millis),
         oauth_client_id: args.oauth_client_id,
         oauth_client_secret: args.oauth_client_secret,
+        restricted: args.restricted,
     };
     match run(config, args.faults, args.mutate_every_secs) {
         Ok(()) => ExitCode::SUCCESS,

@@ -159,6 +159,7 @@ pub(crate) struct AppState {
     pub(crate) scroll_end: crate::ScrollEnd,
     pub(crate) scroll_error_keeps_slot: bool,
     pub(crate) lenient: crate::Lenient,
+    pub(crate) restricted: Arc<[crate::Restriction]>,
 }
 
 impl AppState {
@@ -181,7 +182,28 @@ impl AppState {
             scroll_end: config.scroll_end,
             scroll_error_keeps_slot: config.scroll_error_keeps_slot,
             lenient: config.lenient,
+            restricted: config.restricted.clone().into(),
         }
+    }
+
+    /// The refusal of `path` to this token, if it may not read it.
+    pub(crate) fn refusal(&self, path: &str) -> Option<ApiError> {
+        let restriction = self
+            .restricted
+            .iter()
+            .find(|r| path.starts_with(&r.path_prefix))?;
+        Some(match restriction.refusal {
+            crate::Refusal::Plan => ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "api_plan_restricted",
+                "Active subscription needed.",
+            ),
+            crate::Refusal::Permission => ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "token_unauthorized",
+                "Not authorized to access resource",
+            ),
+        })
     }
 
     /// UNIX seconds by the server's own, possibly skewed, clock.

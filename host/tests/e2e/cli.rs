@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::component_path;
+use crate::support::{ALL_STREAMS, component_path};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -60,7 +60,7 @@ fn discover_prints_a_singer_catalog() {
     assert!(output.status.success(), "{}", stderr(&output));
     let catalog: Value = serde_json::from_str(&stdout(&output)).unwrap();
     let streams = catalog["streams"].as_array().unwrap();
-    assert_eq!(streams.len(), 11);
+    assert_eq!(streams.len(), ALL_STREAMS.len());
     for stream in streams {
         assert!(stream["schema"]["properties"].is_object());
         assert!(stream["key_properties"].is_array());

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
-use crate::support::{component_path, key, root};
+use crate::support::{ALL_STREAMS, component_path, key, root};
 
 /// The venv named `name` holding `requirements`; created and filled on first
 /// use. A marker naming the requirements makes later runs skip pip.
@@ -134,7 +134,7 @@ fn every_stream_loads_into_target_csv() {
         last_lines(&log(&target_log), 40)
     );
     assert!(tap.success(), "{}", log(&tap_log));
-    assert_eq!(emitted.len(), 11, "{emitted:?}");
+    assert_eq!(emitted.len(), ALL_STREAMS.len(), "{emitted:?}");
 
     assert_eq!(csv_rows(&venv, &out), emitted);
 }
@@ -202,7 +202,7 @@ fn full_sync(dir: &Path) -> (PathBuf, BTreeMap<String, usize>) {
                 .or_default() += 1;
         }
     }
-    assert_eq!(emitted.len(), 11, "{emitted:?}");
+    assert_eq!(emitted.len(), ALL_STREAMS.len(), "{emitted:?}");
     (out, emitted)
 }
 

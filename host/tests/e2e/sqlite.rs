@@ -11,12 +11,14 @@ use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-const FULL_TABLE: [&str; 5] = [
+const FULL_TABLE: [&str; 7] = [
     "admins",
     "company_attributes",
     "contact_attributes",
     "tags",
     "teams",
+    "ticket_states",
+    "ticket_types",
 ];
 
 struct Fixture {

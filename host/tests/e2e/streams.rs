@@ -1,4 +1,4 @@
-//! All eleven streams against the simulator: complete full syncs, and
+//! Every stream against the simulator: complete full syncs, and
 //! incremental syncs that pick up every change and little else.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -225,6 +225,8 @@ pub fn expected_raw(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
     match stream {
         "admins" => data.admins.clone(),
         "teams" => data.teams.clone(),
+        "ticket_types" => data.ticket_types.clone(),
+        "ticket_states" => data.ticket_states.clone(),
         "tags" => data.tags.clone(),
         "segments" => data.segments.clone(),
         "companies" => data.companies.clone(),
@@ -308,7 +310,7 @@ pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
         .collect()
 }
 
-pub const ALL_STREAMS: [&str; 11] = [
+pub const ALL_STREAMS: [&str; 13] = [
     "admins",
     "companies",
     "company_attributes",
@@ -320,6 +322,8 @@ pub const ALL_STREAMS: [&str; 11] = [
     "segments",
     "tags",
     "teams",
+    "ticket_states",
+    "ticket_types",
 ];
 
 /// A record's primary key as text: `_sdc_record_hash`, else `id`.

@@ -14,6 +14,7 @@ pub(crate) mod oauth;
 pub(crate) mod segments;
 pub(crate) mod tags;
 pub(crate) mod teams;
+pub(crate) mod tickets;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -26,4 +27,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(companies::routes())
         .merge(contacts::routes())
         .merge(conversations::routes())
+        .merge(tickets::routes())
 }

@@ -26,6 +26,8 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/contacts/{contact_id}/notes"),
     ("post", "/conversations/search"),
     ("get", "/conversations/{conversation_id}"),
+    ("get", "/ticket_types"),
+    ("get", "/ticket_states"),
 ];
 
 /// Concrete requests for a spec path: ids of records with many relations (so
