@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::component_path;
+use crate::support::{cli_running, component_path};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -33,12 +33,8 @@ impl Fixture {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+        cli_running(&component_path(), self.dir.path().join("cache").as_path())
             .args(args)
-            .arg("--component")
-            .arg(component_path())
-            .arg("--cache-dir")
-            .arg(self.path("cache"))
             .output()
             .unwrap()
     }

@@ -34,7 +34,7 @@ struct Auth {
 
 impl Auth {
     fn start(sim: &Simulator, config: &Path, secret: &str, extra: &[String]) -> Auth {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+        let mut child = cli()
             .args(["--config", config.to_str().unwrap(), "auth"])
             .args([
                 "--client-id",
@@ -161,11 +161,8 @@ fn auth_stores_a_working_token_owner_only_and_keeps_the_other_fields() {
         "temp file left"
     );
 
-    let check = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
-        .args(["--config", config.to_str().unwrap(), "check", "--component"])
-        .arg(component_path())
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
+    let check = cli()
+        .args(["--config", config.to_str().unwrap(), "check"])
         .output()
         .unwrap();
     let check_out = String::from_utf8_lossy(&check.stdout);

@@ -45,14 +45,10 @@ impl Fixture {
 
     fn command(&self, args: &[&str]) -> Command {
         let component = component_path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
+        let mut command = cli_running(&component, component_cache());
         command
             .arg("--config")
             .arg(self.path("config.json"))
-            .arg("--component")
-            .arg(component)
-            .arg("--cache-dir")
-            .arg(self.path("cache"))
             .args(args);
         command
     }
