@@ -13,6 +13,7 @@ use crate::progress::Progress;
 use crate::runtime::{Connector, Outcome, Runtime};
 use crate::singer::SingerSink;
 use crate::sqlite::SqliteSink;
+use crate::types::Sink;
 
 /// A sink for calls whose only output is logs.
 fn logs_only() -> SingerSink<std::io::Sink> {
@@ -182,30 +183,11 @@ impl Read<'_> {
             catalog: self.catalog_path,
             state: state_path.map(|p| (Document::State, p)),
         };
-        let progress = Progress::default();
         // Stdout is line-buffered: without a large buffer of our own, records
         // would reach the pipe a few at a time, a write call each time.
         let stdout = BufWriter::with_capacity(1 << 20, std::io::stdout());
-        let result = self
-            .connector
-            .read(
-                self.config,
-                self.catalog,
-                state.as_deref(),
-                self.policy,
-                progress.track(SingerSink::new(stdout)),
-            )
-            .map(|(sink, outcome)| {
-                // Flushes stdout and ends the live display before the summary.
-                drop(sink.into_inner());
-                outcome
-            });
-        let succeeded = matches!(result, Ok(Ok(())));
-        progress.summary(
-            self.json_logs,
-            if succeeded { "finished" } else { "failed" },
-        );
-        result?.map_err(|e| documents.connector_error(e))
+        // Dropping the sink flushes stdout before the summary.
+        self.run(state.as_deref(), SingerSink::new(stdout), &documents, drop)
     }
 
     /// A `sync` into SQLite: resumes from the database's committed state;
@@ -222,20 +204,40 @@ impl Read<'_> {
             catalog: self.catalog_path,
             state: Some((Document::Database, database)),
         };
+        self.run(
+            state.as_deref(),
+            sink,
+            &documents,
+            |sink| Ok(sink.finish()?),
+        )
+    }
+
+    /// The read from `state` into `sink` with its progress shown; `finish`
+    /// gets the sink after a successful read. The summary follows whatever
+    /// `finish` wrote.
+    fn run<S: Sink>(
+        self,
+        state: Option<&str>,
+        sink: S,
+        documents: &Documents,
+        finish: impl FnOnce(S) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let progress = Progress::default();
         let result = self
             .connector
             .read(
                 self.config,
                 self.catalog,
-                state.as_deref(),
+                state,
                 self.policy,
                 progress.track(sink),
             )
             .map_err(Error::from)
             .and_then(|(sink, outcome)| {
+                // Ends the live display, and on failure drops the sink.
+                let sink = sink.into_inner();
                 outcome.map_err(|e| documents.connector_error(e))?;
-                Ok(sink.into_inner().finish()?)
+                finish(sink)
             });
         let outcome = if result.is_ok() { "finished" } else { "failed" };
         progress.summary(self.json_logs, outcome);

@@ -154,17 +154,23 @@ print(json.dumps(rows))";
 
 /// What `script`, run by the venv's Python with `arg`, prints as JSON.
 fn python(venv: &Path, script: &str, arg: &Path) -> Value {
-    let output = Command::new(venv.join("bin/python"))
-        .args(["-c", script])
-        .arg(arg)
-        .output()
-        .unwrap();
+    let output = succeeded(
+        Command::new(venv.join("bin/python"))
+            .args(["-c", script])
+            .arg(arg),
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The output of `command`, which must exit 0 (else its stderr fails the test).
+fn succeeded(command: &mut Command) -> std::process::Output {
+    let output = command.output().unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    output
 }
 
 fn last_lines(text: &str, n: usize) -> String {
@@ -180,16 +186,11 @@ fn full_sync(dir: &Path) -> (PathBuf, BTreeMap<String, usize>) {
     let config_doc = json!({"access_token": "sim-token", "base_url": sim.base_url()});
     std::fs::write(&config, config_doc.to_string()).unwrap();
     let out = dir.join("sync.jsonl");
-    let output = cli()
-        .arg("--config")
-        .arg(&config)
-        .stdout(std::fs::File::create(&out).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    succeeded(
+        cli()
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::fs::File::create(&out).unwrap()),
     );
     let mut emitted: BTreeMap<String, usize> = BTreeMap::new();
     for message in messages(&out) {
