@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{cli_running, component_path};
+use crate::support::{cli, cli_running, component_path};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -33,10 +33,7 @@ impl Fixture {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        cli_running(&component_path(), self.dir.path().join("cache").as_path())
-            .args(args)
-            .output()
-            .unwrap()
+        cli().args(args).output().unwrap()
     }
 }
 
@@ -71,7 +68,11 @@ fn a_tap_run_prints_schema_record_and_state_messages() {
     let f = Fixture::new();
     let catalog = json!({"streams": [{"tap_stream_id": "admins"}, {"tap_stream_id": "tags"}]});
     let catalog = f.write("catalog.json", &catalog.to_string());
-    let output = f.run(&["--config", &f.path("config.json"), "--catalog", &catalog]);
+    // A cache of its own, to see the compiled component stored in it.
+    let output = cli_running(&component_path(), f.dir.path().join("cache").as_path())
+        .args(["--config", &f.path("config.json"), "--catalog", &catalog])
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let messages: Vec<Value> = stdout(&output)
         .lines()
