@@ -49,7 +49,7 @@ pub struct Common {
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
-    /// The connector component to run (default: the release build beside this binary).
+    /// The connector component to run (default: the one built into this binary).
     #[arg(
         long,
         value_name = "WASM",

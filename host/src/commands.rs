@@ -20,39 +20,23 @@ fn logs_only() -> SingerSink<std::io::Sink> {
     SingerSink::new(std::io::sink())
 }
 
-/// Loads `component` (default: the one beside this binary), compiled
-/// through `cache` when given.
+/// Loads `component`, else the `embedded` one, compiled through `cache`
+/// when given.
 pub fn load_component(
     component: Option<&Path>,
+    embedded: &[u8],
     cache: Option<PathBuf>,
     limits: Limits,
 ) -> Result<Connector, Error> {
-    let path = match component {
-        Some(path) => path.to_owned(),
-        None => default_component().ok_or_else(|| Error::Input {
-            document: Document::Component,
-            message: "no component found beside this binary; build it (scripts/build) or pass --component".into(),
-        })?,
-    };
     let runtime = Runtime::new(limits, cache)?;
-    runtime.load(&path).map_err(|e| Error::Input {
+    let loaded = match component {
+        Some(path) => runtime.load(path),
+        None => runtime.load_bytes(embedded, "the embedded component"),
+    };
+    loaded.map_err(|e| Error::Input {
         document: Document::Component,
         message: format!("{e:#}"),
     })
-}
-
-/// The component installed beside the binary, or the workspace's release
-/// build when the binary runs from `target/<profile>/`.
-fn default_component() -> Option<PathBuf> {
-    const FILE: &str = "intercom_connector.wasm";
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    [
-        dir.join(FILE),
-        dir.join("../wasm32-wasip2/release").join(FILE),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
 }
 
 /// The user's cache directory for compiled components.
@@ -282,7 +266,7 @@ mod tests {
             "{} is missing: run scripts/build",
             component.display()
         );
-        let connector = load_component(Some(&component), None, Limits::default()).unwrap();
+        let connector = load_component(Some(&component), &[], None, Limits::default()).unwrap();
         let origin = |config: &str| api_origin(&connector, config, Path::new("c.json"));
         for (region, host) in [
             ("", "https://api.intercom.io"),

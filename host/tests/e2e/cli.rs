@@ -231,3 +231,35 @@ fn about_lists_capabilities_and_settings_as_singer_sdk_taps_do() {
     let output = f.run(&["--format", "json"]);
     assert_eq!(output.status.code(), Some(2), "--format needs --about");
 }
+
+/// An installed binary needs no `.wasm` beside it: the component is built
+/// in, compiled on the first run (which says so) and loaded from the cache
+/// on later ones.
+#[test]
+fn a_copied_binary_with_no_component_beside_it_syncs() {
+    let f = Fixture::new();
+    let bin = f.dir.path().join("intercom-connector");
+    std::fs::copy(env!("CARGO_BIN_EXE_intercom-connector"), &bin).unwrap();
+    let database = f.path("copy.db");
+    let sync = || {
+        Command::new(&bin)
+            .args(["--config", &f.path("config.json"), "--cache-dir"])
+            .arg(f.path("cache"))
+            .args(["sync", "--database", &database])
+            .env_remove("INTERCOM_CONNECTOR_COMPONENT")
+            .output()
+            .unwrap()
+    };
+    let compiling = "compiling the component for this machine, once";
+    let first = sync();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains(compiling), "{}", stderr(&first));
+    let admins: usize = rusqlite::Connection::open(&database)
+        .unwrap()
+        .query_row("SELECT count(*) FROM admins", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(admins, f.sim.dataset().admins.len());
+    let second = sync();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(!stderr(&second).contains(compiling), "{}", stderr(&second));
+}
