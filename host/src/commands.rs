@@ -170,8 +170,16 @@ impl Read<'_> {
         // Stdout is line-buffered: without a large buffer of our own, records
         // would reach the pipe a few at a time, a write call each time.
         let stdout = BufWriter::with_capacity(1 << 20, std::io::stdout());
-        // Dropping the sink flushes stdout before the summary.
-        self.run(state.as_deref(), SingerSink::new(stdout), &documents, drop)
+        self.run(
+            state.as_deref(),
+            SingerSink::new(stdout),
+            &documents,
+            |sink| {
+                // Flushes stdout before the summary.
+                drop(sink);
+                Ok(())
+            },
+        )
     }
 
     /// A `sync` into SQLite: resumes from the database's committed state;

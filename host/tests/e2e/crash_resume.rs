@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::support::{component_path, dataset_keys, key};
+use crate::support::{cli, dataset_keys, key};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 

@@ -6,9 +6,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
-use crate::support::component_path;
+use crate::support::cli;
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 use url::Url;

@@ -6,11 +6,11 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::support::{built, component_path};
+use crate::support::{built, cli_running, component_path};
 use intercom_host::{CallTime, Connector, Limits, LogLevel, NetworkPolicy, Runtime, Sink};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
-use crate::support::{component_path, key, root};
+use crate::support::{cli, key, root};
 
 /// The venv named `name` holding its requirements from `singer-targets.txt`
 /// (which `scripts/singer-targets` installs ahead); created and filled on

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ALL_STREAMS, component_path, dataset_keys};
+use crate::support::{ALL_STREAMS, cli_running, component_cache, component_path, dataset_keys};
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};

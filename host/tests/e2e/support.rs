@@ -65,9 +65,10 @@ pub fn connector() -> &'static Connector {
     static CONNECTOR: OnceLock<Connector> = OnceLock::new();
     CONNECTOR.get_or_init(|| {
         // Emptied first: artifacts of older builds would pile up.
-        match std::fs::remove_dir_all(COMPONENT_CACHE) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{e}"),
-            _ => {}
+        if let Err(e) = std::fs::remove_dir_all(COMPONENT_CACHE)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            panic!("cannot empty {COMPONENT_CACHE}: {e}");
         }
         let runtime =
             Runtime::new(Limits::default(), Some(COMPONENT_CACHE.into())).expect("engine");
