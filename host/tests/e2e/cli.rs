@@ -243,9 +243,12 @@ fn a_copied_binary_with_no_component_beside_it_syncs() {
     let database = f.path("copy.db");
     let sync = || {
         Command::new(&bin)
-            .args(["--config", &f.path("config.json"), "--cache-dir"])
+            .arg("--config")
+            .arg(f.path("config.json"))
+            .arg("--cache-dir")
             .arg(f.path("cache"))
-            .args(["sync", "--database", &database])
+            .args(["sync", "--database"])
+            .arg(&database)
             .env_remove("INTERCOM_CONNECTOR_COMPONENT")
             .output()
             .unwrap()
@@ -254,11 +257,11 @@ fn a_copied_binary_with_no_component_beside_it_syncs() {
     let first = sync();
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(stderr(&first).contains(compiling), "{}", stderr(&first));
-    let admins: usize = rusqlite::Connection::open(&database)
+    let admins: i64 = rusqlite::Connection::open(&database)
         .unwrap()
         .query_row("SELECT count(*) FROM admins", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(admins, f.sim.dataset().admins.len());
+    assert_eq!(admins as usize, f.sim.dataset().admins.len());
     let second = sync();
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(!stderr(&second).contains(compiling), "{}", stderr(&second));

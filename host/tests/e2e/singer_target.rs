@@ -69,7 +69,7 @@ fn venv(name: &str) -> PathBuf {
                 "--quiet",
                 "--disable-pip-version-check",
             ],
-            &requirements,
+            requirements.as_slice(),
         ]
         .concat(),
         &format!("pip install {requirement}"),
