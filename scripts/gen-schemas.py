@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Derives the connector's stream schemas (src/schemas/*.json) from Intercom's
-official OpenAPI description in ../shared. Run with --check to verify the
-committed files are current. The stream facts (OpenAPI schema, keys, parent
+official OpenAPI description: $INTERCOM_OPENAPI, else
+../shared/intercom/api.intercom.io-2.16.yaml beside the checkout. Run with
+--check to verify the committed files are current; without the description
+the check is skipped with a notice (a failure under CI=true). The stream facts (OpenAPI schema, keys, parent
 fields, dropped fields, the record hash) come from src/streams.rs, printed by
 examples/stream_facts.rs.
 
@@ -28,7 +30,8 @@ schemas (strict validators check `format`; flattening targets need `type`):
 import json, os, re, subprocess, sys, yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEC = os.path.join(ROOT, "..", "shared", "intercom", "api.intercom.io-2.16.yaml")
+SPEC = os.environ.get("INTERCOM_OPENAPI") or os.path.join(
+    ROOT, "..", "shared", "intercom", "api.intercom.io-2.16.yaml")
 OUT = os.path.join(ROOT, "src", "schemas")
 
 FACTS = ["cargo", "run", "-q", "--example", "stream_facts"]
@@ -136,6 +139,12 @@ def build(spec, facts):
 
 
 def main():
+    if "--check" in sys.argv and not os.path.exists(SPEC):
+        why = f"no OpenAPI description at {SPEC} (set INTERCOM_OPENAPI)"
+        if os.environ.get("CI") == "true":
+            sys.exit(f"error: gen-schemas.py --check: {why}")
+        print(f"gen-schemas.py --check: skipped (the schemas-match-OpenAPI check): {why}")
+        return
     with open(SPEC) as f:
         spec = yaml.safe_load(f)
     stale = []

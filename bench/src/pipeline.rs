@@ -25,22 +25,9 @@ const CATALOG: &str = r#"{"streams":[{"tap_stream_id":"contacts"}]}"#;
 pub struct NullSink;
 
 impl Sink for NullSink {
-    fn schema(
-        &mut self,
-        _: &str,
-        _: &RawValue,
-        _: &[String],
-        _: &[String],
-    ) -> wasmtime::Result<()> {
-        Ok(())
-    }
     fn records(&mut self, _: &str, _: &[Box<RawValue>]) -> wasmtime::Result<()> {
         Ok(())
     }
-    fn checkpoint(&mut self, _: &RawValue) -> wasmtime::Result<()> {
-        Ok(())
-    }
-    fn log(&mut self, _: LogLevel, _: &str) {}
 }
 
 /// Search pages of real simulator contacts, each with a fresh cursor.

@@ -31,6 +31,10 @@ impl ArtifactCache {
         }
     }
 
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The key of `component` compiled by `engine`: its content hash and
     /// the engine's compatibility hash (version, configuration, target).
     pub(crate) fn key(engine: &Engine, component: &[u8]) -> String {

@@ -51,7 +51,7 @@ pub struct Common {
     #[arg(long, value_name = "FILE|ENV", global = true)]
     pub config: Vec<PathBuf>,
 
-    /// The connector component to run (default: the release build beside this binary).
+    /// The connector component to run (default: the one built into this binary).
     #[arg(
         long,
         value_name = "WASM",

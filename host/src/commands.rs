@@ -19,45 +19,30 @@ use crate::secrets::{self, Config, SecretField};
 use crate::singer::SingerSink;
 use crate::sqlite::SqliteSink;
 use crate::state_migration::{self, Origin};
+use crate::types::Sink;
 
 /// A sink for calls whose only output is logs.
 fn logs_only() -> SingerSink<std::io::Sink> {
     SingerSink::new(std::io::sink())
 }
 
-/// Loads `component` (default: the one beside this binary), compiled
-/// through `cache` when given.
+/// Loads `component`, else the `embedded` one, compiled through `cache`
+/// when given.
 pub fn load_component(
     component: Option<&Path>,
+    embedded: &[u8],
     cache: Option<PathBuf>,
     limits: Limits,
 ) -> Result<Connector, Error> {
-    let path = match component {
-        Some(path) => path.to_owned(),
-        None => default_component().ok_or_else(|| Error::Input {
-            document: Document::Component,
-            message: "no component found beside this binary; build it (scripts/build) or pass --component".into(),
-        })?,
-    };
     let runtime = Runtime::new(limits, cache)?;
-    runtime.load(&path).map_err(|e| Error::Input {
+    let loaded = match component {
+        Some(path) => runtime.load(path),
+        None => runtime.load_bytes(embedded, "the embedded component"),
+    };
+    loaded.map_err(|e| Error::Input {
         document: Document::Component,
         message: format!("{e:#}"),
     })
-}
-
-/// The component installed beside the binary, or the workspace's release
-/// build when the binary runs from `target/<profile>/`.
-fn default_component() -> Option<PathBuf> {
-    const FILE: &str = "intercom_connector.wasm";
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    [
-        dir.join(FILE),
-        dir.join("../wasm32-wasip2/release").join(FILE),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
 }
 
 /// The user's cache directory for compiled components.
@@ -325,30 +310,19 @@ impl Read<'_> {
             catalog: self.catalog_path,
             state: state_path.map(|p| (Document::State, p)),
         };
-        let progress = Progress::default();
         // Stdout is line-buffered: without a large buffer of our own, records
         // would reach the pipe a few at a time, a write call each time.
         let stdout = BufWriter::with_capacity(1 << 20, std::io::stdout());
-        let result = self
-            .connector
-            .read(
-                self.config,
-                self.catalog,
-                state.as_deref(),
-                self.policy,
-                progress.track(SingerSink::new(stdout)),
-            )
-            .map(|(sink, outcome)| {
-                // Flushes stdout and ends the live display before the summary.
-                drop(sink.into_inner());
-                outcome
-            });
-        let succeeded = matches!(result, Ok(Ok(())));
-        progress.summary(
-            self.json_logs,
-            if succeeded { "finished" } else { "failed" },
-        );
-        result?.map_err(|e| documents.connector_error(e))
+        self.run(
+            state.as_deref(),
+            SingerSink::new(stdout),
+            &documents,
+            |sink| {
+                // Flushes stdout before the summary.
+                drop(sink);
+                Ok(())
+            },
+        )
     }
 
     /// A `sync` into SQLite: resumes from the database's committed state
@@ -375,20 +349,40 @@ impl Read<'_> {
             catalog: self.catalog_path,
             state: Some((Document::Database, database)),
         };
+        self.run(
+            state.as_deref(),
+            sink,
+            &documents,
+            |sink| Ok(sink.finish()?),
+        )
+    }
+
+    /// The read from `state` into `sink` with its progress shown; `finish`
+    /// gets the sink after a successful read. The summary follows whatever
+    /// `finish` wrote.
+    fn run<S: Sink>(
+        self,
+        state: Option<&str>,
+        sink: S,
+        documents: &Documents,
+        finish: impl FnOnce(S) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let progress = Progress::default();
         let result = self
             .connector
             .read(
                 self.config,
                 self.catalog,
-                state.as_deref(),
+                state,
                 self.policy,
                 progress.track(sink),
             )
             .map_err(Error::from)
             .and_then(|(sink, outcome)| {
+                // Ends the live display, and on failure drops the sink.
+                let sink = sink.into_inner();
                 outcome.map_err(|e| documents.connector_error(e))?;
-                Ok(sink.into_inner().finish()?)
+                finish(sink)
             });
         let outcome = if result.is_ok() { "finished" } else { "failed" };
         progress.summary(self.json_logs, outcome);
@@ -433,7 +427,7 @@ mod tests {
             "{} is missing: run scripts/build",
             component.display()
         );
-        let connector = load_component(Some(&component), None, Limits::default()).unwrap();
+        let connector = load_component(Some(&component), &[], None, Limits::default()).unwrap();
         let origin = |config: &str| api_origin(&connector, config, Path::new("c.json"));
         for (region, host) in [
             ("", "https://api.intercom.io"),
@@ -455,7 +449,7 @@ mod tests {
         // The component reads the same config the same way.
         let component = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
-        let connector = load_component(Some(&component), None, Limits::default()).unwrap();
+        let connector = load_component(Some(&component), &[], None, Limits::default()).unwrap();
         for config in [
             serde_json::json!({"access_token": "t"}),
             serde_json::json!({"access_token": "t", "region": "EU"}),

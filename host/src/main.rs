@@ -89,6 +89,9 @@ fn config_sources(cli: &Cli) -> Vec<config::Source> {
     paths.map(|p| config::Source::parse(p)).collect()
 }
 
+/// The release component `scripts/build` made, embedded by `build.rs`.
+const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("INTERCOM_EMBEDDED_COMPONENT"));
+
 fn load_component(cli: &Cli) -> Result<Connector, Error> {
     let cache = if cli.common.no_cache {
         None
@@ -98,7 +101,12 @@ fn load_component(cli: &Cli) -> Result<Connector, Error> {
             .clone()
             .or_else(commands::default_cache_dir)
     };
-    commands::load_component(cli.common.component.as_deref(), cache, cli.common.limits())
+    commands::load_component(
+        cli.common.component.as_deref(),
+        EMBEDDED_COMPONENT,
+        cache,
+        cli.common.limits(),
+    )
 }
 
 /// `auth`: the authorize URL goes to stdout (alone, for scripts); guidance

@@ -57,9 +57,14 @@ impl Runtime {
     pub fn load(&self, path: &Path) -> Result<Connector> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read component {}", path.display()))?;
+        self.load_bytes(&bytes, &format!("component {}", path.display()))
+    }
+
+    /// Loads the component in `bytes`; `name` says which in errors.
+    pub fn load_bytes(&self, bytes: &[u8], name: &str) -> Result<Connector> {
         let component = self
-            .compile_cached(&bytes)
-            .with_context(|| format!("cannot load component {}", path.display()))?;
+            .compile_cached(bytes)
+            .with_context(|| format!("cannot load {name}"))?;
         Ok(Connector {
             engine: self.engine.clone(),
             component,
@@ -75,6 +80,10 @@ impl Runtime {
         if let Some(component) = cache.load(&self.engine, &key) {
             return Ok(component);
         }
+        tracing::info!(
+            "compiling the component for this machine, once: later runs load it from {}",
+            cache.dir().display()
+        );
         let component = Component::new(&self.engine, bytes)?;
         cache.store(&key, &component.serialize()?);
         Ok(component)

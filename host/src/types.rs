@@ -12,21 +12,27 @@ use crate::bindings::connector::source::clock::WaitReason;
 /// Where a run's output goes. `checkpoint` is a commit point: a sink must make
 /// every record it received before it durable no later than the state.
 pub trait Sink: Send + 'static {
+    /// Sinks that only count or drop output need not keep schemas,
+    /// checkpoints or logs: each is ignored unless a sink says otherwise.
     fn schema(
         &mut self,
-        stream: &str,
-        schema: &RawValue,
-        key_properties: &[String],
-        bookmark_properties: &[String],
-    ) -> Result<()>;
+        _stream: &str,
+        _schema: &RawValue,
+        _key_properties: &[String],
+        _bookmark_properties: &[String],
+    ) -> Result<()> {
+        Ok(())
+    }
     fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()>;
     /// No more records of `stream` this run; with `whole_table`, what came
     /// since its schema is all the stream holds. Part of the next commit.
     fn stream_complete(&mut self, _stream: &str, _whole_table: bool) -> Result<()> {
         Ok(())
     }
-    fn checkpoint(&mut self, state: &RawValue) -> Result<()>;
-    fn log(&mut self, level: LogLevel, message: &str);
+    fn checkpoint(&mut self, _state: &RawValue) -> Result<()> {
+        Ok(())
+    }
+    fn log(&mut self, _level: LogLevel, _message: &str) {}
     /// The guest is about to wait; sinks that show progress may say so.
     fn wait(&mut self, _reason: WaitReason, _duration: Duration) {}
     /// The guest sent this many HTTP requests (one call, or one batch).

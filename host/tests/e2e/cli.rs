@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{ALL_STREAMS, component_path};
+use crate::support::{ALL_STREAMS, cli, cli_running, component_path};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -34,14 +34,7 @@ impl Fixture {
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
-            .args(args)
-            .arg("--component")
-            .arg(component_path())
-            .arg("--cache-dir")
-            .arg(self.path("cache"))
-            .output()
-            .unwrap()
+        cli().args(args).output().unwrap()
     }
 }
 
@@ -76,7 +69,11 @@ fn a_tap_run_prints_schema_record_and_state_messages() {
     let f = Fixture::new();
     let catalog = json!({"streams": [{"tap_stream_id": "admins"}, {"tap_stream_id": "tags"}]});
     let catalog = f.write("catalog.json", &catalog.to_string());
-    let output = f.run(&["--config", &f.path("config.json"), "--catalog", &catalog]);
+    // A cache of its own, to see the compiled component stored in it.
+    let output = cli_running(&component_path(), f.dir.path().join("cache").as_path())
+        .args(["--config", &f.path("config.json"), "--catalog", &catalog])
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let messages: Vec<Value> = stdout(&output)
         .lines()
@@ -324,4 +321,39 @@ fn a_base_url_with_user_info_is_a_config_error() {
         assert!(!stderr(&output).contains("hunter2"));
     }
     assert_eq!(f.sim.stats().requests, 0);
+}
+
+/// An installed binary needs no `.wasm` beside it: the component is built
+/// in, compiled on the first run (which says so) and loaded from the cache
+/// on later ones.
+#[test]
+fn a_copied_binary_with_no_component_beside_it_syncs() {
+    let f = Fixture::new();
+    let bin = f.dir.path().join("intercom-connector");
+    std::fs::copy(env!("CARGO_BIN_EXE_intercom-connector"), &bin).unwrap();
+    let database = f.path("copy.db");
+    let sync = || {
+        Command::new(&bin)
+            .arg("--config")
+            .arg(f.path("config.json"))
+            .arg("--cache-dir")
+            .arg(f.path("cache"))
+            .args(["sync", "--database"])
+            .arg(&database)
+            .env_remove("INTERCOM_CONNECTOR_COMPONENT")
+            .output()
+            .unwrap()
+    };
+    let compiling = "compiling the component for this machine, once";
+    let first = sync();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains(compiling), "{}", stderr(&first));
+    let admins: i64 = rusqlite::Connection::open(&database)
+        .unwrap()
+        .query_row("SELECT count(*) FROM admins", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(admins as usize, f.sim.dataset().admins.len());
+    let second = sync();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(!stderr(&second).contains(compiling), "{}", stderr(&second));
 }

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::support::{component_path, dataset_keys, key};
+use crate::support::{cli, dataset_keys, key};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -44,14 +44,10 @@ struct Run {
 }
 
 fn run(config: &Path, state: Option<&Value>, kill: Option<(&str, usize)>, dir: &Path) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
+    let mut command = cli();
     command
         .arg("--config")
         .arg(config)
-        .arg("--component")
-        .arg(component_path())
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if let Some(state) = state {

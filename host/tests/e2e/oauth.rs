@@ -6,9 +6,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
-use crate::support::component_path;
+use crate::support::cli;
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 use url::Url;
@@ -34,7 +34,7 @@ struct Auth {
 
 impl Auth {
     fn start(sim: &Simulator, config: &Path, secret: &str, extra: &[String]) -> Auth {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+        let mut child = cli()
             .args(["--config", config.to_str().unwrap(), "auth"])
             .args([
                 "--client-id",
@@ -161,11 +161,8 @@ fn auth_stores_a_working_token_owner_only_and_keeps_the_other_fields() {
         "temp file left"
     );
 
-    let check = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
-        .args(["--config", config.to_str().unwrap(), "check", "--component"])
-        .arg(component_path())
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
+    let check = cli()
+        .args(["--config", config.to_str().unwrap(), "check"])
         .output()
         .unwrap();
     let check_out = String::from_utf8_lossy(&check.stdout);

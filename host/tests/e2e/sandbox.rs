@@ -6,11 +6,11 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::support::{built, component_path};
+use crate::support::{built, cli_running, component_path};
 use intercom_host::{
     CallTime, Config, Connector, Limits, LogLevel, NetworkGrant, NetworkPolicy, Runtime, Sink,
     commands,
@@ -61,22 +61,8 @@ struct Collected {
 }
 
 impl Sink for Collected {
-    fn schema(
-        &mut self,
-        _: &str,
-        _: &RawValue,
-        _: &[String],
-        _: &[String],
-    ) -> wasmtime::Result<()> {
-        Ok(())
-    }
-
     fn records(&mut self, _: &str, records: &[Box<RawValue>]) -> wasmtime::Result<()> {
         self.records += records.len();
-        Ok(())
-    }
-
-    fn checkpoint(&mut self, _: &RawValue) -> wasmtime::Result<()> {
         Ok(())
     }
 
@@ -438,14 +424,10 @@ fn the_host_outlives_hostile_guests_and_still_syncs() {
 fn cli(args: &[&str], config: &Value, dir: &Path) -> Output {
     let path = dir.join("config.json");
     std::fs::write(&path, config.to_string()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+    let mut child = cli_running(&hostile_wasm(), &dir.join("cache"))
         .args(args)
         .arg("--config")
         .arg(&path)
-        .arg("--component")
-        .arg(hostile_wasm())
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
         // The user's own trace directives for the HTTP client, which the
         // host caps.
         .env("RUST_LOG", "info,ureq=trace,ureq_proto=trace")

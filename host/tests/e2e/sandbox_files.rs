@@ -24,14 +24,10 @@ fn stderr(output: &Output) -> String {
 fn discover(dir: &Path, cache: &Path) -> Output {
     let config = dir.join("config.json");
     std::fs::write(&config, r#"{"access_token": "test-token"}"#).unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+    support::cli_running(&support::component_path(), cache)
         .arg("--config")
         .arg(config)
         .arg("--discover")
-        .arg("--component")
-        .arg(support::component_path())
-        .arg("--cache-dir")
-        .arg(cache)
         .output()
         .unwrap()
 }

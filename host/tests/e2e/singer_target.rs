@@ -18,12 +18,17 @@ use std::process::{Command, Stdio};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
-use crate::support::{ALL_STREAMS, component_path, key, root};
+use crate::support::{ALL_STREAMS, cli, key, root};
 
-/// The venv named `name` holding `requirements`; created and filled on first
-/// use. A marker naming the requirements makes later runs skip pip.
-fn venv(name: &str, requirements: &[&str]) -> PathBuf {
-    let requirement = requirements.join(" ");
+/// The venv named `name` holding its requirements from `singer-targets.txt`
+/// (which `scripts/singer-targets` installs ahead); created and filled on
+/// first use. A marker naming the requirements makes later runs skip pip.
+fn venv(name: &str) -> PathBuf {
+    let requirement = include_str!("singer-targets.txt")
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("singer-targets.txt has no line for {name}"));
+    let requirements: Vec<&str> = requirement.split(' ').collect();
     let dir = root().join("target/singer-targets").join(name);
     let marker = dir.join("installed.txt");
     if std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == requirement) {
@@ -64,7 +69,7 @@ fn venv(name: &str, requirements: &[&str]) -> PathBuf {
                 "--quiet",
                 "--disable-pip-version-check",
             ],
-            requirements,
+            requirements.as_slice(),
         ]
         .concat(),
         &format!("pip install {requirement}"),
@@ -75,7 +80,7 @@ fn venv(name: &str, requirements: &[&str]) -> PathBuf {
 
 #[test]
 fn every_stream_loads_into_target_csv() {
-    let venv = venv("csv", &["meltanolabs-target-csv==0.5.0"]);
+    let venv = venv("csv");
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
@@ -90,13 +95,9 @@ fn every_stream_loads_into_target_csv() {
     // Logs go to files: an unread stderr pipe would fill and stall the pipeline.
     let tap_log = dir.path().join("tap.log");
     let target_log = dir.path().join("target.log");
-    let mut tap = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
+    let mut tap = cli()
         .arg("--config")
         .arg(&config)
-        .arg("--component")
-        .arg(component_path())
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&tap_log).unwrap())
         .spawn()
@@ -153,17 +154,23 @@ print(json.dumps(rows))";
 
 /// What `script`, run by the venv's Python with `arg`, prints as JSON.
 fn python(venv: &Path, script: &str, arg: &Path) -> Value {
-    let output = Command::new(venv.join("bin/python"))
-        .args(["-c", script])
-        .arg(arg)
-        .output()
-        .unwrap();
+    let output = succeeded(
+        Command::new(venv.join("bin/python"))
+            .args(["-c", script])
+            .arg(arg),
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The output of `command`, which must exit 0 (else its stderr fails the test).
+fn succeeded(command: &mut Command) -> std::process::Output {
+    let output = command.output().unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    output
 }
 
 fn last_lines(text: &str, n: usize) -> String {
@@ -179,20 +186,11 @@ fn full_sync(dir: &Path) -> (PathBuf, BTreeMap<String, usize>) {
     let config_doc = json!({"access_token": "sim-token", "base_url": sim.base_url()});
     std::fs::write(&config, config_doc.to_string()).unwrap();
     let out = dir.join("sync.jsonl");
-    let output = Command::new(env!("CARGO_BIN_EXE_intercom-connector"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--component")
-        .arg(component_path())
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .stdout(std::fs::File::create(&out).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    succeeded(
+        cli()
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::fs::File::create(&out).unwrap()),
     );
     let mut emitted: BTreeMap<String, usize> = BTreeMap::new();
     for message in messages(&out) {
@@ -253,8 +251,7 @@ fn a_full_sync_loads_into_target_jsonl_and_target_duckdb() {
 
     let jsonl = dir.path().join("jsonl");
     let jsonl_config = json!({"destination_path": jsonl, "do_timestamp_file": false});
-    let requirements = ["target-jsonl==0.1.4"];
-    load("jsonl", &requirements, &jsonl_config, &sync, dir.path());
+    load("jsonl", &jsonl_config, &sync, dir.path());
     let lines = |stream: &str| {
         let path = jsonl.join(format!("{stream}.jsonl"));
         std::fs::read_to_string(&path)
@@ -269,10 +266,7 @@ fn a_full_sync_loads_into_target_jsonl_and_target_duckdb() {
     // (target-sqlite, the older flattener, no longer runs on Python 3.10+).
     let database = dir.path().join("loaded.duckdb");
     let duckdb_config = json!({"path": database, "default_target_schema": "intercom", "data_flattening_max_level": 10});
-    // duckdb 1.1 as the target expects: later versions take the first row of
-    // each batch it copies in for a CSV header and drop it.
-    let requirements = ["target-duckdb==0.8.0", "duckdb==1.1.3"];
-    let venv = load("duckdb", &requirements, &duckdb_config, &sync, dir.path());
+    let venv = load("duckdb", &duckdb_config, &sync, dir.path());
     const COUNT: &str = "import duckdb, json, sys
 db = duckdb.connect(sys.argv[1], read_only=True)
 tables = [t for (t,) in db.execute(\"SELECT table_name FROM information_schema.tables WHERE table_schema = 'intercom'\").fetchall()]
@@ -297,11 +291,10 @@ print(json.dumps({'rows': rows, 'columns': columns}))";
     );
 }
 
-/// Feeds the Singer messages in `sync` to the target installed from
-/// `requirements`, whose executable is `target-<name>`, checks it exits 0 and
-/// returns its venv.
-fn load(name: &str, requirements: &[&str], config: &Value, sync: &Path, dir: &Path) -> PathBuf {
-    let venv = venv(name, requirements);
+/// Feeds the Singer messages in `sync` to the target in venv `name`, whose
+/// executable is `target-<name>`, checks it exits 0 and returns its venv.
+fn load(name: &str, config: &Value, sync: &Path, dir: &Path) -> PathBuf {
+    let venv = venv(name);
     let config_path = dir.join(format!("target-{name}.json"));
     std::fs::write(&config_path, config.to_string()).unwrap();
     let log = dir.join(format!("target-{name}.log"));

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ALL_STREAMS, component_path, dataset_keys, realistic, wait_for_index};
+use crate::support::{
+    ALL_STREAMS, cli_running, component_cache, component_path, dataset_keys, realistic,
+    wait_for_index,
+};
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -47,14 +50,10 @@ impl Fixture {
 
     fn command(&self, args: &[&str]) -> Command {
         let component = component_path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
+        let mut command = cli_running(&component, component_cache());
         command
             .arg("--config")
             .arg(self.path("config.json"))
-            .arg("--component")
-            .arg(component)
-            .arg("--cache-dir")
-            .arg(self.path("cache"))
             .args(args);
         command
     }

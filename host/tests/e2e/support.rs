@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use intercom_host::{
@@ -60,11 +61,19 @@ fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
         .max()
 }
 
-/// One compiled component shared by every test of a binary.
+/// One compiled component shared by every test of a binary, stored in
+/// [`component_cache`] for the binaries the tests start.
 pub fn connector() -> &'static Connector {
     static CONNECTOR: OnceLock<Connector> = OnceLock::new();
     CONNECTOR.get_or_init(|| {
-        let runtime = Runtime::new(Limits::default(), None).expect("engine");
+        // Emptied first: artifacts of older builds would pile up.
+        if let Err(e) = std::fs::remove_dir_all(COMPONENT_CACHE)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            panic!("cannot empty {COMPONENT_CACHE}: {e}");
+        }
+        let runtime =
+            Runtime::new(Limits::default(), Some(COMPONENT_CACHE.into())).expect("engine");
         runtime.load(&component_path()).expect("load component")
     })
 }
@@ -84,6 +93,33 @@ pub fn realistic() -> SimConfig {
 /// Waits until searches see every change made so far.
 pub fn wait_for_index() {
     std::thread::sleep(INDEX_LAG * 2);
+}
+
+/// The compiled-component cache the tests' `intercom-connector` runs share,
+/// so the component is compiled once a test run, not once a test.
+pub fn component_cache() -> &'static Path {
+    connector();
+    Path::new(COMPONENT_CACHE)
+}
+
+const COMPONENT_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache");
+
+/// The `intercom-connector` binary running `component`, compiled through
+/// `cache`.
+pub fn cli_running(component: &Path, cache: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_intercom-connector"));
+    command
+        .arg("--component")
+        .arg(component)
+        .arg("--cache-dir")
+        .arg(cache);
+    command
+}
+
+/// The `intercom-connector` binary running the component under test through
+/// the shared [`component_cache`].
+pub fn cli() -> Command {
+    cli_running(&component_path(), component_cache())
 }
 
 pub fn start_sim(config: SimConfig) -> Simulator {

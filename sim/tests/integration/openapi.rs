@@ -22,18 +22,32 @@ pub struct Schema {
 }
 
 impl Spec {
-    /// Reads the spec from `../shared/intercom/` beside the workspace. A missing
-    /// file fails the test: conformance must not pass silently.
-    pub fn load() -> Spec {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/intercom/api.intercom.io-2.16.yaml");
-        let text = fs::read_to_string(&path).unwrap_or_else(|err| {
-            panic!(
-                "cannot read Intercom's OpenAPI spec at {} ({err}); the conformance tests \
-                 need the shared reference files in ../shared/intercom/ next to the workspace",
+    /// Reads the spec from `INTERCOM_OPENAPI`, else from `../shared/intercom/`
+    /// beside the workspace. When neither exists, `test` is skipped with a
+    /// notice (None), except under `CI=true`, where conformance must not pass
+    /// silently.
+    pub fn load(test: &str) -> Option<Spec> {
+        let path = std::env::var_os("INTERCOM_OPENAPI")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../shared/intercom/api.intercom.io-2.16.yaml")
+            });
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!(
+                    "skipped {test}: no Intercom OpenAPI description at {} ({err}); set INTERCOM_OPENAPI",
+                    path.display()
+                );
+                return None;
+            }
+            Err(err) => panic!(
+                "cannot read Intercom's OpenAPI description at {} ({err}); set INTERCOM_OPENAPI \
+                 or put the shared reference files in ../shared/intercom/ next to the workspace",
                 path.display()
-            )
-        });
+            ),
+        };
         let mut doc: Value = serde_yaml::from_str(&text)
             .unwrap_or_else(|err| panic!("{} is not valid YAML: {err}", path.display()));
         apply_errata(&mut doc);
@@ -46,7 +60,7 @@ impl Spec {
             .collect();
         let mut defs = defs;
         allow_documented_deviations(&mut defs);
-        Spec { doc, defs }
+        Some(Spec { doc, defs })
     }
 
     /// The schema of the JSON body the spec declares for `method path` answering `status`.

@@ -35,7 +35,9 @@ fn raw(sim: &Simulator, path: &str) -> String {
 
 #[test]
 fn sub_list_pages_conform_and_follow_the_specs_continuations() {
-    let spec = Spec::load();
+    let Some(spec) = Spec::load("sub_list_pages_conform_and_follow_the_specs_continuations") else {
+        return;
+    };
     let sim = start(small());
     let data = sim.dataset();
     for (contact, list, schema) in [
