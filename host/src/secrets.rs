@@ -296,7 +296,7 @@ mod tests {
             name: "access_token".into(),
             origins: vec![],
         };
-        let e = Config::seal(r#"{"access_token":7}"#, &[field.clone()]).unwrap_err();
+        let e = Config::seal(r#"{"access_token":7}"#, std::slice::from_ref(&field)).unwrap_err();
         assert!(e.contains("`access_token` is secret"), "{e}");
         let e = Config::seal("{", &[field]).unwrap_err();
         assert!(e.starts_with("not valid JSON"), "{e}");

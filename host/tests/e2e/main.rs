@@ -20,6 +20,6 @@ mod sandbox_files;
 mod singer_target;
 mod sqlite;
 mod streams;
-mod validation;
 mod upgrades;
+mod validation;
 mod versions;

@@ -20,8 +20,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ticket_states", get(states))
 }
 
-/// `(name, category, icon, custom attributes as (name, data_type))`.
-const TYPES: &[(&str, &str, &str, &[(&str, &str)])] = &[
+/// A ticket type's custom attributes as `(name, data_type)`.
+type Attributes = &'static [(&'static str, &'static str)];
+
+/// `(name, category, icon, custom attributes)`.
+const TYPES: &[(&str, &str, &str, Attributes)] = &[
     (
         "Bug Report",
         "Customer",
