@@ -163,7 +163,12 @@ async function load(componentPath, outRoot) {
  * (panic messages) go to the host's stderr, never into the Singer stream.
  */
 async function wasiImports() {
-  const { cli, io, random } = await import('@bytecodealliance/preview2-shim');
+  const shim = await import('@bytecodealliance/preview2-shim');
+  const { cli, clocks, io, random } = shim;
+  // Standard-library components import these too; they get no directories
+  // and a network that refuses every lookup and socket.
+  const filesystem = shim.filesystem.createFilesystem({ preopens: {} });
+  const sockets = shim.sockets.createSockets({ enableNetwork: false });
   const { InputStream } = io.streams;
   const { Pollable } = io.poll;
   class ReadyPollable extends Pollable {
@@ -210,6 +215,17 @@ async function wasiImports() {
     'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
     'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
     'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
+    'wasi:clocks/monotonic-clock': clocks.monotonicClock,
+    'wasi:clocks/wall-clock': clocks.wallClock,
+    'wasi:filesystem/preopens': filesystem.preopens,
+    'wasi:filesystem/types': filesystem.types,
+    'wasi:sockets/instance-network': sockets.instanceNetwork,
+    'wasi:sockets/network': sockets.network,
+    'wasi:sockets/ip-name-lookup': sockets.ipNameLookup,
+    'wasi:sockets/tcp': sockets.tcp,
+    'wasi:sockets/tcp-create-socket': sockets.tcpCreateSocket,
+    'wasi:sockets/udp': sockets.udp,
+    'wasi:sockets/udp-create-socket': sockets.udpCreateSocket,
     'wasi:io/error': io.error,
     'wasi:io/poll': io.poll,
     'wasi:io/streams': io.streams,
