@@ -50,7 +50,8 @@ fn run(cli: &Cli) -> Result<(), Error> {
         return Ok(());
     }
     let grant = commands::config_grant(config.sealed(), config_path, &cli.common.allow_origin)?;
-    let policy = |connector: &Connector| commands::network_policy(connector, &config, config_path, &grant);
+    let policy =
+        |connector: &Connector| commands::network_policy(connector, &config, config_path, &grant);
     if let Some(Command::Check) = cli.command {
         let workspace = commands::check(&connector, &config, config_path, policy(&connector)?)?;
         println!("ok: {workspace}");
