@@ -450,11 +450,13 @@ mod tests {
         let component = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
         let connector = load_component(Some(&component), &[], None, Limits::default()).unwrap();
+        // A token that is no part of a field name or URL: sealing replaces
+        // it wherever it occurs.
         for config in [
-            serde_json::json!({"access_token": "t"}),
-            serde_json::json!({"access_token": "t", "region": "EU"}),
-            serde_json::json!({"access_token": "t", "region": "au"}),
-            serde_json::json!({"access_token": "t", "region": "eu", "base_url": "http://127.0.0.1:4010/v"}),
+            serde_json::json!({"access_token": "tok_x"}),
+            serde_json::json!({"access_token": "tok_x", "region": "EU"}),
+            serde_json::json!({"access_token": "tok_x", "region": "au"}),
+            serde_json::json!({"access_token": "tok_x", "region": "eu", "base_url": "http://127.0.0.1:4010/v"}),
         ] {
             let declared = api_origin(&connector, &config.to_string(), Path::new("c.json"));
             assert_eq!(named(config.clone()), Some(declared.unwrap()), "{config}");

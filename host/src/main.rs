@@ -50,12 +50,14 @@ fn run(cli: &Cli) -> Result<(), Error> {
         return Ok(());
     }
     let grant = commands::config_grant(config.sealed(), config_path, &cli.common.allow_origin)?;
-    let policy = commands::network_policy(&connector, &config, config_path, &grant)?;
+    let policy =
+        |connector: &Connector| commands::network_policy(connector, &config, config_path, &grant);
     if let Some(Command::Check) = cli.command {
-        let workspace = commands::check(&connector, &config, config_path, policy)?;
+        let workspace = commands::check(&connector, &config, config_path, policy(&connector)?)?;
         println!("ok: {workspace}");
         return Ok(());
     }
+    // Before the policy is logged: a bad selection is an error alone.
     let catalog = match cli.catalog.as_deref() {
         Some(_) if !cli.streams.is_empty() => {
             return Err(Error::Usage(
@@ -70,7 +72,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         connector: &connector,
         config: &config,
         catalog: catalog.as_deref(),
-        policy,
+        policy: policy(&connector)?,
         json_logs: cli.common.log_format == LogFormat::Json,
         config_path,
         catalog_path: cli.catalog.as_deref(),

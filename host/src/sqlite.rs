@@ -718,6 +718,7 @@ mod tests {
             &[raw(json!({"id": "a"})), raw(json!({"id": "b"}))],
         )
         .unwrap();
+        sink.stream_complete("contacts", false).unwrap();
         sink.finish().unwrap();
         // Incremental: a run that does not start over keeps what it did not see.
         let mut sink = SqliteSink::open(&path).unwrap();
@@ -725,6 +726,7 @@ mod tests {
             .unwrap();
         sink.records("contacts", &[raw(json!({"id": "c"}))])
             .unwrap();
+        sink.stream_complete("contacts", false).unwrap();
         sink.finish().unwrap();
         assert_eq!(ids(&path), ["a", "b", "c"]);
         let mut sink = SqliteSink::open(&path).unwrap();
@@ -733,6 +735,8 @@ mod tests {
             .unwrap();
         sink.records("contacts", &[raw(json!({"id": "b"}))])
             .unwrap();
+        // Swept when its run completes, though the stream is incremental.
+        sink.stream_complete("contacts", false).unwrap();
         sink.finish().unwrap();
         assert_eq!(ids(&path), ["b"]);
         let reset: String = Connection::open(&path)
