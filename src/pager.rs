@@ -210,8 +210,8 @@ fn scroll_busy_wait_ms(try_number: u32) -> u32 {
 /// sooner than waiting for it to expire, and then reads a new scroll
 /// through, emitting only companies not returned before. A param the API
 /// refuses (400 or 404: the scroll ended, expired or broke) ends the pass
-/// the same way; a pass that brought nothing new and lost nothing ends the
-/// scroll.
+/// the same way; a pass that served every company again, brought nothing
+/// new and lost nothing ends the scroll.
 pub struct ScrollPager {
     /// The stream read, for log messages.
     stream: &'static str,
@@ -223,6 +223,9 @@ pub struct ScrollPager {
     lost: bool,
     /// This pass returned a record not returned before.
     fruitful: bool,
+    /// Records this pass served, new or not: a refused pass that served
+    /// fewer than were returned before was cut short, not read through.
+    served_this_pass: usize,
     fruitless_passes: u32,
     failures_in_row: u32,
     /// Fingerprints of the ids returned so far: 8 bytes a record.
@@ -243,6 +246,7 @@ impl ScrollPager {
             done: false,
             lost: false,
             fruitful: false,
+            served_this_pass: 0,
             fruitless_passes: 0,
             failures_in_row: 0,
             busy_tries: 0,
@@ -255,7 +259,8 @@ impl ScrollPager {
     /// read through, or another pass starts.
     fn end_pass(&mut self, api: &Api, refused: Option<Error>) -> Result<()> {
         let whole = refused.is_none() && !self.lost;
-        if whole || (!self.fruitful && !self.lost) {
+        let read_through = self.served_this_pass >= self.returned.len();
+        if whole || (!self.fruitful && !self.lost && read_through) {
             self.done = true;
             return Ok(());
         }
@@ -288,6 +293,7 @@ impl ScrollPager {
         self.previous = None;
         self.lost = false;
         self.fruitful = false;
+        self.served_this_pass = 0;
         Ok(())
     }
 
@@ -351,6 +357,7 @@ impl Pager for ScrollPager {
                 Some(param) => with_query(self.path, "scroll_param", param),
                 None => self.path.to_string(),
             };
+            let rate_limited = api.rate_limited.get();
             let mut page: Page = match api.get_with(&path, Retry::RateLimitOnly) {
                 Ok(page) => page,
                 Err(e) if self.param.is_none() && e.code.as_deref() == Some("scroll_exists") => {
@@ -359,6 +366,11 @@ impl Pager for ScrollPager {
                 }
                 Err(e) if self.param.is_some() && matches!(e.status, Some(400 | 404)) => {
                     self.failures_in_row = 0;
+                    // The param may have expired while a 429 was waited out:
+                    // the rest of this pass is lost, not read.
+                    if api.rate_limited.get() > rate_limited {
+                        self.lost = true;
+                    }
                     self.end_pass(api, Some(e))?;
                     continue;
                 }
@@ -394,6 +406,7 @@ impl Pager for ScrollPager {
                 )));
             }
             self.previous = Some(ends);
+            self.served_this_pass += ids.len();
             let param = page.value("scroll_param");
             let param = param.as_str().filter(|p| !p.is_empty());
             self.param = Some(
