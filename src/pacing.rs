@@ -22,7 +22,11 @@ pub struct Pacer {
     share: f64,
     limit: Option<u64>,
     remaining: Option<u64>,
-    /// End of the current window, UNIX milliseconds by our clock.
+    /// The window `remaining` counts, by its `X-RateLimit-Reset` as sent (UNIX
+    /// seconds, server's clock). Windows are told apart by this value, never
+    /// by its conversion to our clock, which moves with each `Date`.
+    window: Option<u64>,
+    /// End of that window, UNIX milliseconds by our clock.
     reset_ms: u64,
     /// No request before this (a `Retry-After` on a 429), our clock.
     not_before_ms: u64,
@@ -70,6 +74,7 @@ impl Pacer {
             share,
             limit: None,
             remaining: None,
+            window: None,
             reset_ms: 0,
             not_before_ms: 0,
         }
@@ -101,6 +106,7 @@ impl Pacer {
         let until = (self.reset_ms.max(now) + RESET_MARGIN_MS).min(now + MAX_WAIT_MS);
         host.sleep((until - now) as u32, WaitReason::RateLimit);
         self.remaining = self.limit;
+        self.window = self.window.map(|w| w + DEFAULT_WINDOW_MS / 1000);
         self.reset_ms = until.saturating_sub(RESET_MARGIN_MS) + DEFAULT_WINDOW_MS;
     }
 
@@ -120,26 +126,34 @@ impl Pacer {
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
         let offset = server_offset_ms(host, response);
-        let reset_ms = number("x-ratelimit-reset")
-            .map(|s| local_ms(s.saturating_mul(1000) as i64, offset))
-            // A reset further off than a window is our clocks disagreeing.
-            .map(|reset| reset.min(host.now_ms() + DEFAULT_WINDOW_MS));
+        let reset = number("x-ratelimit-reset");
         if let Some(limit) = number("x-ratelimit-limit") {
             self.limit = Some(limit);
         }
-        if let (Some(remaining), Some(reset_ms)) = (number("x-ratelimit-remaining"), reset_ms) {
-            if reset_ms > self.reset_ms {
-                // A newer window: its count replaces ours.
-                self.reset_ms = reset_ms;
-                self.remaining = Some(remaining);
-            } else if reset_ms == self.reset_ms {
-                self.remaining = Some(self.remaining.map_or(remaining, |r| r.min(remaining)));
+        if let (Some(remaining), Some(reset)) = (number("x-ratelimit-remaining"), reset) {
+            let reset_ms = local_ms(reset.saturating_mul(1000) as i64, offset)
+                // A reset further off than a window is our clocks disagreeing.
+                .min(host.now_ms() + DEFAULT_WINDOW_MS);
+            match self.window {
+                Some(window) if reset < window => {}
+                Some(window) if reset == window => {
+                    // Answers to requests sent before ours were counted may
+                    // report more than is left.
+                    self.remaining = Some(self.remaining.map_or(remaining, |r| r.min(remaining)));
+                    self.reset_ms = self.reset_ms.max(reset_ms);
+                }
+                _ => {
+                    // A newer window: its count replaces ours.
+                    self.window = Some(reset);
+                    self.remaining = Some(remaining);
+                    self.reset_ms = reset_ms;
+                }
             }
         }
         if response.status == 429 {
             self.remaining = Some(0);
             self.limit = self.limit.or(Some(1));
-            if reset_ms.is_none() {
+            if reset.is_none() {
                 self.reset_ms = host.now_ms() + DEFAULT_WINDOW_MS;
             }
             if let Some(wait) = retry_after_ms(host, response) {
@@ -235,6 +249,35 @@ mod tests {
             );
             assert_eq!(pacer.allowance(&host, 5), 5, "{skew}");
             assert_eq!(*host.slept.borrow(), vec![4_100], "{skew}");
+        }
+    }
+
+    #[test]
+    fn a_window_is_one_window_however_its_date_rounds() {
+        for skew in [0, -400, 400] {
+            let host = clock();
+            let mut pacer = Pacer::new(1.0);
+            let reset = OUR_NOW_S + skew + 9;
+            let answer = |remaining: u64, date: i64| {
+                response(
+                    200,
+                    &[
+                        ("date", http_date(date)),
+                        ("x-ratelimit-limit", "100".into()),
+                        ("x-ratelimit-remaining", remaining.to_string()),
+                        ("x-ratelimit-reset", reset.to_string()),
+                    ],
+                )
+            };
+            pacer.observe(&host, &answer(99, OUR_NOW_S + skew));
+            assert_eq!(pacer.allowance(&host, 200), 99, "{skew}");
+            pacer.spend(99);
+            // A late answer to an earlier request, in the same second by its
+            // Date: converted, the window seems to end 0.6 s later.
+            host.now.set(host.now.get() + 600);
+            pacer.observe(&host, &answer(50, OUR_NOW_S + skew));
+            pacer.allowance(&host, 1);
+            assert_eq!(host.slept.borrow().len(), 1, "{skew}: waits, spent");
         }
     }
 

@@ -148,7 +148,7 @@ fn the_scroll_survives_a_busy_slot_a_server_error_and_expiry() {
 #[test]
 fn seeded_random_faults_everywhere() {
     let sim = Simulator::start(SimConfig {
-        random_faults: Some(RandomFaults::new(7, 0.08)),
+        random_faults: Some(RandomFaults::new(7, 0.12)),
         ..small()
     })
     .unwrap();
@@ -157,15 +157,15 @@ fn seeded_random_faults_everywhere() {
     let random = sim.fault_firings().random;
     let stats = sim.stats();
     assert_eq!(random.values().sum::<u64>(), stats.faults_fired);
-    for kind in RandomFaults::new(7, 0.08).kinds {
+    for kind in RandomFaults::new(7, 0.12).kinds {
         assert!(
             random.get(&kind.to_string()) > Some(&0),
             "{kind} never fired: {random:?}"
         );
     }
-    // Each request draws a fault with probability 0.08.
+    // Each request draws a fault with probability 0.12.
     let share = stats.faults_fired as f64 / stats.authenticated as f64;
-    assert!((0.04..0.12).contains(&share), "{stats:?}");
+    assert!((0.06..0.18).contains(&share), "{stats:?}");
     sim.clear_faults();
     assert_dataset(&sim, &[&out], "random faults");
 }

@@ -136,6 +136,8 @@ pub struct Collected {
     pub schemas: Vec<(String, Value, Vec<String>, Vec<String>)>,
     pub records: Vec<(String, Value)>,
     pub states: Vec<Value>,
+    /// How many records had come when each state did.
+    pub records_before_state: Vec<usize>,
     pub logs: Vec<(LogLevel, String)>,
 }
 
@@ -176,6 +178,7 @@ impl Sink for Collected {
 
     fn checkpoint(&mut self, state: &RawValue) -> wasmtime::Result<()> {
         self.states.push(serde_json::from_str(state.get())?);
+        self.records_before_state.push(self.records.len());
         Ok(())
     }
 
