@@ -136,6 +136,14 @@ impl Host for WitHost {
         output::stream_complete(stream, whole_table);
     }
 
+    fn stream_progress(&self, stream: &str, done: u64, total: u64) {
+        output::stream_progress(stream, done, total);
+    }
+
+    fn stream_skipped(&self, stream: &str, reason: &str) {
+        output::stream_skipped(stream, reason);
+    }
+
     fn log(&self, level: LogLevel, message: &str) {
         let level = match level {
             LogLevel::Debug => wit::LogLevel::Debug,

@@ -71,6 +71,10 @@ pub trait Host {
     /// No more records of `stream` this run; `whole_table` when they were
     /// all of it.
     fn stream_complete(&self, stream: &str, whole_table: bool);
+    /// `done` of about `total` records of `stream` read so far.
+    fn stream_progress(&self, stream: &str, done: u64, total: u64);
+    /// `stream` is not read this run, for `reason`.
+    fn stream_skipped(&self, stream: &str, reason: &str);
     fn log(&self, level: LogLevel, message: &str);
     /// Milliseconds since the UNIX epoch.
     fn now_ms(&self) -> u64;

@@ -154,6 +154,14 @@ impl Page {
         }
     }
 
+    /// The page's `total_count`: how many records the list holds.
+    pub fn total_count(&self) -> Option<u64> {
+        match self.fields.get("total_count") {
+            Some(PageField::Value(total)) => total.as_u64(),
+            _ => None,
+        }
+    }
+
     /// The value at a JSON pointer of object keys, e.g. `/a/b`.
     pub fn pointer(&self, pointer: &str) -> Value {
         let mut keys = pointer.trim_start_matches('/').splitn(2, '/');

@@ -16,6 +16,11 @@ use crate::record::Records;
 pub trait Pager {
     /// The next page's records; None when the source is exhausted.
     fn next_page(&mut self, api: &Api) -> Result<Option<Records>>;
+
+    /// How many records the source holds, when its last page said.
+    fn total(&self) -> Option<u64> {
+        None
+    }
 }
 
 fn encode(text: &str) -> String {
@@ -53,6 +58,7 @@ pub struct ListPager {
     cursors: Cursors,
     /// Page numbers the server said it served, for lists paged by number.
     numbers: HashSet<u64>,
+    total: Option<u64>,
 }
 
 impl ListPager {
@@ -63,6 +69,7 @@ impl ListPager {
             next: Some(path),
             cursors: Cursors::default(),
             numbers: HashSet::new(),
+            total: None,
         }
     }
 }
@@ -73,6 +80,7 @@ impl ListPager {
     pub fn accept(&mut self, api: &Api, mut page: Page) -> Result<Records> {
         let what = format!("GET {}", self.base);
         let records = page.take_records(self.records_key, &what)?;
+        self.total = page.total_count();
         let pages = page.value("pages");
         self.next = match &pages["next"] {
             Value::Object(next) => match next.get("starting_after").and_then(Value::as_str) {
@@ -119,6 +127,10 @@ impl Pager for ListPager {
         let page = api.get(&path)?;
         self.accept(api, page).map(Some)
     }
+
+    fn total(&self) -> Option<u64> {
+        self.total
+    }
 }
 
 /// `POST` search, ascending by `sort_field`, `per_page` at a time.
@@ -131,6 +143,7 @@ pub struct SearchPager {
     cursor: Option<String>,
     done: bool,
     cursors: Cursors,
+    total: Option<u64>,
 }
 
 impl SearchPager {
@@ -150,6 +163,7 @@ impl SearchPager {
             cursor: None,
             done: false,
             cursors: Cursors::default(),
+            total: None,
         }
     }
 
@@ -174,6 +188,7 @@ impl Pager for SearchPager {
         let what = format!("POST {}", self.path);
         let mut page: Page = api.post(self.path, &self.body())?;
         let records = page.take_records(self.records_key, &what)?;
+        self.total = page.total_count();
         match page.pointer("/pages/next/starting_after").as_str() {
             Some(cursor) if !records.is_empty() => {
                 self.cursors.fresh(cursor, &what)?;
@@ -182,6 +197,10 @@ impl Pager for SearchPager {
             _ => self.done = true,
         }
         Ok(Some(records))
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.total
     }
 }
 

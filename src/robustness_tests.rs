@@ -134,6 +134,8 @@ impl Host for ScriptedHost {
         }
     }
     fn stream_complete(&self, _: &str, _: bool) {}
+    fn stream_progress(&self, _: &str, _: u64, _: u64) {}
+    fn stream_skipped(&self, _: &str, _: &str) {}
     fn log(&self, _: LogLevel, _: &str) {}
     fn now_ms(&self) -> u64 {
         self.clock.get()

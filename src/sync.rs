@@ -23,10 +23,6 @@ use crate::streams::{DateMatching, Parent, RECORD_HASH_FIELD, STREAMS, Source, S
 
 const DAY: i64 = 86_400;
 
-/// Starts the warning that names a skipped stream; hosts may list the
-/// skipped streams from it.
-pub const SKIPPED_PREFIX: &str = "skipped stream ";
-
 /// Replicates the selected streams, moving their bookmarks.
 pub struct Replicator<'a> {
     api: &'a Api<'a>,
@@ -158,13 +154,16 @@ impl<'a> Replicator<'a> {
             return;
         }
         self.skipped.push(stream.name);
-        self.api.host().log(
-            LogLevel::Warn,
-            &format!(
-                "{SKIPPED_PREFIX}`{}`: the token may not read it; grant the app the `{}` permission ({})",
-                stream.name, stream.permission, refusal.message
-            ),
+        let reason = format!(
+            "the token may not read it; grant the app the `{}` permission ({})",
+            stream.permission, refusal.message
         );
+        let host = self.api.host();
+        host.log(
+            LogLevel::Warn,
+            &format!("skipped stream `{}`: {reason}", stream.name),
+        );
+        host.stream_skipped(stream.name, &reason);
     }
 
     fn start_run(&self, selection: &Selected) -> Result<Run> {
@@ -259,6 +258,10 @@ impl<'a> Replicator<'a> {
             }
             if let Some(run) = &mut own {
                 self.emit(run, records, true)?;
+                if let Some(total) = pager.total() {
+                    let host = self.api.host();
+                    host.stream_progress(run.stream.name, run.emitted, total);
+                }
             }
             // A commit point per page; the bookmark moves only where pages
             // come in replication-key order.

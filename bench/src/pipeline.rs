@@ -120,6 +120,8 @@ impl native::Host for NativeHost<'_> {
         self.records.set(self.records.get() + records.len() as u64);
     }
     fn stream_complete(&self, _: &str, _: bool) {}
+    fn stream_progress(&self, _: &str, _: u64, _: u64) {}
+    fn stream_skipped(&self, _: &str, _: &str) {}
     fn log(&self, _: native::LogLevel, _: &str) {}
     fn now_ms(&self) -> u64 {
         0
@@ -213,6 +215,12 @@ impl output::Host for Canned {
         Ok(())
     }
     fn stream_complete(&mut self, _: String, _: bool) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn stream_progress(&mut self, _: String, _: u64, _: u64) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn stream_skipped(&mut self, _: String, _: String) -> wasmtime::Result<()> {
         Ok(())
     }
     fn log(&mut self, _: LogLevel, _: String) -> wasmtime::Result<()> {

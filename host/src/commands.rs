@@ -7,7 +7,6 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use url::Url;
 
 use crate::config::{self, MergedConfig, Source};
 use crate::error::{Document, Documents, Error};
@@ -69,13 +68,20 @@ pub fn read_json_document(document: Document, path: &Path) -> Result<String, Err
 
 /// The config as the CLI hands it to exports: `access_token`, and any field
 /// the component's spec marks `writeOnly`, sealed, each to be sent only to
-/// the API origin the config names ([`api_origin_named`]). The spec may add
+/// the API origin the config names ([`config::api_base_url`]). The spec may add
 /// secrets, never take this one away.
 pub fn seal_config(connector: &Connector, text: &str, path: &Path) -> Result<Config, Error> {
     let invalid = |problem| Error::invalid(Document::Config, path, problem);
     let document: Value =
         serde_json::from_str(text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
-    let origins: Vec<String> = api_origin_named(&document).into_iter().collect();
+    // A config naming no usable origin seals its token to none (the
+    // component then refuses the config).
+    let origins: Vec<String> = document
+        .as_object()
+        .and_then(|config| config::api_base_url(config, path).ok())
+        .map(|url| url.origin().ascii_serialization())
+        .into_iter()
+        .collect();
     let mut names = vec!["access_token".to_string()];
     for name in secrets::proposed_by_spec(&spec(connector)?) {
         if !names.contains(&name) {
@@ -90,29 +96,6 @@ pub fn seal_config(connector: &Connector, text: &str, path: &Path) -> Result<Con
         })
         .collect();
     Config::seal(text, &fields).map_err(invalid)
-}
-
-/// The Intercom API origin a config names: its `base_url`'s, else its
-/// region's. The operator's own reading of the config, not the component's
-/// declaration: it decides where the token may go. None when the config
-/// names no usable one (the component then refuses the config).
-pub fn api_origin_named(config: &Value) -> Option<String> {
-    let present = |field: &str| config.get(field).filter(|v| !v.is_null());
-    if let Some(base_url) = present("base_url") {
-        let url = Url::parse(base_url.as_str()?).ok()?;
-        return matches!(url.scheme(), "http" | "https")
-            .then(|| url.origin().ascii_serialization());
-    }
-    let region = present("region").map_or(Some("us".to_string()), |r| {
-        r.as_str().map(str::to_ascii_lowercase)
-    })?;
-    let host = match region.as_str() {
-        "us" => "api.intercom.io",
-        "eu" => "api.eu.intercom.io",
-        "au" => "api.au.intercom.io",
-        _ => return None,
-    };
-    Some(format!("https://{host}"))
 }
 
 /// An export's outcome for a call given only the config at `path`.
@@ -150,14 +133,12 @@ pub fn discover(connector: &Connector, config: &Config, path: &Path) -> Result<S
 pub fn config_grant(config: &str, path: &Path, allowed: &[String]) -> Result<NetworkGrant, Error> {
     let value: serde_json::Value = serde_json::from_str(config)
         .map_err(|e| Error::invalid(Document::Config, path, format!("not valid JSON: {e}")))?;
-    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
-    let api = intercom_connector::config::api_base_url(field("base_url"), field("region"))
-        .map_err(|e| Error::Input {
-            document: Document::Config,
-            message: format!("{}: {}", path.display(), e.message),
-        })?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| Error::invalid(Document::Config, path, "not a JSON object"))?;
+    let api = config::api_base_url(object, path)?;
     let mut granted = origins_named_in(config);
-    granted.extend(url::Url::parse(&api).ok().map(|u| u.origin()));
+    granted.push(api.origin());
     if allowed.is_empty() {
         return Ok(NetworkGrant::Origins(granted));
     }
@@ -198,15 +179,6 @@ pub fn check(
     policy: NetworkPolicy,
 ) -> Result<String, Error> {
     given_config(path, connector.check(config, policy, logs_only())?)
-}
-
-/// The origin the component declares for `config` (read from `path`).
-pub fn api_origin(connector: &Connector, config: &str, path: &Path) -> Result<String, Error> {
-    let config = seal_config(connector, config, path)?;
-    given_config(path, connector.allowed_origins(&config, logs_only())?)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::Run("the component declared no origin for the config".into()))
 }
 
 /// A catalog of the connector's own discovery with only `streams` selected.
@@ -419,7 +391,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_regions_api_origin_comes_from_the_component() {
+    fn the_host_names_the_origin_the_component_declares_and_seals_the_token_to_it() {
         let component = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
         assert!(
@@ -428,42 +400,29 @@ mod tests {
             component.display()
         );
         let connector = load_component(Some(&component), &[], None, Limits::default()).unwrap();
-        let origin = |config: &str| api_origin(&connector, config, Path::new("c.json"));
-        for (region, host) in [
-            ("", "https://api.intercom.io"),
-            (r#","region":"EU""#, "https://api.eu.intercom.io"),
-            (r#","region":"au""#, "https://api.au.intercom.io"),
-        ] {
-            let config = format!(r#"{{"access_token":"unset"{region}}}"#);
-            assert_eq!(origin(&config).unwrap(), host, "{config}");
-        }
-        let e = origin(r#"{"access_token":"unset","region":"mars"}"#).unwrap_err();
-        assert_eq!((e.document(), e.exit_code()), (Some(Document::Config), 2));
-        assert!(e.to_string().starts_with("c.json: "), "{e}");
-        assert!(e.to_string().contains("`region`"), "{e}");
-    }
-
-    #[test]
-    fn the_token_goes_only_to_the_api_origin_the_config_names() {
-        let named = |config: Value| api_origin_named(&config);
-        // The component reads the same config the same way.
-        let component = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/wasm32-wasip2/release/intercom_connector.wasm");
-        let connector = load_component(Some(&component), &[], None, Limits::default()).unwrap();
-        // A token that is no part of a field name or URL: sealing replaces
-        // it wherever it occurs.
+        let named = |config: &Value| {
+            config::api_base_url(config.as_object().unwrap(), Path::new("c.json"))
+                .map(|url| url.origin().ascii_serialization())
+        };
         for config in [
             serde_json::json!({"access_token": "tok_x"}),
             serde_json::json!({"access_token": "tok_x", "region": "EU"}),
             serde_json::json!({"access_token": "tok_x", "region": "au"}),
             serde_json::json!({"access_token": "tok_x", "region": "eu", "base_url": "http://127.0.0.1:4010/v"}),
         ] {
-            let declared = api_origin(&connector, &config.to_string(), Path::new("c.json"));
-            assert_eq!(named(config.clone()), Some(declared.unwrap()), "{config}");
+            let sealed = seal_config(&connector, &config.to_string(), Path::new("c.json")).unwrap();
+            let declared = connector.allowed_origins(&sealed, logs_only()).unwrap();
+            assert_eq!(vec![named(&config).unwrap()], declared.unwrap(), "{config}");
         }
-        assert_eq!(named(serde_json::json!({"region": "mars"})), None);
-        assert_eq!(named(serde_json::json!({"base_url": "ftp://x"})), None);
-        assert_eq!(named(serde_json::json!({"base_url": 7})), None);
+        for config in [
+            serde_json::json!({"region": "mars"}),
+            serde_json::json!({"base_url": "ftp://x"}),
+            serde_json::json!({"base_url": 7}),
+        ] {
+            let e = named(&config).unwrap_err();
+            assert_eq!((e.document(), e.exit_code()), (Some(Document::Config), 2));
+            assert!(e.to_string().starts_with("c.json: "), "{e}");
+        }
         // The token reaches exports as a placeholder only.
         let text = r#"{"access_token":"tok_secret_value","base_url":"http://127.0.0.1:4010"}"#;
         let config = seal_config(&connector, text, Path::new("c.json")).unwrap();

@@ -15,6 +15,25 @@ pub const ENV: &str = "ENV";
 /// sets `start_date`.
 pub const ENV_PREFIX: &str = "TAP_INTERCOM_";
 
+/// The API base URL a config names (its `base_url`, else its region's host),
+/// read by the host itself with the connector's one region table: the
+/// operator's reading decides where the token may go, not the component's
+/// declaration. `path` names the config in errors.
+pub fn api_base_url(config: &Map<String, Value>, path: &Path) -> Result<url::Url, Error> {
+    let invalid = |message: String| Error::Input {
+        document: Document::Config,
+        message: format!("{}: {message}", path.display()),
+    };
+    let text = |field: &str| match config.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        Some(_) => Err(invalid(format!("config: field `{field}` must be a string"))),
+    };
+    let base = intercom_connector::config::api_base_url(text("base_url")?, text("region")?)
+        .map_err(|e| invalid(e.message))?;
+    url::Url::parse(&base).map_err(|e| invalid(format!("config: field `base_url`: {e}")))
+}
+
 /// One `--config` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {

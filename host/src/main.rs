@@ -136,7 +136,6 @@ fn auth(cli: &Cli, args: &cli::AuthArgs) -> Result<(), Error> {
             timeout: std::time::Duration::from_secs(args.timeout),
             paste: args.paste,
         },
-        |config| commands::api_origin(&load_component(cli)?, config, config_path),
     )?;
     match pending.listening_on() {
         Some(address) => eprintln!(

@@ -75,20 +75,18 @@ pub struct Pending {
 /// Reads the config (a missing file is an empty one), binds the listener and
 /// builds the authorize URL. Nothing is written yet. `earlier` holds the
 /// settings of the `--config` sources before this file, which its own keys
-/// override. `api_origin` is asked for the origin the component declares
-/// for a config, when the token endpoint depends on it.
+/// override.
 pub fn start(
     config_path: &Path,
     earlier: Map<String, Value>,
     options: Options,
-    api_origin: impl FnOnce(&str) -> Result<String, Error>,
 ) -> Result<Pending, Error> {
     let config = read_config(config_path)?;
     let mut merged = earlier;
     merged.extend(config.clone());
     let token_url = match &options.token_url {
         Some(url) => url.clone(),
-        None => default_token_url(&merged, config_path, api_origin)?,
+        None => default_token_url(&merged, config_path)?,
     };
     let (listener, redirect_uri) = if options.paste {
         let redirect_uri = options.redirect_uri.clone().ok_or_else(|| {
@@ -355,25 +353,15 @@ fn read_config(path: &Path) -> Result<Map<String, Value>, Error> {
     }
 }
 
-/// The token endpoint on the API host the config points at: its `base_url`
-/// (a simulator, a proxy, path and all), else the origin the component
-/// declares for it (the region's API host), so the region table stays the
-/// connector's. The component parses the config with a placeholder token:
-/// the token is what this flow replaces.
-fn default_token_url(
-    config: &Map<String, Value>,
-    path: &Path,
-    api_origin: impl FnOnce(&str) -> Result<String, Error>,
-) -> Result<Url, Error> {
-    let base = match config.get("base_url") {
-        Some(Value::String(url)) => url.trim_end_matches('/').to_owned(),
-        _ => {
-            let mut config = config.clone();
-            config.insert("access_token".into(), Value::String("unset".into()));
-            api_origin(&Value::Object(config).to_string())?
-        }
-    };
-    Url::parse(&format!("{base}{TOKEN_PATH}")).map_err(|e| Error::Input {
+/// The token endpoint on the API host the config points at: below its
+/// `base_url` (a simulator, a proxy, path and all), else its region's host.
+fn default_token_url(config: &Map<String, Value>, path: &Path) -> Result<Url, Error> {
+    let base = crate::config::api_base_url(config, path)?;
+    Url::parse(&format!(
+        "{}{TOKEN_PATH}",
+        base.as_str().trim_end_matches('/')
+    ))
+    .map_err(|e| Error::Input {
         document: Document::Config,
         message: format!("{}: field `base_url`: {e}", path.display()),
     })
@@ -469,29 +457,26 @@ mod tests {
     }
 
     #[test]
-    fn token_url_follows_base_url_then_the_components_origin() {
+    fn token_url_follows_base_url_then_the_region() {
         let url = |json| {
-            let mut asked = None;
-            let url = default_token_url(&config(json), Path::new("c.json"), |config| {
-                asked = Some(config.to_owned());
-                Ok("https://api.eu.intercom.io".into())
-            });
-            (url.map(String::from).ok(), asked)
+            default_token_url(&config(json), Path::new("c.json"))
+                .map(String::from)
+                .map_err(|e| e.to_string())
         };
         assert_eq!(
-            url(r#"{"region":"eu","base_url":"http://127.0.0.1:9/"}"#),
-            (Some("http://127.0.0.1:9/auth/eagle/token".into()), None)
+            url(r#"{"region":"eu","base_url":"http://127.0.0.1:9/"}"#).unwrap(),
+            "http://127.0.0.1:9/auth/eagle/token"
         );
-        let (token_url, asked) = url(r#"{"region":"eu","access_token":5}"#);
         assert_eq!(
-            token_url.as_deref(),
-            Some("https://api.eu.intercom.io/auth/eagle/token")
+            url(r#"{"region":"eu","access_token":5}"#).unwrap(),
+            "https://api.eu.intercom.io/auth/eagle/token"
         );
-        let asked: Value = serde_json::from_str(&asked.unwrap()).unwrap();
         assert_eq!(
-            asked,
-            serde_json::json!({"region":"eu","access_token":"unset"})
+            url(r#"{}"#).unwrap(),
+            "https://api.intercom.io/auth/eagle/token"
         );
+        let e = url(r#"{"region":"mars"}"#).unwrap_err();
+        assert!(e.starts_with("c.json: ") && e.contains("`region`"), "{e}");
     }
 
     #[test]

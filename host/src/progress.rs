@@ -35,19 +35,6 @@ struct Tally {
     time: CallTime,
 }
 
-/// How the component's warning about a stream it skipped for want of a
-/// permission begins: ``skipped stream `NAME`: ...``.
-const SKIPPED_PREFIX: &str = "skipped stream `";
-
-/// The stream a skip warning names.
-fn skipped_stream(level: LogLevel, message: &str) -> Option<&str> {
-    if level != LogLevel::Warn {
-        return None;
-    }
-    let rest = message.strip_prefix(SKIPPED_PREFIX)?;
-    rest.split_once('`').map(|(name, _)| name)
-}
-
 /// The run's counters. Shared with the sink wrapper so the summary survives
 /// a run that fails and takes its sink with it.
 #[derive(Clone)]
@@ -159,6 +146,16 @@ pub fn counted(n: u64, singular: &str) -> String {
         _ => format!("{singular}s"),
     };
     format!("{n} {plural}")
+}
+
+/// A stream's line once its API has reported a total: a bar, the
+/// percentage and the time left.
+fn counted_bar() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner} {prefix:<22} [{bar:24}] {percent:>3}% {msg} ({elapsed}, about {eta} left)",
+    )
+    .map(|style| style.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 /// Records per second over `elapsed`, for a stream whose total is unknown.
@@ -274,13 +271,27 @@ impl<S: Sink> Sink for Tracked<S> {
         self.inner.checkpoint(state)
     }
 
-    fn log(&mut self, level: LogLevel, message: &str) {
-        if let Some(stream) = skipped_stream(level, message) {
-            let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
-            if !tally.skipped.iter().any(|s| s == stream) {
-                tally.skipped.push(stream.to_string());
+    fn stream_progress(&mut self, stream: &str, done: u64, total: u64) {
+        self.inner.stream_progress(stream, done, total);
+        if let Some(bar) = self.bars.get(stream) {
+            if bar.length().is_none() {
+                bar.set_style(counted_bar());
             }
+            // A total that shrank below what was read is no longer one.
+            bar.set_length(total.max(done));
+            bar.set_position(done);
         }
+    }
+
+    fn stream_skipped(&mut self, stream: &str, reason: &str) {
+        self.inner.stream_skipped(stream, reason);
+        let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        if !tally.skipped.iter().any(|s| s == stream) {
+            tally.skipped.push(stream.to_string());
+        }
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
         // Keep log lines from tearing the live display.
         let inner = &mut self.inner;
         self.multi.suspend(|| inner.log(level, message));
@@ -324,6 +335,31 @@ mod tests {
         assert_eq!(counted(1, "retry"), "1 retry");
         assert_eq!(counted(3, "retry"), "3 retries");
         assert_eq!(counted(2, "day"), "2 days");
+    }
+
+    struct Discard;
+
+    impl Sink for Discard {
+        fn records(&mut self, _: &str, _: &[Box<RawValue>]) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_reported_total_turns_the_line_into_a_bar_and_skips_are_listed() {
+        let progress = Progress::default();
+        let mut sink = progress.track(Discard);
+        let schema = RawValue::from_string("{}".into()).unwrap();
+        sink.schema("contacts", &schema, &[], &[]).unwrap();
+        let bar = sink.bars["contacts"].clone();
+        assert_eq!(bar.length(), None);
+        sink.stream_progress("contacts", 150, 1000);
+        assert_eq!((bar.position(), bar.length()), (150, Some(1000)));
+        sink.stream_progress("contacts", 1010, 1000);
+        assert_eq!((bar.position(), bar.length()), (1010, Some(1010)));
+        sink.stream_skipped("tags", "the token may not read it");
+        sink.stream_skipped("tags", "the token may not read it");
+        assert_eq!(progress.tally.lock().unwrap().skipped, ["tags"]);
     }
 
     #[test]

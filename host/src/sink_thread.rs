@@ -31,6 +31,8 @@ enum Message {
     StreamComplete(String, bool),
     Checkpoint(Box<RawValue>),
     Log(LogLevel, String),
+    Progress(String, u64, u64),
+    Skipped(String, String),
     Wait(WaitReason, Duration),
     Requests(usize),
     RateLimited(usize),
@@ -121,6 +123,14 @@ impl<S: Sink> SinkThread<S> {
         self.tell(Message::Log(level, message));
     }
 
+    pub fn stream_progress(&self, stream: String, done: u64, total: u64) {
+        self.tell(Message::Progress(stream, done, total));
+    }
+
+    pub fn stream_skipped(&self, stream: String, reason: String) {
+        self.tell(Message::Skipped(stream, reason));
+    }
+
     pub fn wait(&self, reason: WaitReason, duration: Duration) {
         self.tell(Message::Wait(reason, duration));
     }
@@ -196,6 +206,14 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
             Message::Checkpoint(state) => sink.checkpoint(&state).map_err(Failure::Commit),
             Message::Log(level, message) => {
                 sink.log(level, &message);
+                Ok(())
+            }
+            Message::Progress(stream, done, total) => {
+                sink.stream_progress(&stream, done, total);
+                Ok(())
+            }
+            Message::Skipped(stream, reason) => {
+                sink.stream_skipped(&stream, &reason);
                 Ok(())
             }
             Message::Wait(reason, duration) => {

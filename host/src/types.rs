@@ -33,6 +33,10 @@ pub trait Sink: Send + 'static {
         Ok(())
     }
     fn log(&mut self, _level: LogLevel, _message: &str) {}
+    /// `done` of about `total` records of `stream` read, for a display.
+    fn stream_progress(&mut self, _stream: &str, _done: u64, _total: u64) {}
+    /// `stream` is not read this run, for `reason`.
+    fn stream_skipped(&mut self, _stream: &str, _reason: &str) {}
     /// The guest is about to wait; sinks that show progress may say so.
     fn wait(&mut self, _reason: WaitReason, _duration: Duration) {}
     /// The guest sent this many HTTP requests (one call, or one batch).

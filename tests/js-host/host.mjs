@@ -335,6 +335,14 @@ class Instance {
           }
           log('debug', `${stream} complete${wholeTable ? ' (whole table)' : ''}`);
         },
+        // A display's business; this host shows none.
+        streamProgress: (stream) => {
+          if (!this.declared.has(stream)) {
+            throw new Error(`component reported progress of undeclared stream \`${stream}\``);
+          }
+        },
+        // The component's own warning already says why.
+        streamSkipped: (stream) => log('debug', `${stream} skipped`),
         log: (level, message) => log(level, `connector: ${message}`),
       },
     };

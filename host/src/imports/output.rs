@@ -50,6 +50,21 @@ impl<S: Sink> output::Host for HostState<S> {
         })
     }
 
+    fn stream_progress(&mut self, stream: String, done: u64, total: u64) -> wasmtime::Result<()> {
+        if !self.declared_streams.contains(&stream) {
+            return Err(format_err!(
+                "component reported progress of undeclared stream `{stream}`"
+            ));
+        }
+        self.in_host(|s| s.sink.stream_progress(stream, done, total));
+        Ok(())
+    }
+
+    fn stream_skipped(&mut self, stream: String, reason: String) -> wasmtime::Result<()> {
+        self.in_host(|s| s.sink.stream_skipped(stream, reason));
+        Ok(())
+    }
+
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
         self.in_host(|s| s.sink.log(level, message));
         Ok(())

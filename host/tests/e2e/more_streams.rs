@@ -91,7 +91,16 @@ fn streams_the_token_may_not_read_are_skipped_with_one_warning_each() {
         };
         assert!(warnings[0].contains(permission), "{}", warnings[0]);
         assert!(out.records_of(stream).is_empty(), "{stream}");
+        let calls: Vec<&String> = out
+            .skipped
+            .iter()
+            .filter(|(s, _)| s == stream)
+            .map(|(_, reason)| reason)
+            .collect();
+        assert_eq!(calls.len(), 1, "{stream}: {:?}", out.skipped);
+        assert!(calls[0].contains(permission), "{}", calls[0]);
     }
+    assert_eq!(out.skipped.len(), skipped.len(), "{:?}", out.skipped);
     assert!(
         out.logs
             .iter()

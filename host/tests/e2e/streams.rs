@@ -69,6 +69,19 @@ fn a_full_sync_yields_exactly_the_dataset() {
         );
     }
     assert!(bookmark(state, "conversation_parts", "parent_updated_at") <= DATA_EPOCH);
+    // Searches report their totals, page by page, up to every record.
+    for stream in ["contacts", "conversations"] {
+        let progress: Vec<(u64, u64)> = out
+            .progress
+            .iter()
+            .filter(|(s, _, _)| s == stream)
+            .map(|(_, done, total)| (*done, *total))
+            .collect();
+        let read = out.records_of(stream).len() as u64;
+        assert!(progress.len() > 1, "{stream}: {progress:?}");
+        assert!(progress.is_sorted(), "{stream}: {progress:?}");
+        assert_eq!(progress.last(), Some(&(read, read)), "{stream}");
+    }
 }
 
 #[test]

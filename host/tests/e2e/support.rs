@@ -138,6 +138,10 @@ pub struct Collected {
     pub states: Vec<Value>,
     /// How many records had come when each state did.
     pub records_before_state: Vec<usize>,
+    /// `stream-progress` calls: stream, done, total.
+    pub progress: Vec<(String, u64, u64)>,
+    /// `stream-skipped` calls: stream, reason.
+    pub skipped: Vec<(String, String)>,
     pub logs: Vec<(LogLevel, String)>,
 }
 
@@ -184,6 +188,14 @@ impl Sink for Collected {
 
     fn log(&mut self, level: LogLevel, message: &str) {
         self.logs.push((level, message.to_string()));
+    }
+
+    fn stream_progress(&mut self, stream: &str, done: u64, total: u64) {
+        self.progress.push((stream.to_string(), done, total));
+    }
+
+    fn stream_skipped(&mut self, stream: &str, reason: &str) {
+        self.skipped.push((stream.to_string(), reason.to_string()));
     }
 }
 
