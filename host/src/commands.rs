@@ -405,10 +405,10 @@ mod tests {
                 .map(|url| url.origin().ascii_serialization())
         };
         for config in [
-            serde_json::json!({"access_token": "tok_x"}),
-            serde_json::json!({"access_token": "tok_x", "region": "EU"}),
-            serde_json::json!({"access_token": "tok_x", "region": "au"}),
-            serde_json::json!({"access_token": "tok_x", "region": "eu", "base_url": "http://127.0.0.1:4010/v"}),
+            serde_json::json!({"access_token": "tok_x_secret"}),
+            serde_json::json!({"access_token": "tok_x_secret", "region": "EU"}),
+            serde_json::json!({"access_token": "tok_x_secret", "region": "au"}),
+            serde_json::json!({"access_token": "tok_x_secret", "region": "eu", "base_url": "http://127.0.0.1:4010/v"}),
         ] {
             let sealed = seal_config(&connector, &config.to_string(), Path::new("c.json")).unwrap();
             let declared = connector.allowed_origins(&sealed, logs_only()).unwrap();

@@ -46,6 +46,11 @@ pub struct Config {
     secrets: Arc<Secrets>,
 }
 
+/// The shortest secret the host accepts: it replaces a secret's value
+/// wherever it occurs in the config and in responses, which would mangle
+/// data for a value as short as a word (no credential is).
+pub const MIN_SECRET_CHARS: usize = 8;
+
 impl Config {
     /// Replaces the value of each field of `fields` present in `text` (a
     /// JSON object) by a placeholder, wherever in the document it occurs: a
@@ -68,6 +73,12 @@ impl Config {
             };
             if value.is_empty() || secrets.iter().any(|s: &Secret| s.value == value) {
                 continue;
+            }
+            if value.chars().count() < MIN_SECRET_CHARS {
+                return Err(format!(
+                    "field `{}` is secret and must be at least {MIN_SECRET_CHARS} characters; no credential is shorter",
+                    field.name
+                ));
             }
             secrets.push(Secret::new(&field.name, value, &field.origins)?);
         }
@@ -298,6 +309,12 @@ mod tests {
         };
         let e = Config::seal(r#"{"access_token":7}"#, std::slice::from_ref(&field)).unwrap_err();
         assert!(e.contains("`access_token` is secret"), "{e}");
+        let e = Config::seal(
+            r#"{"access_token":"t","region":"us"}"#,
+            std::slice::from_ref(&field),
+        )
+        .unwrap_err();
+        assert!(e.contains("at least 8 characters"), "{e}");
         let e = Config::seal("{", &[field]).unwrap_err();
         assert!(e.starts_with("not valid JSON"), "{e}");
     }

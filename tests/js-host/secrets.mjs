@@ -27,8 +27,9 @@ function forms(value) {
 /**
  * Seals `text` (a JSON object config): each field of `fields` ({name,
  * origins}) present as a string is replaced by a placeholder wherever its
- * value occurs in the document. Returns {sealed, secrets}; throws a message
- * for a document that is not JSON or a secret that is not a string.
+ * value occurs in the document. Returns {sealed, secrets}; throws a message for a document that is not
+ * JSON, or a secret that is not a string or is shorter than the Rust host's
+ * MIN_SECRET_CHARS (8).
  */
 export function seal(text, fields) {
   let document;
@@ -43,6 +44,9 @@ export function seal(text, fields) {
     if (value === undefined || value === null) continue;
     if (typeof value !== 'string') throw new Error(`field \`${name}\` is secret: it must be a string`);
     if (value === '' || secrets.some((s) => s.value === value)) continue;
+    if ([...value].length < 8) {
+      throw new Error(`field \`${name}\` is secret and must be at least 8 characters; no credential is shorter`);
+    }
     const placeholder = `{{secret:${name}:${randomBytes(16).toString('hex')}}}`;
     secrets.push({ value, placeholder, origins });
   }

@@ -126,7 +126,10 @@ fn bad_input_exits_2_with_a_one_line_error_naming_the_file() {
     let future = f.write("future.json", r#"{"version":9,"bookmarks":{}}"#);
     let not_json = f.write("broken.json", "{\"access_token\": ");
     let no_token = f.write("no-token.json", r#"{"region":"us"}"#);
-    let bad_page = f.write("bad-page.json", r#"{"access_token":"x","page_size":"big"}"#);
+    let bad_page = f.write(
+        "bad-page.json",
+        r#"{"access_token":"tok_12345","page_size":"big"}"#,
+    );
     let not_wasm = f.write("not.wasm", "hello");
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
         (

@@ -45,7 +45,7 @@ fn configs_merge_in_order_and_env_reads_tap_intercom_variables() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.json");
-    let settings = json!({"access_token": "revoked", "base_url": sim.base_url()});
+    let settings = json!({"access_token": "revoked-token", "base_url": sim.base_url()});
     std::fs::write(&file, settings.to_string()).unwrap();
     let file = file.to_str().unwrap();
     let env = [

@@ -71,7 +71,7 @@ fn discover_lists_streams_with_singer_metadata() {
 #[test]
 fn rejected_token_is_an_auth_error() {
     let sim = start_sim(SimConfig::default());
-    let config = json!({ "access_token": "wrong", "base_url": sim.base_url() }).to_string();
+    let config = json!({ "access_token": "wrong-token", "base_url": sim.base_url() }).to_string();
     let (out, outcome) = read(&config, None, None);
     let error = outcome.unwrap_err();
     assert_eq!(error.category, ErrorCategory::Auth);

@@ -280,7 +280,7 @@ fn the_js_host_enforces_the_network_rule() {
     );
     // A component that declares a non-loopback plain-http origin is refused
     // before it runs.
-    let file = config_file(r#"{"access_token":"tok_x","base_url":"http://example.com"}"#);
+    let file = config_file(r#"{"access_token":"tok_x_secret","base_url":"http://example.com"}"#);
     let output = js_host(&["--read", "--config", file.path().to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
