@@ -25,6 +25,16 @@ fn simulator() -> Simulator {
 }
 
 /// A paste-mode `auth` waiting at its prompt, with the URL it printed.
+/// A config naming only the simulator, in a fresh directory: the directory,
+/// the file and what it holds.
+fn config_of(sim: &Simulator) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let text = json!({"base_url": sim.base_url()}).to_string();
+    std::fs::write(&config, &text).unwrap();
+    (dir, config, text)
+}
+
 struct Paste {
     child: Child,
     authorize_url: Url,
@@ -117,9 +127,7 @@ fn check(configs: &[&Path], cache: &Path) -> std::process::Output {
 #[test]
 fn a_pasted_code_is_exchanged_and_the_token_works() {
     let sim = simulator();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    std::fs::write(&config, json!({"base_url": sim.base_url()}).to_string()).unwrap();
+    let (dir, config, _) = config_of(&sim);
     let auth = Paste::start(&sim, &[&config]);
     assert_eq!(param(&auth.authorize_url, "redirect_uri"), REDIRECT);
     let redirected = auth.approve();
@@ -139,9 +147,7 @@ fn a_pasted_code_is_exchanged_and_the_token_works() {
 #[test]
 fn a_pasted_url_is_checked_for_its_state_then_exchanged() {
     let sim = simulator();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    std::fs::write(&config, json!({"base_url": sim.base_url()}).to_string()).unwrap();
+    let (_dir, config, _) = config_of(&sim);
     let auth = Paste::start(&sim, &[&config]);
     let redirected = auth.approve();
     let (ok, stderr) = auth.paste(redirected.as_str());
@@ -152,10 +158,7 @@ fn a_pasted_url_is_checked_for_its_state_then_exchanged() {
 #[test]
 fn a_url_with_another_state_is_refused_and_its_code_not_spent() {
     let sim = simulator();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    let before = json!({"base_url": sim.base_url()}).to_string();
-    std::fs::write(&config, &before).unwrap();
+    let (_dir, config, before) = config_of(&sim);
     let auth = Paste::start(&sim, &[&config]);
     let redirected = auth.approve();
     let code = param(&redirected, "code");
@@ -183,10 +186,7 @@ fn a_url_with_another_state_is_refused_and_its_code_not_spent() {
 #[test]
 fn a_wrong_code_is_refused_and_nothing_is_written() {
     let sim = simulator();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    let before = json!({"base_url": sim.base_url()}).to_string();
-    std::fs::write(&config, &before).unwrap();
+    let (_dir, config, before) = config_of(&sim);
     let auth = Paste::start(&sim, &[&config]);
     auth.approve();
     let (ok, stderr) = auth.paste("not-the-code");

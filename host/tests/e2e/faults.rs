@@ -2,13 +2,12 @@
 //! produce ends with exactly the clean dataset, or, for fatal faults, with a
 //! clear error and a state from which a rerun completes it.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::support::*;
 use intercom_host::{ErrorCategory, LogLevel};
 use intercom_sim::{Fault, FaultRule, RandomFaults, RuleFirings, SimConfig, Simulator};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn small() -> SimConfig {
     SimConfig {
@@ -23,33 +22,6 @@ fn small() -> SimConfig {
 fn config(sim: &Simulator) -> String {
     json!({"access_token": "sim-token", "base_url": sim.base_url(), "request_timeout_seconds": 2})
         .to_string()
-}
-
-/// Records by stream and key, later versions replacing earlier ones, as a
-/// destination upserting on the primary key holds them.
-fn upserted(runs: &[&Collected]) -> BTreeMap<String, BTreeMap<String, Value>> {
-    let mut tables: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-    for run in runs {
-        for (stream, record) in &run.records {
-            tables
-                .entry(stream.clone())
-                .or_default()
-                .insert(key(record), record.clone());
-        }
-    }
-    tables
-}
-
-fn assert_dataset(sim: &Simulator, runs: &[&Collected], what: &str) {
-    let tables = upserted(runs);
-    let data = sim.dataset();
-    for stream in ALL_STREAMS {
-        let expected: BTreeMap<String, Value> = expected(stream, &data)
-            .into_iter()
-            .map(|r| (key(&r), r))
-            .collect();
-        assert_eq!(tables.get(stream), Some(&expected), "{what}: {stream}");
-    }
 }
 
 /// One sync of every stream with `rules` injected must still yield the
@@ -276,11 +248,7 @@ fn a_merged_contact_keeps_its_embedded_list() {
     let catalog = json!({"streams": [{"tap_stream_id": "contacts"}]}).to_string();
     let (out, outcome) = read(&config(&sim), Some(&catalog), None);
     outcome.unwrap();
-    let emitted = out
-        .records_of("contacts")
-        .into_iter()
-        .find(|c| c["id"] == id.as_str())
-        .unwrap();
+    let emitted = out.record_with_id("contacts", &id);
     assert_eq!(emitted["tags"], contact["tags"]);
     assert!(
         out.logs

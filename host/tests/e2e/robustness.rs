@@ -2,7 +2,6 @@
 //! of every kind, sub-lists longer than a page, skewed server clocks, and
 //! every record against its schema.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -46,35 +45,13 @@ fn every_kind() -> Vec<Fault> {
     ]
 }
 
-/// The run's records upserted by key must be every stream's clean dataset.
-fn assert_clean_dataset(sim: &Simulator, out: &Collected, what: &str) {
-    let mut tables: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
-    for (stream, record) in &out.records {
-        let stream = ALL_STREAMS.iter().find(|s| *s == stream).unwrap();
-        tables
-            .entry(stream)
-            .or_default()
-            .insert(key(record), record.clone());
-    }
-    let data = sim.dataset();
-    for stream in ALL_STREAMS {
-        let expected: BTreeMap<String, Value> = expected(stream, &data)
-            .into_iter()
-            .map(|r| (key(&r), r))
-            .collect();
-        let got = tables.remove(stream).unwrap_or_default();
-        assert_eq!(got.len(), expected.len(), "{what}: {stream}: record count");
-        assert!(got == expected, "{what}: {stream}: records differ");
-    }
-}
-
 fn sync_under(sim: &Simulator, what: &str) -> Collected {
     let (out, outcome) = read(&config(sim), None, None);
     if let Err(e) = outcome {
         panic!("{what}: sync failed: {e:?}");
     }
     sim.clear_faults();
-    assert_clean_dataset(sim, &out, what);
+    assert_dataset(sim, &[&out], what);
     out
 }
 
@@ -198,11 +175,7 @@ fn a_sub_list_of_200_notes_is_complete() {
     let catalog = json!({"streams": [{"tap_stream_id": "contacts"}]}).to_string();
     let (out, outcome) = read(&config(&sim), Some(&catalog), None);
     outcome.unwrap();
-    let contact = out
-        .records_of("contacts")
-        .into_iter()
-        .find(|c| c["id"] == id.as_str())
-        .unwrap();
+    let contact = out.record_with_id("contacts", &id);
     let notes = contact["notes"]["data"].as_array().unwrap();
     assert_eq!(notes.len(), 200);
     assert_eq!(notes[199]["id"], "900199");
@@ -213,7 +186,7 @@ fn a_sub_list_of_200_notes_is_complete() {
 
 /// The server's clock 120 s and 400 s ahead and behind: pacing reads the
 /// reset against the response's `Date`, so no 429 storm and no wait the
-/// host refuses. A 1,200-a-minute limit makes the sync span windows.
+/// host refuses. A 600-a-minute limit makes the sync span windows.
 /// Budget: 40 s each.
 #[test]
 fn skewed_server_clocks_pace_without_a_429_storm() {

@@ -146,6 +146,15 @@ pub struct Collected {
 }
 
 impl Collected {
+    /// The record of `stream` whose `id` is `id`.
+    pub fn record_with_id(&self, stream: &str, id: &str) -> Value {
+        self.records
+            .iter()
+            .find(|(s, r)| s == stream && r["id"] == id)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("no {stream} record with id {id}"))
+    }
+
     pub fn records_of(&self, stream: &str) -> Vec<Value> {
         self.records
             .iter()
@@ -385,6 +394,44 @@ pub fn key(record: &Value) -> String {
         Some(other) => other.to_string(),
         None => panic!("a record without a key: {record}"),
     }
+}
+
+/// Records by stream and key, later versions replacing earlier ones, as a
+/// destination upserting on the primary key holds them.
+pub fn upserted(runs: &[&Collected]) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut tables: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for run in runs {
+        for (stream, record) in &run.records {
+            tables
+                .entry(stream.clone())
+                .or_default()
+                .insert(key(record), record.clone());
+        }
+    }
+    tables
+}
+
+/// The runs' records, upserted by key, are every stream's dataset exactly.
+pub fn assert_dataset(sim: &Simulator, runs: &[&Collected], what: &str) {
+    let mut tables = upserted(runs);
+    let data = sim.dataset();
+    for stream in ALL_STREAMS {
+        let expected: BTreeMap<String, Value> = expected(stream, &data)
+            .into_iter()
+            .map(|r| (key(&r), r))
+            .collect();
+        let got = tables.remove(stream).unwrap_or_default();
+        assert_eq!(got.len(), expected.len(), "{what}: {stream}: record count");
+        let differing = expected.iter().find(|(k, r)| got.get(*k) != Some(r));
+        assert!(
+            differing.is_none(),
+            "{what}: {stream}: {differing:?} differs"
+        );
+    }
+    assert!(
+        tables.is_empty(),
+        "{what}: streams beyond the dataset: {tables:?}"
+    );
 }
 
 /// Sorts by primary key for set comparison.

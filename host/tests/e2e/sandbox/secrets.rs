@@ -167,6 +167,20 @@ fn assert_delivered(api: &Echo, other: &Echo) {
 }
 
 /// What the guest saw of the echoes: the placeholder where the token was.
+/// A Singer run of the exfiltrating guest: it failed as the guest means to,
+/// committed state, and nothing it printed or sent carried the token.
+fn assert_singer_run_kept_the_token(run: &std::process::Output, api: &Echo, other: &Echo) {
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("giving up with "), "{stderr}");
+    assert_no_token("stdout", &stdout);
+    assert_no_token("stderr", &stderr);
+    assert!(stdout.contains(r#""type":"STATE""#), "{stdout}");
+    assert_saw_placeholders(&stdout);
+    assert_delivered(api, other);
+}
+
 fn assert_saw_placeholders(seen: &str) {
     for echoed in [
         r#"authorization: Bearer {{secret:access_token:"#,
@@ -241,16 +255,7 @@ fn the_cli_keeps_the_token_from_stdout_stderr_and_the_database() {
     let (api, other) = (Echo::start(), Echo::start());
     let config = exfiltrate_config(&api, &other);
     let dir = tempfile::tempdir().unwrap();
-    let singer = cli(&[], &config, dir.path());
-    let stdout = String::from_utf8_lossy(&singer.stdout);
-    let stderr = String::from_utf8_lossy(&singer.stderr);
-    assert_eq!(singer.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("giving up with "), "{stderr}");
-    assert_no_token("stdout", &stdout);
-    assert_no_token("stderr", &stderr);
-    assert!(stdout.contains(r#""type":"STATE""#), "{stdout}");
-    assert_saw_placeholders(&stdout);
-    assert_delivered(&api, &other);
+    assert_singer_run_kept_the_token(&cli(&[], &config, dir.path()), &api, &other);
 
     let (api, other) = (Echo::start(), Echo::start());
     let config = exfiltrate_config(&api, &other);
@@ -304,13 +309,5 @@ fn the_js_host_keeps_the_token_from_a_hostile_guest() {
         &hostile_wasm(),
         &["--read", "--config", config.path().to_str().unwrap()],
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("giving up with "), "{stderr}");
-    assert_no_token("stdout", &stdout);
-    assert_no_token("stderr", &stderr);
-    assert!(stdout.contains(r#""type":"STATE""#), "{stdout}");
-    assert_saw_placeholders(&stdout);
-    assert_delivered(&api, &other);
+    assert_singer_run_kept_the_token(&output, &api, &other);
 }
