@@ -100,10 +100,7 @@ fn binary_injects_faults_from_its_flags() {
         "--latency-ms",
         "20",
     ]);
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let agent = crate::http::agent();
     let status = |path: &str| {
         agent
             .get(format!("{url}{path}"))

@@ -25,6 +25,16 @@ impl Reply {
     }
 }
 
+/// A client that hands back every answer as it is: statuses are not
+/// errors, redirects are not followed.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}
+
 pub fn start(config: SimConfig) -> Simulator {
     Simulator::start(config).expect("simulator starts")
 }
@@ -67,10 +77,7 @@ pub fn send(
         builder = builder.header(name, value);
     }
     let request = builder.body(()).expect("valid request");
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let agent = agent();
     let mut response = if body.is_empty() {
         agent.run(request)
     } else {

@@ -4,15 +4,7 @@
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-use crate::http::start;
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
-}
+use crate::http::{agent, start};
 
 /// `GET /oauth?…` without following the redirect: the status and `Location`.
 fn authorize(sim: &Simulator, query: &str) -> (u16, Option<url::Url>) {

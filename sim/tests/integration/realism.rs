@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use intercom_sim::{Fault, FaultRule, Lenient, ScrollEnd, SimConfig, Simulator};
 use serde_json::{Value, json};
 
-use crate::http::{bearer, get, post, start};
+use crate::http::{agent, bearer, get, post, start};
 use crate::openapi::Spec;
 
 fn small() -> SimConfig {
@@ -316,11 +316,7 @@ fn a_lost_scroll_page_is_gone_unless_lenient() {
 
 /// The status, or `None` when the connection was reset.
 fn get_status(sim: &Simulator, path: &str) -> Option<u16> {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    agent
+    agent()
         .get(format!("{}{path}", sim.base_url()))
         .header("Authorization", bearer())
         .call()
