@@ -37,6 +37,12 @@ struct Args {
     companies: usize,
     #[arg(long, default_value_t = SimConfig::default().conversations)]
     conversations: usize,
+    #[arg(long, default_value_t = SimConfig::default().tickets)]
+    tickets: usize,
+    #[arg(long, default_value_t = SimConfig::default().articles)]
+    articles: usize,
+    #[arg(long, default_value_t = SimConfig::default().activity_logs)]
+    activity_logs: usize,
     #[arg(long, default_value_t = SimConfig::default().segments)]
     segments: usize,
     #[arg(long, default_value_t = SimConfig::default().max_parts_per_conversation)]
@@ -187,6 +193,9 @@ fn main() -> ExitCode {
         contacts: args.contacts,
         companies: args.companies,
         conversations: args.conversations,
+        tickets: args.tickets,
+        articles: args.articles,
+        activity_logs: args.activity_logs,
         segments: args.segments,
         max_parts_per_conversation: args.max_parts_per_conversation,
         huge_conversations: args.huge_conversations,
