@@ -20,7 +20,7 @@ use crate::faults::RepeatCursor;
 use crate::names::{COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, pick};
 use crate::paging::{Continuation, CursorPage};
 use crate::resources::data_attributes::{CONTACT_CUSTOM, PLAN_TIERS};
-use crate::search::{self, Kind, Location, Search, Searchable, repeat_cursor, requested_version};
+use crate::search::{self, Kind, Location, Searchable, requested_version};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -292,7 +292,9 @@ async fn search(
 ) -> Result<axum::response::Response, ApiError> {
     // Since 2.14 dates match by calendar day in the app's timezone.
     let calendar_days = (requested_version(&headers) >= (2, 14)).then_some(state.timezone);
-    let search = Search::parse(
+    search::answer(
+        &state,
+        repeat.is_some(),
         &body,
         &Searchable {
             field: &field,
@@ -301,13 +303,9 @@ async fn search(
             default_per_page: 50,
             ignore_sort: state.ignore_search_sort,
         },
-    )?;
-    let data = state.shared.searchable();
-    let mut page = search.run(&data.contacts, data.contact_searches());
-    if repeat.is_some() {
-        repeat_cursor(&body, &mut page.pages);
-    }
-    Ok(page.into_response("list", "data"))
+        |d| (&d.contacts, d.contact_searches()),
+        ("list", "data"),
+    )
 }
 
 fn contact_not_found() -> ApiError {

@@ -69,7 +69,7 @@ pub(crate) fn generate(
                 "website_turned_on": i == 0 || rng.random_bool(0.5),
                 "display_name": format!("{name} Center"),
                 "url": format!("https://intercom.help/{identifier}"),
-                "custom_domain": (i == 0).then(|| "help.example.test"),
+                "custom_domain": (i == 0).then_some("help.example.test"),
                 "default": i == 0,
                 "locales": if i == 0 { json!(["en", "fr"]) } else { json!(["en"]) },
             })
@@ -161,13 +161,13 @@ pub(crate) fn generate(
 }
 
 /// `records` newest updated first, ties by id (descending too).
-pub(crate) fn newest_first(records: &[Value]) -> Vec<&Value> {
+fn newest_first(records: &[Value]) -> Vec<&Value> {
     let mut sorted: Vec<&Value> = records.iter().collect();
     let key = |r: &Value| {
         let id = r["id"].as_str().and_then(|id| id.parse::<u64>().ok());
         (r["updated_at"].as_i64(), id)
     };
-    sorted.sort_by(|a, b| key(b).cmp(&key(a)));
+    sorted.sort_by_key(|r| std::cmp::Reverse(key(r)));
     sorted
 }
 
@@ -175,25 +175,32 @@ async fn help_centers(State(state): State<AppState>) -> Json<Value> {
     envelope::list("list", "data", state.data().help_centers.clone())
 }
 
+/// A page of `records` newest updated first, after the request's cursor.
+fn newest_first_page(
+    (headers, params): (&HeaderMap, &HashMap<String, String>),
+    path: &str,
+    per_page: usize,
+    records: &[Value],
+) -> Result<Response, ApiError> {
+    let page = CursorPage {
+        path,
+        list_type: "list",
+        key: "data",
+        per_page,
+        continuation: Continuation::Cursor,
+    };
+    let cursor = params.get("starting_after").map(String::as_str);
+    page.serve(headers, &newest_first(records), cursor)
+}
+
 async fn collections(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let data = state.data();
-    let page = CursorPage {
-        path: "/help_center/collections",
-        list_type: "list",
-        key: "data",
-        per_page: COLLECTIONS_PER_PAGE,
-        continuation: Continuation::Cursor,
-    };
-    let all = newest_first(&data.help_center_collections);
-    page.serve(
-        &headers,
-        &all,
-        params.get("starting_after").map(String::as_str),
-    )
+    let records = &state.data().help_center_collections;
+    let path = "/help_center/collections";
+    newest_first_page((&headers, &params), path, COLLECTIONS_PER_PAGE, records)
 }
 
 async fn articles(
@@ -201,18 +208,6 @@ async fn articles(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let data = state.data();
-    let page = CursorPage {
-        path: "/articles",
-        list_type: "list",
-        key: "data",
-        per_page: ARTICLES_PER_PAGE,
-        continuation: Continuation::Cursor,
-    };
-    let all = newest_first(&data.articles);
-    page.serve(
-        &headers,
-        &all,
-        params.get("starting_after").map(String::as_str),
-    )
+    let records = &state.data().articles;
+    newest_first_page((&headers, &params), "/articles", ARTICLES_PER_PAGE, records)
 }

@@ -16,7 +16,7 @@ use crate::envelope::{self, ApiError, ApiJson, ApiPath};
 use crate::faults::RepeatCursor;
 use crate::names::{NOUNS, pick};
 use crate::resources::conversations::{People, admin_author};
-use crate::search::{Kind, Location, Search, Searchable, repeat_cursor};
+use crate::search::{Kind, Location, Searchable, answer};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -381,24 +381,14 @@ async fn search(
     repeat: Option<Extension<RepeatCursor>>,
     ApiJson(body): ApiJson,
 ) -> Result<axum::response::Response, ApiError> {
-    // The spec documents `>` and `<` as "greater (or equal)" and "lower (or
-    // equal)" here as for conversations, and a default page of 20.
-    let search = Search::parse(
+    answer(
+        &state,
+        repeat.is_some(),
         &body,
-        &Searchable {
-            field: &field,
-            calendar_days: None,
-            inclusive_inequalities: true,
-            default_per_page: 20,
-            ignore_sort: state.ignore_search_sort,
-        },
-    )?;
-    let data = state.shared.searchable();
-    let mut page = search.run(&data.tickets, data.ticket_searches());
-    if repeat.is_some() {
-        repeat_cursor(&body, &mut page.pages);
-    }
-    Ok(page.into_response("ticket.list", "tickets"))
+        &Searchable::by_second(&field, &state),
+        |d| (&d.tickets, d.ticket_searches()),
+        ("ticket.list", "tickets"),
+    )
 }
 
 async fn show(
