@@ -26,6 +26,9 @@ schemas (strict validators check `format`; flattening targets need `type`):
   integers, floats, booleans, dates), to strings (companies) or to strings,
   integers and two `$ref`s left dangling in the output (conversations);
   contacts' custom attributes were already open.
+- A record schema made of variants (`oneOf`/`allOf`: conversation attributes,
+  one variant per `data_type`) becomes one object with every variant's
+  properties, since one table holds them all.
 """
 import json, os, re, subprocess, sys, yaml
 
@@ -103,12 +106,28 @@ def stream_facts():
     return json.loads(out)
 
 
+def merged(node, components):
+    """A record schema's variants merged into one object schema."""
+    if "$ref" in node:
+        return merged(components[node["$ref"].rsplit("/", 1)[-1]], components)
+    variants = node.get("oneOf", []) + node.get("allOf", [])
+    if not variants:
+        return node
+    out = {k: v for k, v in node.items() if k not in ("oneOf", "allOf", "discriminator")}
+    out["type"] = "object"
+    properties = {}
+    for variant in variants:
+        properties.update(merged(variant, components).get("properties", {}))
+    out["properties"] = {**properties, **node.get("properties", {})}
+    return out
+
+
 def build(spec, facts):
     components = spec["components"]["schemas"]
     by_name = {stream["name"]: stream for stream in facts["streams"]}
 
     def derived(stream):
-        schema = convert(components[stream["openapi_schema"]], components)
+        schema = convert(merged(components[stream["openapi_schema"]], components), components)
         schema["type"] = "object"
         return schema
 

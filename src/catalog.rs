@@ -202,7 +202,7 @@ mod tests {
         let catalog = discover();
         let streams = catalog["streams"].as_array().unwrap();
         assert_eq!(streams.len(), STREAMS.len());
-        let admins = &streams[0];
+        let admins = streams.iter().find(|s| s["stream"] == "admins").unwrap();
         assert_eq!(admins["tap_stream_id"], "admins");
         let top = &admins["metadata"][0]["metadata"];
         assert_eq!(top["table-key-properties"], json!(["id"]));
@@ -226,6 +226,19 @@ mod tests {
         assert_eq!(
             parts["metadata"][0]["metadata"]["parent-tap-stream-id"],
             "conversations"
+        );
+        let logs = streams
+            .iter()
+            .find(|s| s["stream"] == "activity_logs")
+            .unwrap();
+        assert_eq!(logs["replication_key"], "created_at");
+        let ticket_parts = streams
+            .iter()
+            .find(|s| s["stream"] == "ticket_parts")
+            .unwrap();
+        assert_eq!(
+            ticket_parts["metadata"][0]["metadata"]["parent-tap-stream-id"],
+            "tickets"
         );
     }
 

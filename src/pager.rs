@@ -59,6 +59,9 @@ pub struct ListPager {
     /// Page numbers the server said it served, for lists paged by number.
     numbers: HashSet<u64>,
     total: Option<u64>,
+    /// For lists newest first by this field: the list ends at a record
+    /// older than this (UNIX seconds).
+    older_than: Option<(&'static str, i64)>,
 }
 
 impl ListPager {
@@ -70,6 +73,15 @@ impl ListPager {
             cursors: Cursors::default(),
             numbers: HashSet::new(),
             total: None,
+            older_than: None,
+        }
+    }
+
+    /// Stops after the page holding a record whose `field` is below `since`.
+    pub fn until_older_than(self, field: &'static str, since: i64) -> Self {
+        Self {
+            older_than: Some((field, since)),
+            ..self
         }
     }
 }
@@ -115,6 +127,17 @@ impl ListPager {
                 _ => None,
             },
         };
+        if let Some((field, since)) = self.older_than {
+            let past = (0..records.len()).any(|i| {
+                records
+                    .value_of(i, field)
+                    .and_then(|v| v.as_i64())
+                    .is_some_and(|v| v < since)
+            });
+            if past {
+                self.next = None;
+            }
+        }
         Ok(records)
     }
 }

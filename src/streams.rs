@@ -17,6 +17,21 @@ pub enum Source {
         records_key: &'static str,
         dates: DateMatching,
     },
+    /// `GET path` like [`Source::List`], newest first by the replication
+    /// key: paging stops at the first record older than the bookmark.
+    NewestFirst {
+        path: &'static str,
+        records_key: &'static str,
+    },
+    /// `GET path?<after>=…&<before>=…` paged like [`Source::List`]: a window
+    /// of creation times from the bookmark to the run's start, which the
+    /// endpoint requires (`after`) or allows (`before`).
+    Window {
+        path: &'static str,
+        records_key: &'static str,
+        after: &'static str,
+        before: &'static str,
+    },
     /// A scroll: `GET path[?scroll_param=…]` until an empty page, records
     /// under `records_key`.
     Scroll {
@@ -47,7 +62,8 @@ pub enum DateMatching {
     /// Contacts since 2.14: by calendar day in the workspace's time zone, so
     /// `>` starts the day after the value's day.
     CalendarDay,
-    /// Conversations: by second, with `>` documented as "greater or equal".
+    /// Conversations and tickets: by second, with `>` documented as
+    /// "greater (or equal)".
     Seconds,
 }
 
@@ -225,6 +241,22 @@ macro_rules! contact_list {
 
 pub const STREAMS: &[StreamDef] = &[
     StreamDef {
+        name: "activity_logs",
+        noun: "activity log entry",
+        permission: "Read admins",
+        source: Source::Window {
+            path: "/admins/activity_logs",
+            records_key: "activity_logs",
+            after: "created_at_after",
+            before: "created_at_before",
+        },
+        replication: Replication::Incremental { key: "created_at" },
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "activity_log",
+        schema: include_str!("schemas/activity_logs.json"),
+    },
+    StreamDef {
         name: "admins",
         noun: "admin",
         permission: "Read admins",
@@ -237,6 +269,20 @@ pub const STREAMS: &[StreamDef] = &[
         shaping: NO_SHAPING,
         openapi_schema: "admin",
         schema: include_str!("schemas/admins.json"),
+    },
+    StreamDef {
+        name: "articles",
+        noun: "article",
+        permission: "Read and list articles",
+        source: Source::NewestFirst {
+            path: "/articles",
+            records_key: "data",
+        },
+        replication: UPDATED_AT,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "article_list_item",
+        schema: include_str!("schemas/articles.json"),
     },
     StreamDef {
         name: "companies",
@@ -321,6 +367,20 @@ pub const STREAMS: &[StreamDef] = &[
         schema: include_str!("schemas/contacts.json"),
     },
     StreamDef {
+        name: "conversation_attributes",
+        noun: "conversation attribute",
+        permission: "Read conversations",
+        source: Source::List {
+            path: "/conversations/attributes?include_archived=true",
+            records_key: "data",
+        },
+        replication: Replication::FullTable,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "conversation_attribute",
+        schema: include_str!("schemas/conversation_attributes.json"),
+    },
+    StreamDef {
         name: "conversation_parts",
         noun: "conversation part",
         permission: "Read conversations",
@@ -376,6 +436,34 @@ pub const STREAMS: &[StreamDef] = &[
         schema: include_str!("schemas/conversations.json"),
     },
     StreamDef {
+        name: "help_center_collections",
+        noun: "help center collection",
+        permission: "Read and list articles",
+        source: Source::NewestFirst {
+            path: "/help_center/collections",
+            records_key: "data",
+        },
+        replication: UPDATED_AT,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "collection",
+        schema: include_str!("schemas/help_center_collections.json"),
+    },
+    StreamDef {
+        name: "help_centers",
+        noun: "help center",
+        permission: "Read and list articles",
+        source: Source::List {
+            path: "/help_center/help_centers",
+            records_key: "data",
+        },
+        replication: Replication::FullTable,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "help_center",
+        schema: include_str!("schemas/help_centers.json"),
+    },
+    StreamDef {
         name: "segments",
         noun: "segment",
         permission: "Read and list users and companies",
@@ -388,6 +476,20 @@ pub const STREAMS: &[StreamDef] = &[
         shaping: NO_SHAPING,
         openapi_schema: "segment",
         schema: include_str!("schemas/segments.json"),
+    },
+    StreamDef {
+        name: "subscription_types",
+        noun: "subscription type",
+        permission: "Read and list users and companies",
+        source: Source::List {
+            path: "/subscription_types",
+            records_key: "data",
+        },
+        replication: Replication::FullTable,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "subscription_type",
+        schema: include_str!("schemas/subscription_types.json"),
     },
     StreamDef {
         name: "tags",
@@ -418,6 +520,43 @@ pub const STREAMS: &[StreamDef] = &[
         schema: include_str!("schemas/teams.json"),
     },
     StreamDef {
+        name: "ticket_parts",
+        noun: "ticket part",
+        permission: "Read tickets",
+        source: Source::PerParent {
+            parent: Parent::Changed {
+                stream: "tickets",
+                bookmark: "parent_updated_at",
+            },
+            path: "/tickets/{id}",
+            records_at: "/ticket_parts/ticket_parts",
+            total_at: Some("/ticket_parts/total_count"),
+            parent_fields: &[
+                ParentField {
+                    name: "ticket_id",
+                    from: "id",
+                    description: "Id of the ticket the part belongs to.",
+                },
+                ParentField {
+                    name: "ticket_created_at",
+                    from: "created_at",
+                    description: "When the ticket was created.",
+                },
+                ParentField {
+                    name: "ticket_updated_at",
+                    from: "updated_at",
+                    description: "When the ticket was last updated.",
+                },
+            ],
+            embedded_at: None,
+        },
+        replication: UPDATED_AT,
+        key_properties: &["id"],
+        shaping: NO_SHAPING,
+        openapi_schema: "ticket_part",
+        schema: include_str!("schemas/ticket_parts.json"),
+    },
+    StreamDef {
         name: "ticket_states",
         noun: "ticket state",
         permission: "Read tickets",
@@ -444,6 +583,24 @@ pub const STREAMS: &[StreamDef] = &[
         shaping: NO_SHAPING,
         openapi_schema: "ticket_type",
         schema: include_str!("schemas/ticket_types.json"),
+    },
+    StreamDef {
+        name: "tickets",
+        noun: "ticket",
+        permission: "Read tickets",
+        source: Source::Search {
+            path: "/tickets/search",
+            records_key: "tickets",
+            dates: DateMatching::Seconds,
+        },
+        replication: UPDATED_AT,
+        key_properties: &["id"],
+        shaping: Shaping {
+            drop: &["ticket_parts"],
+            ..NO_SHAPING
+        },
+        openapi_schema: "ticket",
+        schema: include_str!("schemas/tickets.json"),
     },
 ];
 

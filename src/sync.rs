@@ -293,6 +293,26 @@ impl<'a> Replicator<'a> {
             Source::List { path, records_key } => {
                 Box::new(ListPager::new(path.to_string(), records_key))
             }
+            Source::NewestFirst { path, records_key } => {
+                let pager = ListPager::new(path.to_string(), records_key);
+                match (root.replication.key(), lower) {
+                    (Some(key), Some(lower)) => Box::new(pager.until_older_than(key, lower)),
+                    _ => Box::new(pager),
+                }
+            }
+            Source::Window {
+                path,
+                records_key,
+                after,
+                before,
+            } => {
+                // Whether the endpoint's bounds include their values is not
+                // documented: start a second early, filter here.
+                let after_value = (lower.unwrap_or(0) - 1).max(0);
+                let run_start = self.api.host().now_ms() / 1000;
+                let path = format!("{path}?{after}={after_value}&{before}={run_start}");
+                Box::new(ListPager::new(path, records_key))
+            }
             Source::Scroll { path, records_key } => {
                 Box::new(ScrollPager::new(root.name, path, records_key))
             }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use crate::SimConfig;
 use crate::resources::contacts::{self, Links};
 use crate::resources::conversations::{self, People};
-use crate::resources::{admins, companies, data_attributes, me, segments, tags, teams, tickets};
+use crate::resources::{
+    admins, companies, data_attributes, help_center, me, segments, settings, tags, teams, tickets,
+};
 use crate::search::SearchCache;
 use crate::times::Timeline;
 
@@ -52,6 +54,20 @@ pub struct Dataset {
     pub ticket_types: Vec<Value>,
     /// Ticket states (`GET /ticket_states`), each embedding the types using it.
     pub ticket_states: Vec<Value>,
+    /// Tickets as search and `GET /tickets/{id}` serve them: each embeds its
+    /// newest 500 parts, with the count of all.
+    pub tickets: Vec<Value>,
+    /// Ticket id → all its parts, oldest first.
+    pub ticket_parts: HashMap<String, Vec<Value>>,
+    /// Conversation attributes (`GET /conversations/attributes`), archived ones included.
+    pub conversation_attributes: Vec<Value>,
+    pub subscription_types: Vec<Value>,
+    pub help_centers: Vec<Value>,
+    /// Help-center collections and their sections (`parent_id`).
+    pub help_center_collections: Vec<Value>,
+    pub articles: Vec<Value>,
+    /// Admin activity log entries, oldest first.
+    pub activity_logs: Vec<Value>,
     index: Index,
     maker: Maker,
 }
@@ -62,8 +78,10 @@ struct Index {
     contacts: HashMap<String, usize>,
     companies: HashMap<String, usize>,
     conversations: HashMap<String, usize>,
+    tickets: HashMap<String, usize>,
     contact_searches: SearchCache,
     conversation_searches: SearchCache,
+    ticket_searches: SearchCache,
 }
 
 /// What mutation helpers need to create plausible records.
@@ -76,6 +94,7 @@ struct Maker {
     next_conversation_id: u64,
     next_part_id: u64,
     next_note_id: u64,
+    next_ticket_part_id: u64,
     integer_part_ids: bool,
 }
 
@@ -96,6 +115,9 @@ enum Stream {
     Mutations = 11,
     Realism = 12,
     Tickets = 13,
+    TicketRecords = 14,
+    HelpCenter = 15,
+    Settings = 16,
 }
 
 impl Dataset {
@@ -188,6 +210,39 @@ impl Dataset {
             data_attributes::generate(&mut rng(Stream::DataAttributes), &timeline, &admins);
         let (ticket_types, ticket_states) =
             tickets::generate(&mut rng(Stream::Tickets), &timeline, &workspace_id);
+        let mut r = rng(Stream::TicketRecords);
+        let mut next_ticket_id = 600 + r.random_range(0..100);
+        let mut next_ticket_part_id = 180 + r.random_range(0..100);
+        let (mut ticket_list, mut ticket_parts) = (Vec::new(), HashMap::new());
+        for number in 0..config.tickets as u64 {
+            next_ticket_id += r.random_range(1..=9);
+            let part_count = r.random_range(1..=6);
+            let (mut ticket, parts) = tickets::generate_one(
+                &mut r,
+                (next_ticket_id, 40 + number),
+                part_count,
+                &timeline,
+                &people,
+                &ticket_types,
+                &mut next_ticket_part_id,
+            );
+            tickets::embed_parts(&mut ticket, &parts);
+            ticket_parts.insert(next_ticket_id.to_string(), parts);
+            ticket_list.push(ticket);
+        }
+        let help = help_center::generate(
+            &mut rng(Stream::HelpCenter),
+            &timeline,
+            &workspace_id,
+            &admins,
+            config.articles,
+        );
+        let mut r = rng(Stream::Settings);
+        let conversation_attributes =
+            settings::conversation_attributes_generate(&mut r, &timeline, &admins, &teams);
+        let subscription_types = settings::subscription_types_generate(&mut r);
+        let activity_logs =
+            settings::activity_logs_generate(&mut r, &timeline, &admins, config.activity_logs);
         let mut dataset = Dataset {
             app,
             admins,
@@ -205,6 +260,14 @@ impl Dataset {
             conversation_parts,
             ticket_types,
             ticket_states,
+            tickets: ticket_list,
+            ticket_parts,
+            conversation_attributes,
+            subscription_types,
+            help_centers: help.help_centers,
+            help_center_collections: help.collections,
+            articles: help.articles,
+            activity_logs,
             index: Index::default(),
             maker: Maker {
                 rng: rng(Stream::Mutations),
@@ -214,6 +277,7 @@ impl Dataset {
                 next_conversation_id,
                 next_part_id,
                 next_note_id,
+                next_ticket_part_id,
                 integer_part_ids: !config.lenient.string_part_ids,
             },
         };
@@ -244,8 +308,10 @@ impl Dataset {
             contacts: positions(&self.contacts),
             companies: positions(&self.companies),
             conversations: positions(&self.conversations),
+            tickets: positions(&self.tickets),
             contact_searches: SearchCache::default(),
             conversation_searches: SearchCache::default(),
+            ticket_searches: SearchCache::default(),
         };
     }
 
@@ -254,6 +320,7 @@ impl Dataset {
     pub(crate) fn forget_searches(&self) {
         self.index.contact_searches.clear();
         self.index.conversation_searches.clear();
+        self.index.ticket_searches.clear();
     }
 
     pub(crate) fn prerender(&self) {
@@ -261,6 +328,7 @@ impl Dataset {
         self.index
             .conversation_searches
             .render_all(&self.conversations);
+        self.index.ticket_searches.render_all(&self.tickets);
     }
 
     /// Memoized contact search results for the current records.
@@ -271,6 +339,11 @@ impl Dataset {
     /// Memoized conversation search results for the current records.
     pub(crate) fn conversation_searches(&self) -> &SearchCache {
         &self.index.conversation_searches
+    }
+
+    /// Memoized ticket search results for the current records.
+    pub(crate) fn ticket_searches(&self) -> &SearchCache {
+        &self.index.ticket_searches
     }
 
     /// Rewrites every contact's embedded `tags`, `notes` and `companies` from the
@@ -335,6 +408,15 @@ impl Dataset {
             .map(Vec::as_slice)
             .unwrap_or_default();
         Some(conversations::with_parts(conversation, parts))
+    }
+
+    /// A ticket as search and `GET /tickets/{id}` serve it, with its parts.
+    pub fn ticket(&self, id: &str) -> Option<&Value> {
+        self.index
+            .tickets
+            .get(id)
+            .and_then(|&i| self.tickets.get(i))
+            .filter(|t| t["id"] == id)
     }
 
     /// Every part of every conversation as `(conversation id, part)`, conversations
@@ -528,6 +610,79 @@ impl Dataset {
         self.conversation_parts.remove(id);
         self.reindex();
         true
+    }
+
+    /// Sets `updated_at` and flips `open`. `None` if unknown.
+    pub fn update_ticket(&mut self, id: &str, updated_at: i64) -> Option<String> {
+        let &i = self.index.tickets.get(id)?;
+        let ticket = self.tickets.get_mut(i)?;
+        let open = ticket["open"].as_bool().unwrap_or(false);
+        ticket["updated_at"] = Value::from(updated_at);
+        ticket["open"] = Value::from(!open);
+        Some(id.to_owned())
+    }
+
+    /// Appends an admin note at `at` (the state unchanged) and bumps the
+    /// ticket's `updated_at` to at least `at`. Returns the new part's id;
+    /// `None` if the ticket is unknown.
+    pub fn add_ticket_part(&mut self, ticket_id: &str, at: i64) -> Option<String> {
+        let &i = self.index.tickets.get(ticket_id)?;
+        let m = &mut self.maker;
+        m.next_ticket_part_id += m.rng.random_range(1..4);
+        let author =
+            conversations::admin_author(&self.admins[m.rng.random_range(0..self.admins.len())]);
+        let ticket = self.tickets.get_mut(i)?;
+        let state = ticket["ticket_state"]["category"]
+            .as_str()
+            .unwrap_or("submitted")
+            .to_owned();
+        let part = tickets::part(
+            &mut m.rng,
+            m.next_ticket_part_id,
+            at,
+            author,
+            (&state, &state),
+        );
+        let parts = self.ticket_parts.entry(ticket_id.to_owned()).or_default();
+        parts.push(part);
+        tickets::embed_parts(ticket, parts);
+        let updated = ticket["updated_at"].as_i64().unwrap_or(at).max(at);
+        ticket["updated_at"] = Value::from(updated);
+        Some(m.next_ticket_part_id.to_string())
+    }
+
+    /// Sets the article's `updated_at` (and its English content's) and retitles it.
+    pub fn update_article(&mut self, id: &str, updated_at: i64) -> Option<String> {
+        let article = self.articles.iter_mut().find(|a| a["id"] == id)?;
+        let title = format!(
+            "{} (revised)",
+            article["title"].as_str().unwrap_or_default()
+        );
+        article["updated_at"] = Value::from(updated_at);
+        article["title"] = Value::from(title.as_str());
+        let english = &mut article["translated_content"]["en"];
+        english["updated_at"] = Value::from(updated_at);
+        english["title"] = Value::from(title);
+        Some(id.to_owned())
+    }
+
+    /// Sets the collection's `updated_at` and its description.
+    pub fn update_collection(&mut self, id: &str, updated_at: i64) -> Option<String> {
+        let collection = self
+            .help_center_collections
+            .iter_mut()
+            .find(|c| c["id"] == id)?;
+        collection["updated_at"] = Value::from(updated_at);
+        collection["description"] = Value::from("Revised");
+        Some(id.to_owned())
+    }
+
+    /// A new activity log entry at `at`, appended. Returns its id.
+    pub fn add_activity_log(&mut self, at: i64) -> String {
+        let log = settings::activity_log(&mut self.maker.rng, &self.admins, at);
+        let id = log["id"].as_str().unwrap_or_default().to_owned();
+        self.activity_logs.push(log);
+        id
     }
 
     /// Appends an admin comment at `at` and bumps the conversation's `updated_at`

@@ -158,7 +158,12 @@ pub(crate) fn list(list_type: &str, key: &str, items: Vec<Value>) -> Json<Value>
 /// A random version-4 UUID: the spec types `request_id` as `format: uuid`; scroll
 /// params use the same shape.
 pub(crate) fn request_id() -> String {
-    let mut v: u128 = rand::random();
+    uuid(rand::random())
+}
+
+/// `bits` as a version-4 UUID.
+pub(crate) fn uuid(bits: u128) -> String {
+    let mut v = bits;
     v = (v & !(0xF << 76)) | (0x4 << 76);
     v = (v & !(0x3 << 62)) | (0x2 << 62);
     format!(

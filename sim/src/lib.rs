@@ -12,6 +12,7 @@ mod escape;
 mod faults;
 mod gate;
 mod names;
+mod paging;
 mod realism;
 mod resources;
 mod search;
@@ -46,6 +47,12 @@ pub struct SimConfig {
     pub contacts: usize,
     pub companies: usize,
     pub conversations: usize,
+    /// Tickets, each with a few parts.
+    pub tickets: usize,
+    /// Help-center articles.
+    pub articles: usize,
+    /// Admin activity log entries.
+    pub activity_logs: usize,
     /// People and company segments together; every third is a company segment.
     pub segments: usize,
     /// Ordinary conversations get 1 to this many parts.
@@ -104,6 +111,9 @@ impl Default for SimConfig {
             contacts: 2000,
             companies: 500,
             conversations: 1000,
+            tickets: 300,
+            articles: 80,
+            activity_logs: 250,
             segments: 12,
             max_parts_per_conversation: 12,
             huge_conversations: 1,
@@ -210,6 +220,9 @@ impl fmt::Debug for SimConfig {
             .field("contacts", &self.contacts)
             .field("companies", &self.companies)
             .field("conversations", &self.conversations)
+            .field("tickets", &self.tickets)
+            .field("articles", &self.articles)
+            .field("activity_logs", &self.activity_logs)
             .field("segments", &self.segments)
             .field(
                 "max_parts_per_conversation",

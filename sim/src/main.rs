@@ -37,6 +37,12 @@ struct Args {
     companies: usize,
     #[arg(long, default_value_t = SimConfig::default().conversations)]
     conversations: usize,
+    #[arg(long, default_value_t = SimConfig::default().tickets)]
+    tickets: usize,
+    #[arg(long, default_value_t = SimConfig::default().articles)]
+    articles: usize,
+    #[arg(long, default_value_t = SimConfig::default().activity_logs)]
+    activity_logs: usize,
     #[arg(long, default_value_t = SimConfig::default().segments)]
     segments: usize,
     #[arg(long, default_value_t = SimConfig::default().max_parts_per_conversation)]
@@ -89,8 +95,9 @@ struct Args {
     /// A scroll page whose answer was lost is served again for the same param.
     #[arg(long)]
     scroll_replays_lost_pages: bool,
-    /// Every N seconds, update a few random contacts, companies and conversations
-    /// (seeded) and add a conversation part, stamped with the real clock.
+    /// Every N seconds, update a few random contacts and companies (seeded), add
+    /// a conversation part, a ticket part and an activity log entry, stamped
+    /// with the real clock.
     #[arg(long)]
     mutate_every_secs: Option<u64>,
     /// Inject a fault into authenticated requests (repeatable; grammar below).
@@ -187,6 +194,9 @@ fn main() -> ExitCode {
         contacts: args.contacts,
         companies: args.companies,
         conversations: args.conversations,
+        tickets: args.tickets,
+        articles: args.articles,
+        activity_logs: args.activity_logs,
         segments: args.segments,
         max_parts_per_conversation: args.max_parts_per_conversation,
         huge_conversations: args.huge_conversations,
@@ -258,33 +268,28 @@ async fn mutate_forever(simulator: &Simulator, secs: u64, seed: u64) {
         let now = simulator.now();
         simulator.mutate(|data| {
             for _ in 0..3 {
-                if !data.contacts.is_empty() {
-                    let i = rng.random_range(0..data.contacts.len());
-                    let id = data.contacts[i]["id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
+                if let Some(id) = random_id(&mut rng, &data.contacts) {
                     data.update_contact(&id, now);
                 }
-                if !data.companies.is_empty() {
-                    let i = rng.random_range(0..data.companies.len());
-                    let id = data.companies[i]["id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
+                if let Some(id) = random_id(&mut rng, &data.companies) {
                     data.update_company(&id, now);
                 }
             }
-            if !data.conversations.is_empty() {
-                let i = rng.random_range(0..data.conversations.len());
-                let id = data.conversations[i]["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+            if let Some(id) = random_id(&mut rng, &data.conversations) {
                 data.add_conversation_part(&id, now);
             }
+            if let Some(id) = random_id(&mut rng, &data.tickets) {
+                data.add_ticket_part(&id, now);
+            }
+            data.add_activity_log(now);
         });
     }
+}
+
+/// The id of a random one of `records`.
+fn random_id(rng: &mut ChaCha8Rng, records: &[serde_json::Value]) -> Option<String> {
+    let i = rng.random_range(0..records.len().max(1));
+    records.get(i)?["id"].as_str().map(str::to_owned)
 }
 
 async fn shutdown_signal() -> io::Result<()> {

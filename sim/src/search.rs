@@ -50,6 +50,45 @@ pub(crate) struct Searchable<'a> {
     pub(crate) ignore_sort: bool,
 }
 
+/// Answers a search `body` over the records (and their memoized searches)
+/// that `of` picks from the dataset as the lagging index holds it; `repeat`
+/// serves the request's own cursor again (a fault).
+pub(crate) fn answer(
+    state: &crate::server::AppState,
+    repeat: bool,
+    body: &Value,
+    on: &Searchable<'_>,
+    of: fn(&crate::dataset::Dataset) -> (&[Value], &SearchCache),
+    (list_type, key): (&str, &str),
+) -> Result<axum::response::Response, ApiError> {
+    let search = Search::parse(body, on)?;
+    let data = state.shared.searchable();
+    let (records, cache) = of(&data);
+    let mut page = search.run(records, cache);
+    if repeat {
+        repeat_cursor(body, &mut page.pages);
+    }
+    Ok(page.into_response(list_type, key))
+}
+
+impl<'a> Searchable<'a> {
+    /// Conversation and ticket search: dates by second, `>` and `<`
+    /// documented as "greater (or equal)" and "lower (or equal)", pages of 20
+    /// by default.
+    pub(crate) fn by_second(
+        field: &'a dyn Fn(&str) -> Option<(Kind, Location)>,
+        state: &crate::server::AppState,
+    ) -> Self {
+        Searchable {
+            field,
+            calendar_days: None,
+            inclusive_inequalities: true,
+            default_per_page: 20,
+            ignore_sort: state.ignore_search_sort,
+        }
+    }
+}
+
 /// A parsed search: filter, order and the page to serve.
 pub(crate) struct Search {
     filter: Node,

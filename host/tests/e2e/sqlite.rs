@@ -14,10 +14,13 @@ use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-const FULL_TABLE: [&str; 7] = [
+const FULL_TABLE: [&str; 10] = [
     "admins",
     "company_attributes",
     "contact_attributes",
+    "conversation_attributes",
+    "help_centers",
+    "subscription_types",
     "tags",
     "teams",
     "ticket_states",
@@ -407,7 +410,7 @@ fn streams_selects_without_a_catalog_and_names_the_valid_ones() {
     assert_eq!(message.lines().count(), 1, "{message}");
     assert!(message.contains("unknown stream `nope`"), "{message}");
     assert!(
-        message.contains("valid streams: admins, companies"),
+        message.contains("valid streams: activity_logs, admins, articles, companies"),
         "{message}"
     );
 

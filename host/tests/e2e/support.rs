@@ -287,6 +287,39 @@ pub fn expected_raw(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
         "teams" => data.teams.clone(),
         "ticket_types" => data.ticket_types.clone(),
         "ticket_states" => data.ticket_states.clone(),
+        "tickets" => data
+            .tickets
+            .iter()
+            .map(|t| {
+                let mut ticket = t.clone();
+                ticket.as_object_mut().unwrap().remove("ticket_parts");
+                ticket
+            })
+            .collect(),
+        "ticket_parts" => data
+            .tickets
+            .iter()
+            .flat_map(|t| {
+                t["ticket_parts"]["ticket_parts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|part| {
+                        let mut part = part.clone();
+                        part["ticket_id"] = t["id"].clone();
+                        part["ticket_created_at"] = t["created_at"].clone();
+                        part["ticket_updated_at"] = t["updated_at"].clone();
+                        part
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        "conversation_attributes" => data.conversation_attributes.clone(),
+        "subscription_types" => data.subscription_types.clone(),
+        "help_centers" => data.help_centers.clone(),
+        "help_center_collections" => data.help_center_collections.clone(),
+        "articles" => data.articles.clone(),
+        "activity_logs" => data.activity_logs.clone(),
         "tags" => data.tags.clone(),
         "segments" => data.segments.clone(),
         "companies" => data.companies.clone(),
@@ -370,20 +403,28 @@ pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
         .collect()
 }
 
-pub const ALL_STREAMS: [&str; 13] = [
+pub const ALL_STREAMS: [&str; 21] = [
+    "activity_logs",
     "admins",
+    "articles",
     "companies",
     "company_attributes",
     "company_segments",
     "contact_attributes",
     "contacts",
+    "conversation_attributes",
     "conversation_parts",
     "conversations",
+    "help_center_collections",
+    "help_centers",
     "segments",
+    "subscription_types",
     "tags",
     "teams",
+    "ticket_parts",
     "ticket_states",
     "ticket_types",
+    "tickets",
 ];
 
 /// A record's primary key as text: `_sdc_record_hash`, else `id`.

@@ -18,8 +18,9 @@ use crate::dataset::Dataset;
 use crate::envelope::{self, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::faults::RepeatCursor;
 use crate::names::{COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, pick};
+use crate::paging::{Continuation, CursorPage};
 use crate::resources::data_attributes::{CONTACT_CUSTOM, PLAN_TIERS};
-use crate::search::{self, Kind, Location, Search, Searchable, repeat_cursor, requested_version};
+use crate::search::{self, Kind, Location, Searchable, requested_version};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -291,7 +292,9 @@ async fn search(
 ) -> Result<axum::response::Response, ApiError> {
     // Since 2.14 dates match by calendar day in the app's timezone.
     let calendar_days = (requested_version(&headers) >= (2, 14)).then_some(state.timezone);
-    let search = Search::parse(
+    search::answer(
+        &state,
+        repeat.is_some(),
         &body,
         &Searchable {
             field: &field,
@@ -300,13 +303,9 @@ async fn search(
             default_per_page: 50,
             ignore_sort: state.ignore_search_sort,
         },
-    )?;
-    let data = state.shared.searchable();
-    let mut page = search.run(&data.contacts, data.contact_searches());
-    if repeat.is_some() {
-        repeat_cursor(&body, &mut page.pages);
-    }
-    Ok(page.into_response("list", "data"))
+        |d| (&d.contacts, d.contact_searches()),
+        ("list", "data"),
+    )
 }
 
 fn contact_not_found() -> ApiError {
@@ -360,93 +359,6 @@ fn numbered_page<'a>(
     .into_response("list", key)
 }
 
-/// How a sub-list continues after a page: the spec pages notes with
-/// `pages.next.starting_after` and companies with a `pages.next` link.
-#[derive(Clone, Copy)]
-enum Continuation {
-    Cursor,
-    Link,
-}
-
-/// The opaque cursor after the item `id`: base64 of a JSON array, like Intercom's.
-fn sublist_cursor(id: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(json!([id]).to_string())
-}
-
-/// Where the page after `cursor` starts in `ids`; a cursor naming no item is refused.
-fn sublist_start<'a>(
-    mut ids: impl Iterator<Item = &'a str>,
-    cursor: Option<&str>,
-) -> Result<usize, ApiError> {
-    use base64::Engine;
-    let Some(cursor) = cursor else {
-        return Ok(0);
-    };
-    let invalid = || ApiError::invalid("starting_after is not a valid cursor");
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(cursor.trim())
-        .map_err(|_| invalid())?;
-    let after: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    let [after] = after.as_slice() else {
-        return Err(invalid());
-    };
-    ids.position(|id| id == after)
-        .map(|at| at + 1)
-        .ok_or_else(invalid)
-}
-
-/// A page of a cursor-paged sub-list. Only `starting_after` is read: the
-/// undeclared `page` and `per_page` are ignored, as Intercom ignores unknown
-/// parameters.
-fn cursor_page(
-    headers: &HeaderMap,
-    path: &str,
-    key: &str,
-    all: &[&Value],
-    cursor: Option<&str>,
-    continuation: Continuation,
-) -> Result<Response, ApiError> {
-    let id = |item: &&Value| item["id"].as_str().unwrap_or_default().to_owned();
-    let start = sublist_start(
-        all.iter()
-            .map(|item| item["id"].as_str().unwrap_or_default()),
-        cursor,
-    )?;
-    let end = (start + SUBLIST_PAGE).min(all.len());
-    let mut pages = json!({
-        "type": "pages",
-        "page": start / SUBLIST_PAGE + 1,
-        "per_page": SUBLIST_PAGE,
-        "total_pages": all.len().div_ceil(SUBLIST_PAGE),
-        "next": null,
-    });
-    if end < all.len() {
-        let after = sublist_cursor(&id(&all[end - 1]));
-        pages["next"] = match continuation {
-            Continuation::Cursor => {
-                json!({"page": start / SUBLIST_PAGE + 2, "starting_after": after})
-            }
-            Continuation::Link => {
-                let host = headers
-                    .get(axum::http::header::HOST)
-                    .and_then(|host| host.to_str().ok())
-                    .unwrap_or("127.0.0.1");
-                let mut link = url::Url::parse(&format!("http://{host}{path}"))
-                    .map_err(|err| ApiError::invalid(err.to_string()))?;
-                link.query_pairs_mut().append_pair("starting_after", &after);
-                Value::from(link.to_string())
-            }
-        };
-    }
-    Ok(search::Page {
-        items: all[start..end].to_vec(),
-        total_count: all.len(),
-        pages,
-    }
-    .into_response("list", key))
-}
-
 /// The contact's companies (`contact_attached_companies`), paged by `pages.next`
 /// links, or page-numbered when lenient.
 async fn companies(
@@ -468,14 +380,14 @@ async fn companies(
         }
         let path = format!("/contacts/{id}/companies");
         let cursor = params.get("starting_after").map(String::as_str);
-        cursor_page(
-            &headers,
-            &path,
-            "companies",
-            &all,
-            cursor,
-            Continuation::Link,
-        )
+        let page = CursorPage {
+            path: &path,
+            list_type: "list",
+            key: "companies",
+            per_page: SUBLIST_PAGE,
+            continuation: Continuation::Link,
+        };
+        page.serve(&headers, &all, cursor)
     })?
 }
 
@@ -505,6 +417,13 @@ async fn notes(
         let all: Vec<&Value> = all.iter().collect();
         let path = format!("/contacts/{id}/notes");
         let cursor = params.get("starting_after").map(String::as_str);
-        cursor_page(&headers, &path, "data", &all, cursor, Continuation::Cursor)
+        let page = CursorPage {
+            path: &path,
+            list_type: "list",
+            key: "data",
+            per_page: SUBLIST_PAGE,
+            continuation: Continuation::Cursor,
+        };
+        page.serve(&headers, &all, cursor)
     })?
 }

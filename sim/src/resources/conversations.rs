@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::envelope::{ApiError, ApiJson, ApiPath};
 use crate::faults::RepeatCursor;
 use crate::names::{NOUNS, pick};
-use crate::search::{Kind, Location, Search, Searchable, repeat_cursor};
+use crate::search::{Kind, Location, Searchable, answer};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -262,22 +262,14 @@ async fn search(
     repeat: Option<Extension<RepeatCursor>>,
     ApiJson(body): ApiJson,
 ) -> Result<axum::response::Response, ApiError> {
-    let search = Search::parse(
+    answer(
+        &state,
+        repeat.is_some(),
         &body,
-        &Searchable {
-            field: &field,
-            calendar_days: None,
-            inclusive_inequalities: true,
-            default_per_page: 20,
-            ignore_sort: state.ignore_search_sort,
-        },
-    )?;
-    let data = state.shared.searchable();
-    let mut page = search.run(&data.conversations, data.conversation_searches());
-    if repeat.is_some() {
-        repeat_cursor(&body, &mut page.pages);
-    }
-    Ok(page.into_response("conversation.list", "conversations"))
+        &Searchable::by_second(&field, &state),
+        |d| (&d.conversations, d.conversation_searches()),
+        ("conversation.list", "conversations"),
+    )
 }
 
 async fn show(

@@ -9,9 +9,11 @@ pub(crate) mod companies;
 pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod data_attributes;
+pub(crate) mod help_center;
 pub(crate) mod me;
 pub(crate) mod oauth;
 pub(crate) mod segments;
+pub(crate) mod settings;
 pub(crate) mod tags;
 pub(crate) mod teams;
 pub(crate) mod tickets;
@@ -28,4 +30,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(contacts::routes())
         .merge(conversations::routes())
         .merge(tickets::routes())
+        .merge(help_center::routes())
+        .merge(settings::routes())
 }

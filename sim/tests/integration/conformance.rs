@@ -28,6 +28,14 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/conversations/{conversation_id}"),
     ("get", "/ticket_types"),
     ("get", "/ticket_states"),
+    ("post", "/tickets/search"),
+    ("get", "/tickets/{ticket_id}"),
+    ("get", "/conversations/attributes"),
+    ("get", "/subscription_types"),
+    ("get", "/help_center/help_centers"),
+    ("get", "/help_center/collections"),
+    ("get", "/articles"),
+    ("get", "/admins/activity_logs"),
 ];
 
 /// Concrete requests for a spec path: ids of records with many relations (so
@@ -53,6 +61,7 @@ fn concrete(path: &str, data: &Dataset) -> Vec<String> {
         .replace("{contact_id}", contact)
         .replace("{company_id}", company)
         .replace("{conversation_id}", conversation)
+        .replace("{ticket_id}", data.tickets[0]["id"].as_str().unwrap())
         .replace("{admin_id}", data.admins[0]["id"].as_str().unwrap());
     match path {
         "/segments" => vec![
@@ -64,6 +73,13 @@ fn concrete(path: &str, data: &Dataset) -> Vec<String> {
             format!("{filled}?model=contact&include_archived=true"),
             format!("{filled}?model=company"),
             filled,
+        ],
+        "/conversations/attributes" => {
+            vec![filled.clone(), format!("{filled}?include_archived=true")]
+        }
+        "/admins/activity_logs" => vec![
+            format!("{filled}?created_at_after=0"),
+            format!("{filled}?created_at_after=0&created_at_before=1770000000"),
         ],
         "/contacts/{contact_id}/companies" | "/contacts/{contact_id}/notes" => {
             vec![filled.clone(), format!("{filled}?per_page=2&page=2")]
@@ -141,6 +157,12 @@ fn success_bodies_conform() {
     data.contacts.iter().for_each(|c| contact.assert_valid(c));
     let company = spec.response("/companies/{company_id}", "get", 200);
     data.companies.iter().for_each(|c| company.assert_valid(c));
+    let ticket = spec.response("/tickets/{ticket_id}", "get", 200);
+    data.tickets.iter().for_each(|t| ticket.assert_valid(t));
+    let article = spec.component("article_list_item");
+    data.articles.iter().for_each(|a| article.assert_valid(a));
+    let log = spec.component("activity_log");
+    data.activity_logs.iter().for_each(|l| log.assert_valid(l));
     let conversation = spec.response("/conversations/{conversation_id}", "get", 200);
     for c in data.conversations.iter().take(200) {
         let full = data
