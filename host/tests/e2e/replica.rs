@@ -71,3 +71,44 @@ fn a_company_changed_during_the_scroll_is_read_by_the_next_run() {
         "the next run rereads from the scroll's opening"
     );
 }
+
+#[test]
+fn deleted_conversations_come_as_tombstones_once() {
+    let sim = Simulator::start(SimConfig {
+        conversations: 40,
+        huge_conversations: 0,
+        ..SimConfig::for_current_connector()
+    })
+    .unwrap();
+    let config = config_for(&sim);
+    let catalog = catalog(&["conversations"]);
+    let (first, outcome) = read(&config, Some(&catalog), None);
+    outcome.unwrap();
+    let gone = sim.mutate(|d| {
+        let id = d.conversations[5]["id"].as_str().unwrap().to_string();
+        assert!(d.delete_conversation(&id));
+        id
+    });
+    let state = first.states.last().unwrap().to_string();
+    let (second, outcome) = read(&config, Some(&catalog), Some(&state));
+    outcome.unwrap();
+    let tombstones: Vec<Value> = second
+        .records_of("conversations")
+        .into_iter()
+        .filter(|r| r.get("_sdc_deleted_at").is_some())
+        .collect();
+    assert_eq!(tombstones.len(), 1, "{tombstones:?}");
+    assert_eq!(tombstones[0]["id"], json!(gone));
+    assert_eq!(tombstones[0].as_object().unwrap().len(), 2);
+    let state = second.states.last().unwrap();
+    assert!(state["bookmarks"]["conversations"]["deleted_at"].is_string());
+
+    let (third, outcome) = read(&config, Some(&catalog), Some(&state.to_string()));
+    outcome.unwrap();
+    let again = third
+        .records_of("conversations")
+        .into_iter()
+        .filter(|r| r.get("_sdc_deleted_at").is_some())
+        .count();
+    assert!(again <= 1, "only the bookmark's own second is read again");
+}
