@@ -534,7 +534,12 @@ impl<'a> Replicator<'a> {
             let mut lines = Vec::new();
             let mut reached_older = false;
             for record in records.records() {
-                let at = timestamp(&record, &deleted_at, stream.name)?;
+                let at = record.seconds(&deleted_at).ok_or_else(|| {
+                    Error::api(format!(
+                        "{what}: a deletion has no integer `{}`",
+                        deleted_at.as_str()
+                    ))
+                })?;
                 if since.is_some_and(|since| at < since) {
                     reached_older = true;
                     break;

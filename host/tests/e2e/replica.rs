@@ -23,7 +23,7 @@ fn catalog(streams: &[&str]) -> String {
 /// may be later than a change made to a company it had already returned.
 #[test]
 fn a_company_changed_during_the_scroll_is_read_by_the_next_run() {
-    let sim = Simulator::start(SimConfig::for_current_connector()).unwrap();
+    let sim = Simulator::start(SimConfig::default()).unwrap();
     let config = config_for(&sim);
     let catalog = catalog(&["companies"]);
     let data = sim.dataset();
@@ -77,7 +77,7 @@ fn deleted_conversations_come_as_tombstones_once() {
     let sim = Simulator::start(SimConfig {
         conversations: 40,
         huge_conversations: 0,
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     })
     .unwrap();
     let config = config_for(&sim);

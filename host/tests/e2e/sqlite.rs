@@ -454,7 +454,7 @@ fn small() -> SimConfig {
         companies: 20,
         conversations: 40,
         huge_conversations: 0,
-        ..SimConfig::for_current_connector()
+        ..SimConfig::default()
     }
 }
 
