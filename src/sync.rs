@@ -562,9 +562,11 @@ impl<'a> Replicator<'a> {
                 break;
             }
         }
-        if let Some(newest) = newest {
+        // With none found, the bound read stays: the stream's own bookmark
+        // moves on, and a deletion made during this run may be older than it.
+        if let Some(bookmark) = newest.or(since) {
             self.state
-                .set_bookmark(stream.name, deletions.deleted_at, newest);
+                .set_bookmark(stream.name, deletions.deleted_at, bookmark);
         }
         self.api.host().checkpoint(&self.state.to_json())?;
         self.api.host().log(
