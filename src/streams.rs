@@ -181,6 +181,11 @@ impl StreamDef {
         }
     }
 
+    /// Every run sends the whole table (a Singer table version each time).
+    pub fn sends_whole_table(&self) -> bool {
+        self.replication.key().is_none()
+    }
+
     /// The state's bookmark field, empty for streams without one. Children
     /// of changed parents bookmark how far the parents were read.
     pub fn bookmark_field(&self) -> &'static str {

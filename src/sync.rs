@@ -240,6 +240,21 @@ impl<'a> Replicator<'a> {
             .iter()
             .map(|s| self.start_run(s))
             .collect::<Result<Vec<_>>>()?;
+        // The host stamps the records of a stream sent whole with the table
+        // version it learns from the state, so that state commits first.
+        let now_ms = self.api.host().now_ms() as i64;
+        let whole: Vec<&'static str> = own
+            .iter()
+            .chain(&children)
+            .filter(|run| run.stream.sends_whole_table())
+            .map(|run| run.stream.name)
+            .collect();
+        for stream in &whole {
+            self.state.begin_table_version(stream, now_ms);
+        }
+        if !whole.is_empty() {
+            self.api.host().checkpoint(&self.state.to_json())?;
+        }
         // Read parents from the earliest point any of the runs needs.
         let lower = own
             .iter()
@@ -296,10 +311,13 @@ impl<'a> Replicator<'a> {
         }
         // Before the last commit, so a host's sweep commits with the state.
         for run in own.iter().chain(&children) {
-            let whole_table = run.stream.replication.key().is_none();
+            let whole_table = run.stream.sends_whole_table();
             self.api
                 .host()
                 .stream_complete(run.stream.name, whole_table);
+            if whole_table {
+                self.state.activate_table_version(run.stream.name);
+            }
         }
         self.api.host().checkpoint(&self.state.to_json())?;
         for run in own.iter().chain(&children) {

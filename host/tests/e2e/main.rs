@@ -21,6 +21,7 @@ mod sandbox_files;
 mod singer_target;
 mod sqlite;
 mod streams;
+mod table_versions;
 mod upgrades;
 mod validation;
 mod versions;
