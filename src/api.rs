@@ -50,6 +50,9 @@ pub struct Api<'a> {
     pub retries: Cell<u64>,
     /// Answers with status 429.
     pub rate_limited: Cell<u64>,
+    /// The `Date` of the latest response that carried one, in UNIX seconds:
+    /// the server's clock, which bounds what a scroll may bookmark.
+    server_date: Cell<Option<i64>>,
 }
 
 /// What one try of one request came to.
@@ -71,11 +74,17 @@ impl<'a> Api<'a> {
             requests: Cell::new(0),
             retries: Cell::new(0),
             rate_limited: Cell::new(0),
+            server_date: Cell::new(None),
         }
     }
 
     pub fn host(&self) -> &'a dyn Host {
         self.host
+    }
+
+    /// The server's clock as the latest response's `Date` showed it.
+    pub fn server_date(&self) -> Option<i64> {
+        self.server_date.get()
     }
 
     /// `path` starts with `/` and may carry a query string.
@@ -244,6 +253,9 @@ impl<'a> Api<'a> {
             }
         };
         self.pacer.borrow_mut().observe(self.host, &response);
+        if let Some(date) = response.header("date").and_then(http_date) {
+            self.server_date.set(Some(date));
+        }
         let status = response.status;
         let retry_after = retry_after_ms(self.host, &response);
         match parse_response(&what, response) {
@@ -256,6 +268,13 @@ impl<'a> Api<'a> {
             Err(e) => Outcome::Done(Err(e)),
         }
     }
+}
+
+/// An HTTP `Date` (RFC 7231's IMF-fixdate, an RFC 2822 form) in UNIX seconds.
+fn http_date(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 fn method_name(method: Method) -> &'static str {
@@ -357,6 +376,15 @@ mod tests {
             let e = parse_response::<Value>("GET /x", response(status, "not json")).unwrap_err();
             assert_eq!(e.category, category, "{status}");
         }
+    }
+
+    #[test]
+    fn reads_http_dates() {
+        assert_eq!(
+            http_date("Tue, 01 Dec 2026 23:11:17 GMT"),
+            Some(1_796_166_677)
+        );
+        assert_eq!(http_date("yesterday"), None);
     }
 
     #[test]

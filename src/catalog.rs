@@ -28,6 +28,22 @@ fn catalog_entry(stream: &StreamDef) -> Value {
     }
     if let Some(parent) = stream.parent() {
         top["parent-tap-stream-id"] = json!(parent.name());
+        // Not Singer's: the child's fields holding its parent's key, so a
+        // destination can take a deleted parent's children with it.
+        let parent_keys = crate::streams::find(parent.name()).map_or(&[][..], |p| p.key_properties);
+        let fields: Option<Vec<&str>> = parent_keys
+            .iter()
+            .map(|key| {
+                stream
+                    .parent_fields()
+                    .iter()
+                    .find(|f| f.from == *key)
+                    .map(|f| f.name)
+            })
+            .collect();
+        if let Some(fields) = fields.filter(|f| !f.is_empty()) {
+            top["parent-key-properties"] = json!(fields);
+        }
     }
     let mut metadata = vec![json!({ "breadcrumb": [], "metadata": top })];
     if let Some(properties) = schema["properties"].as_object() {
@@ -226,6 +242,10 @@ mod tests {
         assert_eq!(
             parts["metadata"][0]["metadata"]["parent-tap-stream-id"],
             "conversations"
+        );
+        assert_eq!(
+            parts["metadata"][0]["metadata"]["parent-key-properties"],
+            json!(["conversation_id"])
         );
         let logs = streams
             .iter()

@@ -21,6 +21,12 @@ pub trait Pager {
     fn total(&self) -> Option<u64> {
         None
     }
+
+    /// The highest bookmark the records read so far justify, when that is
+    /// less than the highest key among them (a scroll's unordered snapshot).
+    fn bookmark_ceiling(&self) -> Option<i64> {
+        None
+    }
 }
 
 fn encode(text: &str) -> String {
@@ -276,6 +282,8 @@ pub struct ScrollPager {
     /// First and last id of the previous page, to catch a scroll that
     /// returns the same page again.
     previous: Option<(Value, Value)>,
+    /// When the first scroll opened, in the server's UNIX seconds.
+    opened: Option<i64>,
 }
 
 impl ScrollPager {
@@ -294,6 +302,7 @@ impl ScrollPager {
             busy_tries: 0,
             returned: HashSet::new(),
             previous: None,
+            opened: None,
         }
     }
 
@@ -388,7 +397,23 @@ impl ScrollPager {
     }
 }
 
+/// When a request sent at `sent_ms` (host clock) reached the server, by the
+/// server's clock: its answer's `Date` less the round trip, rounded down, so
+/// that the result is never later than the real moment. Without a `Date`,
+/// the host's clock at sending, a second early.
+fn opening_time(api: &Api, sent_ms: u64) -> i64 {
+    let round_trip_ms = api.host().now_ms().saturating_sub(sent_ms);
+    match api.server_date() {
+        Some(date) => date - round_trip_ms.div_ceil(1000) as i64,
+        None => (sent_ms / 1000) as i64 - 1,
+    }
+}
+
 impl Pager for ScrollPager {
+    fn bookmark_ceiling(&self) -> Option<i64> {
+        self.opened
+    }
+
     fn next_page(&mut self, api: &Api) -> Result<Option<Records>> {
         loop {
             if self.done {
@@ -400,8 +425,14 @@ impl Pager for ScrollPager {
                 None => self.path.to_string(),
             };
             let rate_limited = api.rate_limited.get();
+            let sent_ms = api.host().now_ms();
             let mut page: Page = match api.get_with(&path, Retry::RateLimitOnly) {
-                Ok(page) => page,
+                Ok(page) => {
+                    if self.opened.is_none() {
+                        self.opened = Some(opening_time(api, sent_ms));
+                    }
+                    page
+                }
                 Err(e) if self.param.is_none() && e.code.as_deref() == Some("scroll_exists") => {
                     self.busy(api, e)?;
                     continue;

@@ -1,4 +1,5 @@
-//! The state document: one versioned JSON object with a bookmark per stream.
+//! The state document: one versioned JSON object with a bookmark per stream,
+//! and the table versions of streams sent whole.
 
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
@@ -10,7 +11,7 @@ use crate::streams::STREAMS;
 pub const STATE_VERSION: u64 = 1;
 
 /// What every refusal of a state document's form ends with.
-const ACCEPTED_FORMS: &str = "accepted state forms: {\"version\": 1, \"bookmarks\": {STREAM: {FIELD: RFC 3339 date-time}}} as this connector writes it; a Singer STATE message {\"type\": \"STATE\", \"value\": <that document>}; {} or an empty file for none";
+const ACCEPTED_FORMS: &str = "accepted state forms: {\"version\": 1, \"bookmarks\": {STREAM: {FIELD: RFC 3339 date-time}}, \"table_versions\": {STREAM: {\"current\": N, \"activated\": N}}} as this connector writes it; a Singer STATE message {\"type\": \"STATE\", \"value\": <that document>}; {} or an empty file for none";
 
 fn unaccepted(problem: &str) -> Error {
     Error::state(format!("state: {problem}; {ACCEPTED_FORMS}"))
@@ -19,6 +20,9 @@ fn unaccepted(problem: &str) -> Error {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct State {
     bookmarks: Map<String, Value>,
+    /// Per stream sent whole: `current`, the Singer table version of the
+    /// pass in progress, and `activated`, that of the last completed pass.
+    table_versions: Map<String, Value>,
 }
 
 impl State {
@@ -56,7 +60,55 @@ impl State {
                 "field `bookmarks.{stream}` must be an object"
             )));
         }
-        Ok(State { bookmarks })
+        let table_versions = match doc.remove("table_versions") {
+            None => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(unaccepted("field `table_versions` must be an object")),
+        };
+        for (stream, entry) in &table_versions {
+            let valid = entry.as_object().is_some_and(|fields| {
+                fields.iter().all(|(name, value)| {
+                    matches!(name.as_str(), "current" | "activated")
+                        && value.as_i64().is_some_and(|v| v > 0)
+                })
+            });
+            if !valid {
+                return Err(unaccepted(&format!(
+                    "field `table_versions.{stream}` must hold positive integers `current` and `activated` only"
+                )));
+            }
+        }
+        Ok(State {
+            bookmarks,
+            table_versions,
+        })
+    }
+
+    /// The table version of `stream`'s pass: the one a killed run began,
+    /// which its rows already carry, or a new one, later than every earlier.
+    pub fn begin_table_version(&mut self, stream: &str, now_ms: i64) -> i64 {
+        let entry = self
+            .table_versions
+            .entry(stream.to_string())
+            .or_insert_with(|| json!({}));
+        if let Some(current) = entry["current"].as_i64() {
+            return current;
+        }
+        let version = now_ms.max(entry["activated"].as_i64().unwrap_or(0) + 1);
+        entry["current"] = json!(version);
+        version
+    }
+
+    /// `stream`'s pass is complete: its version becomes the activated one.
+    pub fn activate_table_version(&mut self, stream: &str) {
+        if let Some(entry) = self
+            .table_versions
+            .get_mut(stream)
+            .and_then(Value::as_object_mut)
+            && let Some(current) = entry.remove("current")
+        {
+            entry.insert("activated".to_string(), current);
+        }
     }
 
     /// The bookmark `field` of `stream`, in UNIX seconds. Accepts RFC 3339
@@ -111,7 +163,11 @@ impl State {
     }
 
     pub fn to_json(&self) -> String {
-        json!({ "version": STATE_VERSION, "bookmarks": self.bookmarks }).to_string()
+        let mut doc = json!({ "version": STATE_VERSION, "bookmarks": self.bookmarks });
+        if !self.table_versions.is_empty() {
+            doc["table_versions"] = Value::Object(self.table_versions.clone());
+        }
+        doc.to_string()
     }
 }
 
@@ -129,6 +185,25 @@ mod tests {
         assert_eq!(State::parse(Some(&wrapped)).unwrap(), state);
         assert_eq!(State::parse(None).unwrap(), State::default());
         assert_eq!(State::parse(Some("{}")).unwrap(), State::default());
+    }
+
+    #[test]
+    fn a_table_version_survives_a_resume_and_grows_after_activation() {
+        let mut state = State::default();
+        assert_eq!(state.begin_table_version("teams", 1_000), 1_000);
+        let resumed = State::parse(Some(&state.to_json())).unwrap();
+        let mut state = resumed;
+        assert_eq!(state.begin_table_version("teams", 5_000), 1_000);
+        state.activate_table_version("teams");
+        // A clock set back still gives a later version.
+        assert_eq!(state.begin_table_version("teams", 900), 1_001);
+        let text = r#"{"version":1,"table_versions":{"teams":{"current":"x"}}}"#;
+        let e = State::parse(Some(text)).unwrap_err();
+        assert!(
+            e.message.contains("`table_versions.teams`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -197,6 +197,11 @@ impl StreamDef {
         }
     }
 
+    /// Every run sends the whole table (a Singer table version each time).
+    pub fn sends_whole_table(&self) -> bool {
+        self.replication.key().is_none()
+    }
+
     /// The state's bookmark field, empty for streams without one. Children
     /// of changed parents bookmark how far the parents were read.
     pub fn bookmark_field(&self) -> &'static str {
@@ -604,6 +609,38 @@ pub const STREAMS: &[StreamDef] = &[
     },
 ];
 
+/// The field a tombstone carries: when its record was deleted (Singer's
+/// convention, which SDK-based targets honour).
+pub const DELETED_AT_FIELD: &str = "_sdc_deleted_at";
+
+/// Where Intercom lists a stream's deleted records, newest first, by page
+/// number. Each is read from its own bookmark and emitted as tombstones (the
+/// key and [`DELETED_AT_FIELD`]) in the stream itself, so that a target
+/// deletes the rows it holds.
+#[derive(Debug)]
+pub struct Deletions {
+    pub stream: &'static str,
+    pub path: &'static str,
+    pub records_key: &'static str,
+    /// The largest page the endpoint serves.
+    pub per_page: u32,
+    /// The UNIX-seconds field saying when the record was deleted; also the
+    /// name of the bookmark, under the stream's.
+    pub deleted_at: &'static str,
+}
+
+pub const DELETIONS: &[Deletions] = &[Deletions {
+    stream: "conversations",
+    path: "/conversations/deleted",
+    records_key: "conversations",
+    per_page: 60,
+    deleted_at: "deleted_at",
+}];
+
+pub fn deletions_of(stream: &str) -> Option<&'static Deletions> {
+    DELETIONS.iter().find(|d| d.stream == stream)
+}
+
 pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|s| s.name == name)
 }
@@ -635,6 +672,15 @@ mod tests {
             for dropped in stream.shaping.drop {
                 assert!(schema["properties"].get(dropped).is_none(), "{dropped}");
             }
+        }
+    }
+
+    #[test]
+    fn deletions_belong_to_root_streams_keyed_by_id() {
+        for deletions in DELETIONS {
+            let stream = find(deletions.stream).expect("stream");
+            assert!(stream.parent().is_none(), "{}", stream.name);
+            assert_eq!(stream.key_properties, ["id"], "{}", stream.name);
         }
     }
 

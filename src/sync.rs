@@ -19,7 +19,10 @@ use crate::pager::{ListPager, Pager, ScrollPager, SearchPager};
 use crate::record::{FieldName, Record, Records};
 use crate::shape::RecordShape;
 use crate::state::State;
-use crate::streams::{DateMatching, Parent, RECORD_HASH_FIELD, STREAMS, Source, StreamDef};
+use crate::streams::{
+    DELETED_AT_FIELD, DateMatching, Deletions, Parent, RECORD_HASH_FIELD, STREAMS, Source,
+    StreamDef, deletions_of,
+};
 
 const DAY: i64 = 86_400;
 
@@ -172,6 +175,16 @@ impl<'a> Replicator<'a> {
             .map_err(|e| Error::internal(format!("{}: bad built-in schema: {e}", stream.name)))?;
         if let Some(properties) = schema["properties"].as_object_mut() {
             properties.retain(|field, _| !selection.excluded_fields.contains(field));
+            if deletions_of(stream.name).is_some() {
+                properties.insert(
+                    DELETED_AT_FIELD.to_string(),
+                    json!({
+                        "type": ["null", "string"],
+                        "format": "date-time",
+                        "description": "When the record was deleted; set only on tombstones.",
+                    }),
+                );
+            }
         }
         let keys: Vec<String> = stream
             .key_properties
@@ -226,6 +239,21 @@ impl<'a> Replicator<'a> {
             .iter()
             .map(|s| self.start_run(s))
             .collect::<Result<Vec<_>>>()?;
+        // The host stamps the records of a stream sent whole with the table
+        // version it learns from the state, so that state commits first.
+        let now_ms = self.api.host().now_ms() as i64;
+        let whole: Vec<&'static str> = own
+            .iter()
+            .chain(&children)
+            .filter(|run| run.stream.sends_whole_table())
+            .map(|run| run.stream.name)
+            .collect();
+        for stream in &whole {
+            self.state.begin_table_version(stream, now_ms);
+        }
+        if !whole.is_empty() {
+            self.api.host().checkpoint(&self.state.to_json())?;
+        }
         // Read parents from the earliest point any of the runs needs.
         let lower = own
             .iter()
@@ -270,13 +298,29 @@ impl<'a> Replicator<'a> {
             }
             self.api.host().checkpoint(&self.state.to_json())?;
         }
+        // A record changed after the scroll opened may have been read in its
+        // earlier form: the next run must read again from the opening.
+        if let Some(ceiling) = pager.bookmark_ceiling() {
+            for run in own.iter_mut().chain(&mut children) {
+                run.reached = run.reached.map(|reached| reached.min(ceiling));
+            }
+        }
         self.save_bookmarks(own.iter().chain(&children), true);
+        if let Some(run) = &own
+            && let Some(deletions) = deletions_of(root.name)
+        {
+            self.api.host().checkpoint(&self.state.to_json())?;
+            self.sync_deletions(run, deletions)?;
+        }
         // Before the last commit, so a host's sweep commits with the state.
         for run in own.iter().chain(&children) {
-            let whole_table = run.stream.replication.key().is_none();
+            let whole_table = run.stream.sends_whole_table();
             self.api
                 .host()
                 .stream_complete(run.stream.name, whole_table);
+            if whole_table {
+                self.state.activate_table_version(run.stream.name);
+            }
         }
         self.api.host().checkpoint(&self.state.to_json())?;
         for run in own.iter().chain(&children) {
@@ -505,6 +549,72 @@ impl<'a> Replicator<'a> {
         // Children of changed parents are all replicated: no filter of their own.
         let own_key = matches!(link, Parent::Every(_));
         self.emit(run, children, own_key)
+    }
+
+    /// Emits a tombstone for each record deleted at or after the deletions'
+    /// bookmark (the stream's own lower bound before the first time), newest
+    /// first; pages stop at the first older one. Deletions made while paging
+    /// push items to later pages, so some may come twice, none is missed.
+    fn sync_deletions(&mut self, run: &Run, deletions: &Deletions) -> Result<()> {
+        let stream = run.stream;
+        let since = self
+            .state
+            .bookmark(stream.name, deletions.deleted_at)?
+            .or(run.since);
+        let deleted_at = FieldName::new(deletions.deleted_at);
+        let what = format!("GET {}", deletions.path);
+        let mut newest = None;
+        let mut emitted = 0u64;
+        for page_number in 1.. {
+            let path = format!(
+                "{}?order=desc&per_page={}&page={page_number}",
+                deletions.path, deletions.per_page
+            );
+            let mut page: Page = self.api.get(&path)?;
+            let mut records = page.take_records(deletions.records_key, &what)?;
+            let mut lines = Vec::new();
+            let mut reached_older = false;
+            for record in records.records() {
+                let at = record.seconds(&deleted_at).ok_or_else(|| {
+                    Error::api(format!(
+                        "{what}: a deletion has no integer `{}`",
+                        deleted_at.as_str()
+                    ))
+                })?;
+                if since.is_some_and(|since| at < since) {
+                    reached_older = true;
+                    break;
+                }
+                newest = newest.max(Some(at));
+                let id = primary_key(&record, stream)?;
+                let when = crate::dates::rfc3339(at as f64).unwrap_or_default();
+                lines.push(json!({ "id": id, DELETED_AT_FIELD: when }).to_string());
+            }
+            let empty = lines.is_empty();
+            emitted += lines.len() as u64;
+            if !empty {
+                self.api.host().records(stream.name, lines);
+            }
+            let last_page = page
+                .pointer("/pages/total_pages")
+                .as_u64()
+                .is_none_or(|total| page_number >= total);
+            if reached_older || empty || last_page {
+                break;
+            }
+        }
+        // With none found, the bound read stays: the stream's own bookmark
+        // moves on, and a deletion made during this run may be older than it.
+        if let Some(bookmark) = newest.or(since) {
+            self.state
+                .set_bookmark(stream.name, deletions.deleted_at, bookmark);
+        }
+        self.api.host().checkpoint(&self.state.to_json())?;
+        self.api.host().log(
+            LogLevel::Info,
+            &format!("{}: {emitted} deleted", stream.name),
+        );
+        Ok(())
     }
 
     /// Saves each run's bookmark; `read_complete` once its pages are all read.

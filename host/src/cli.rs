@@ -192,4 +192,9 @@ pub struct SyncArgs {
     /// completes.
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub reset: Vec<String>,
+
+    /// Keep rows deleted at the source, with `_sdc_deleted_at` set, instead
+    /// of deleting them.
+    #[arg(long)]
+    pub soft_delete: bool,
 }

@@ -181,17 +181,22 @@ pub fn check(
     given_config(path, connector.check(config, policy, logs_only())?)
 }
 
+/// The connector's own catalog.
+fn discovery(connector: &Connector, config: &Config) -> Result<serde_json::Value, Error> {
+    let discovered = connector
+        .discover(config, logs_only())?
+        .map_err(|e| Error::Run(format!("{} error: {}", e.category, e.message)))?;
+    serde_json::from_str(&discovered)
+        .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))
+}
+
 /// A catalog of the connector's own discovery with only `streams` selected.
 pub fn select_streams(
     connector: &Connector,
     config: &Config,
     streams: &[String],
 ) -> Result<String, Error> {
-    let discovered = connector
-        .discover(config, logs_only())?
-        .map_err(|e| Error::Run(format!("{} error: {}", e.category, e.message)))?;
-    let mut catalog: serde_json::Value = serde_json::from_str(&discovered)
-        .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))?;
+    let mut catalog = discovery(connector, config)?;
     let entries = catalog["streams"]
         .as_array_mut()
         .ok_or_else(|| Error::Run("the connector's catalog has no `streams`".into()))?;
@@ -246,9 +251,7 @@ fn check_stream_names(
     config: &Config,
     streams: &[String],
 ) -> Result<(), Error> {
-    let catalog = select_streams(connector, config, &[])?;
-    let catalog: serde_json::Value = serde_json::from_str(&catalog)
-        .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))?;
+    let catalog = discovery(connector, config)?;
     let valid: Vec<String> = catalog["streams"]
         .as_array()
         .into_iter()
@@ -300,15 +303,24 @@ impl Read<'_> {
     /// A `sync` into SQLite: resumes from the database's committed state
     /// (less the bookmarks of the streams in `reset`, which start over);
     /// commits the rest (and replaces finished full-table and started-over
-    /// streams) only when the read succeeds.
-    pub fn into_database(self, database: &Path, reset: &[String]) -> Result<(), Error> {
+    /// streams, and applies deletes) only when the read succeeds.
+    pub fn into_database(
+        self,
+        database: &Path,
+        reset: &[String],
+        soft_delete: bool,
+    ) -> Result<(), Error> {
         if !reset.is_empty() {
             check_stream_names("--reset", self.connector, self.config, reset)?;
         }
-        let mut sink = SqliteSink::open(database).map_err(|e| Error::Input {
-            document: Document::Database,
-            message: format!("--database: {e:#}"),
-        })?;
+        let catalog = discovery(self.connector, self.config)?;
+        let mut sink = SqliteSink::open(database)
+            .map_err(|e| Error::Input {
+                document: Document::Database,
+                message: format!("--database: {e:#}"),
+            })?
+            .with_soft_delete(soft_delete)
+            .with_children_from(&catalog);
         let mut state = sink.state()?.map(|text| migrated(text, Some(database)));
         if !reset.is_empty() {
             sink.start_over(reset)?;

@@ -81,7 +81,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Some(Command::Sync(_)) if cli.state.is_some() => Err(Error::Usage(
             "--state: sync resumes from the state stored in its database".into(),
         )),
-        Some(Command::Sync(args)) => read.into_database(&args.database, &args.reset),
+        Some(Command::Sync(args)) => {
+            read.into_database(&args.database, &args.reset, args.soft_delete)
+        }
         _ => read.to_stdout(cli.state.as_deref()),
     }
 }

@@ -1,7 +1,16 @@
-//! A [`Sink`] that writes Singer messages (SCHEMA, RECORD, STATE) as JSON
-//! lines, flushing at every STATE so a downstream target sees records before
-//! the state that covers them.
+//! A [`Sink`] that writes Singer messages (SCHEMA, RECORD, STATE,
+//! ACTIVATE_VERSION) as JSON lines, flushing at every STATE so a downstream
+//! target sees records before the state that covers them.
+//!
+//! Table versions: the connector's state names, under `table_versions`, the
+//! version of each stream it sends whole (`current`), committed before the
+//! stream's first record. Those records carry it as `version`, and
+//! `stream-complete` with `whole-table` activates it (ACTIVATE_VERSION), so
+//! targets that honour versions drop the rows the pass did not send. On a
+//! table's first load (no `activated` version yet) the version is also
+//! activated before its first record, so the rows show at once.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use chrono::{SecondsFormat, Utc};
@@ -14,6 +23,10 @@ use crate::types::Sink;
 
 pub struct SingerSink<W: Write + Send + 'static> {
     out: W,
+    /// The table version of each stream being sent whole.
+    versions: HashMap<String, i64>,
+    /// Streams whose first load was activated before its records.
+    announced: HashSet<String>,
 }
 
 #[derive(Serialize)]
@@ -28,7 +41,14 @@ enum Message<'a> {
     Record {
         stream: &'a str,
         record: &'a RawValue,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<i64>,
         time_extracted: &'a str,
+    },
+    #[serde(rename = "ACTIVATE_VERSION")]
+    ActivateVersion {
+        stream: &'a str,
+        version: i64,
     },
     State {
         value: &'a RawValue,
@@ -37,7 +57,30 @@ enum Message<'a> {
 
 impl<W: Write + Send + 'static> SingerSink<W> {
     pub fn new(out: W) -> Self {
-        Self { out }
+        Self {
+            out,
+            versions: HashMap::new(),
+            announced: HashSet::new(),
+        }
+    }
+
+    /// Takes the table versions from a state the connector committed.
+    fn learn_versions(&mut self, state: &RawValue) -> Result<()> {
+        let state: serde_json::Value = serde_json::from_str(state.get())?;
+        let Some(entries) = state["table_versions"].as_object() else {
+            return Ok(());
+        };
+        for (stream, entry) in entries {
+            let Some(version) = entry["current"].as_i64() else {
+                self.versions.remove(stream);
+                continue;
+            };
+            self.versions.insert(stream.clone(), version);
+            if entry["activated"].is_null() && self.announced.insert(stream.clone()) {
+                self.write(&Message::ActivateVersion { stream, version })?;
+            }
+        }
+        Ok(())
     }
 
     fn write(&mut self, message: &Message) -> Result<()> {
@@ -69,23 +112,111 @@ impl<W: Write + Send + 'static> Sink for SingerSink<W> {
 
     fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()> {
         let time_extracted = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+        let version = self.versions.get(stream).copied();
         for record in records {
             self.write(&Message::Record {
                 stream,
                 record,
+                version,
                 time_extracted: &time_extracted,
             })?;
         }
         Ok(())
     }
 
+    fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
+        match self.versions.get(stream) {
+            Some(&version) if whole_table => {
+                self.write(&Message::ActivateVersion { stream, version })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
         self.write(&Message::State { value: state })?;
+        self.learn_versions(state)?;
         self.out.flush()?;
         Ok(())
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
         crate::logging::guest(level, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn raw(value: Value) -> Box<RawValue> {
+        RawValue::from_string(value.to_string()).unwrap()
+    }
+
+    /// The messages of one pass of `teams` from `state`, as `TYPE:version`.
+    fn pass(state_before: Value, state_after: Value) -> Vec<String> {
+        let mut sink = SingerSink::new(Vec::new());
+        let schema = raw(json!({"type": "object"}));
+        sink.schema("teams", &schema, &["id".into()], &[]).unwrap();
+        sink.checkpoint(&raw(state_before)).unwrap();
+        let records = [raw(json!({"id": "1"})), raw(json!({"id": "2"}))];
+        sink.records("teams", &records).unwrap();
+        sink.stream_complete("teams", true).unwrap();
+        sink.checkpoint(&raw(state_after)).unwrap();
+        let text = String::from_utf8(sink.into_inner()).unwrap();
+        text.lines()
+            .map(|line| {
+                let m: Value = serde_json::from_str(line).unwrap();
+                format!("{}:{}", m["type"].as_str().unwrap(), m["version"])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pass_activates_its_version_after_its_records_and_first_loads_before() {
+        let done = json!({"table_versions": {"teams": {"activated": 7}}});
+        assert_eq!(
+            pass(
+                json!({"table_versions": {"teams": {"current": 7}}}),
+                done.clone()
+            ),
+            [
+                "SCHEMA:null",
+                "STATE:null",
+                "ACTIVATE_VERSION:7",
+                "RECORD:7",
+                "RECORD:7",
+                "ACTIVATE_VERSION:7",
+                "STATE:null"
+            ]
+        );
+        let next = json!({"table_versions": {"teams": {"current": 8, "activated": 7}}});
+        assert_eq!(
+            pass(next, done),
+            [
+                "SCHEMA:null",
+                "STATE:null",
+                "RECORD:8",
+                "RECORD:8",
+                "ACTIVATE_VERSION:8",
+                "STATE:null"
+            ]
+        );
+    }
+
+    #[test]
+    fn streams_without_a_version_get_none() {
+        let messages = pass(json!({"bookmarks": {}}), json!({"bookmarks": {}}));
+        assert_eq!(
+            messages,
+            [
+                "SCHEMA:null",
+                "STATE:null",
+                "RECORD:null",
+                "RECORD:null",
+                "STATE:null"
+            ]
+        );
     }
 }

@@ -22,6 +22,14 @@
 //! column whose type the stream's schema changed (an id that becomes a
 //! string, say) is rebuilt in place, both inside an open transaction, so a
 //! failed run leaves the database as it was.
+//!
+//! Tombstones (records with [`DELETED_AT_COLUMN`] set) delete their row and
+//! its children: rows of the streams the catalog names as its children
+//! (`parent-tap-stream-id`), matched on the field that holds the parent's
+//! key (`parent-key-properties`), such as a deleted conversation's
+//! `conversation_parts`. Under soft delete the rows stay, with
+//! [`DELETED_AT_COLUMN`] set. Either way the change joins the open
+//! transaction, so it commits with the state that covers it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -44,12 +52,27 @@ pub const RUN_COLUMN: &str = "_sdc_run_id";
 /// started over.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// The Singer column of a tombstone: when its record was deleted.
+pub const DELETED_AT_COLUMN: &str = "_sdc_deleted_at";
+
 pub struct SqliteSink {
     conn: Connection,
     run_id: i64,
     tables: BTreeMap<String, Table>,
     /// Streams this run starts over (`sync --reset`).
     reset: Vec<String>,
+    /// Tombstones mark rows deleted instead of deleting them.
+    soft_delete: bool,
+    /// Parent stream → its children, each with the field holding the
+    /// parent's key.
+    children: BTreeMap<String, Vec<ChildStream>>,
+}
+
+/// A stream whose rows belong to a parent stream's row.
+struct ChildStream {
+    table: String,
+    /// The child's field that holds its parent's key.
+    parent_key: String,
 }
 
 /// A stream's table as this run knows it.
@@ -95,6 +118,8 @@ impl SqliteSink {
             run_id,
             tables: BTreeMap::new(),
             reset: Vec::new(),
+            soft_delete: false,
+            children: BTreeMap::new(),
         })
     }
 
@@ -107,6 +132,119 @@ impl SqliteSink {
             rusqlite::params![streams.join(","), self.run_id],
         )?;
         self.reset = streams.to_vec();
+        Ok(())
+    }
+
+    /// Keeps deleted rows, with [`DELETED_AT_COLUMN`] set, rather than
+    /// deleting them.
+    pub fn with_soft_delete(self, soft_delete: bool) -> Self {
+        Self {
+            soft_delete,
+            ..self
+        }
+    }
+
+    /// Learns from the connector's catalog which streams are whose
+    /// children, so a tombstone takes its children with it.
+    pub fn with_children_from(self, catalog: &Value) -> Self {
+        let mut children: BTreeMap<String, Vec<ChildStream>> = BTreeMap::new();
+        for entry in catalog["streams"].as_array().into_iter().flatten() {
+            let Some(top) = entry["metadata"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| m["breadcrumb"].as_array().is_some_and(Vec::is_empty))
+            else {
+                continue;
+            };
+            let top = &top["metadata"];
+            let (Some(parent), Some(stream), Some([Value::String(column)])) = (
+                top["parent-tap-stream-id"].as_str(),
+                entry["tap_stream_id"].as_str(),
+                top["parent-key-properties"].as_array().map(Vec::as_slice),
+            ) else {
+                continue;
+            };
+            children
+                .entry(parent.to_string())
+                .or_default()
+                .push(ChildStream {
+                    table: stream.to_string(),
+                    parent_key: column.clone(),
+                });
+        }
+        Self { children, ..self }
+    }
+
+    /// Deletes (or marks deleted) the row a tombstone names, and its children.
+    fn apply_tombstone(
+        &mut self,
+        stream: &str,
+        record: &serde_json::Map<String, Value>,
+        deleted_at: &Value,
+    ) -> Result<()> {
+        let keys = self.tables[stream].keys.clone();
+        let [key] = keys.as_slice() else {
+            bail!("a tombstone of stream `{stream}` needs a one-column key");
+        };
+        let id = record
+            .get(key)
+            .filter(|v| !v.is_null())
+            .map(to_sql)
+            .ok_or_else(|| format_err!("a tombstone of stream `{stream}` has no `{key}`"))?;
+        let mut targets = vec![(stream.to_string(), key.clone())];
+        for child in self.children.get(stream).into_iter().flatten() {
+            // A child not synced into this database has no table to clean.
+            let columns = self.columns_of(&child.table)?;
+            if columns.iter().any(|(c, _)| *c == child.parent_key) {
+                targets.push((child.table.clone(), child.parent_key.clone()));
+            }
+        }
+        for (table, column) in targets {
+            if self.soft_delete {
+                self.ensure_deleted_at_column(&table)?;
+                let sql = format!(
+                    "UPDATE {} SET {} = ?1, {} = ?2 WHERE {} = ?3",
+                    quote(&table),
+                    quote(DELETED_AT_COLUMN),
+                    quote(RUN_COLUMN),
+                    quote(&column)
+                );
+                self.conn.execute(
+                    &sql,
+                    rusqlite::params![to_sql(deleted_at), self.run_id, id.clone()],
+                )?;
+            } else {
+                let sql = format!(
+                    "DELETE FROM {} WHERE {} = ?1",
+                    quote(&table),
+                    quote(&column)
+                );
+                self.conn.execute(&sql, [id.clone()])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds [`DELETED_AT_COLUMN`] to a child table whose schema lacks it.
+    fn ensure_deleted_at_column(&mut self, table: &str) -> Result<()> {
+        if self
+            .columns_of(table)?
+            .iter()
+            .any(|(c, _)| c == DELETED_AT_COLUMN)
+        {
+            return Ok(());
+        }
+        self.add_column(table, DELETED_AT_COLUMN, "TEXT")?;
+        if let Some(known) = self.tables.get(table) {
+            let columns = known.columns[..known.columns.len() - 1]
+                .iter()
+                .cloned()
+                .chain([DELETED_AT_COLUMN.to_string()])
+                .collect();
+            let rebuilt = Table::new(known.keys.clone(), columns, table);
+            self.tables.insert(table.to_string(), rebuilt);
+        }
         Ok(())
     }
 
@@ -344,10 +482,14 @@ impl Sink for SqliteSink {
     fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()> {
         for raw in records {
             let record: serde_json::Map<String, Value> = serde_json::from_str(raw.get())?;
-            let table = self
-                .tables
-                .get(stream)
-                .ok_or_else(|| format_err!("records for undeclared stream `{stream}`"))?;
+            if !self.tables.contains_key(stream) {
+                bail!("records for undeclared stream `{stream}`");
+            }
+            if let Some(deleted_at) = record.get(DELETED_AT_COLUMN).filter(|v| !v.is_null()) {
+                self.apply_tombstone(stream, &record, deleted_at)?;
+                continue;
+            }
+            let table = &self.tables[stream];
             let new: Vec<String> = record
                 .keys()
                 .filter(|k| !table.known.contains(*k))
@@ -571,6 +713,107 @@ mod tests {
             .query_row("SELECT extra FROM things WHERE id = 'b'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(extra, 1.5);
+    }
+
+    /// Loads a conversation with two parts and another with one, then
+    /// tombstones the first; returns the rows left, as `table:id:deleted_at`.
+    fn after_tombstone(soft_delete: bool, kill_before_checkpoint: bool) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut sink = SqliteSink::open(&path).unwrap();
+        let conversation = json!({"id": {"type": "string"},
+            "_sdc_deleted_at": {"type": ["null", "string"]}});
+        let part = json!({"id": {"type": "string"}, "conversation_id": {"type": "string"}});
+        sink.schema(
+            "conversations",
+            &schema(conversation),
+            &["id".into()],
+            &["updated_at".into()],
+        )
+        .unwrap();
+        sink.schema(
+            "conversation_parts",
+            &schema(part),
+            &["id".into()],
+            &["updated_at".into()],
+        )
+        .unwrap();
+        sink.records(
+            "conversations",
+            &[raw(json!({"id": "1"})), raw(json!({"id": "2"}))],
+        )
+        .unwrap();
+        let parts = [
+            raw(json!({"id": "p1", "conversation_id": "1"})),
+            raw(json!({"id": "p2", "conversation_id": "1"})),
+            raw(json!({"id": "p3", "conversation_id": "2"})),
+        ];
+        sink.records("conversation_parts", &parts).unwrap();
+        sink.checkpoint(&raw(json!({"version": 1}))).unwrap();
+        let deleted_at = "2026-12-01T00:00:00Z";
+        let tombstone = raw(json!({"id": "1", "_sdc_deleted_at": deleted_at}));
+        let catalog = json!({"streams": [{"tap_stream_id": "conversation_parts", "metadata": [
+            {"breadcrumb": [], "metadata": {"parent-tap-stream-id": "conversations",
+                "parent-key-properties": ["conversation_id"]}}]}]});
+        let mut sink = sink
+            .with_soft_delete(soft_delete)
+            .with_children_from(&catalog);
+        sink.records("conversations", &[tombstone]).unwrap();
+        if kill_before_checkpoint {
+            drop(sink);
+        } else {
+            sink.checkpoint(&raw(json!({"version": 1}))).unwrap();
+            sink.finish().unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        let mut rows = Vec::new();
+        for table in ["conversations", "conversation_parts"] {
+            let has_mark = conn
+                .prepare(&format!("SELECT _sdc_deleted_at FROM {table}"))
+                .is_ok();
+            let mark = if has_mark { "_sdc_deleted_at" } else { "''" };
+            let sql = format!("SELECT id, coalesce({mark}, '') FROM {table} ORDER BY id");
+            let mut statement = conn.prepare(&sql).unwrap();
+            let found = statement
+                .query_map([], |r| {
+                    Ok(format!(
+                        "{table}:{}:{}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?
+                    ))
+                })
+                .unwrap();
+            rows.extend(found.map(Result::unwrap));
+        }
+        rows
+    }
+
+    #[test]
+    fn a_tombstone_deletes_its_row_and_children_when_committed() {
+        assert_eq!(
+            after_tombstone(false, false),
+            ["conversations:2:", "conversation_parts:p3:"]
+        );
+        assert_eq!(
+            after_tombstone(false, true).len(),
+            5,
+            "a killed run deletes nothing"
+        );
+    }
+
+    #[test]
+    fn soft_delete_marks_the_row_and_children() {
+        let at = "2026-12-01T00:00:00Z";
+        assert_eq!(
+            after_tombstone(true, false),
+            [
+                format!("conversations:1:{at}"),
+                "conversations:2:".to_string(),
+                format!("conversation_parts:p1:{at}"),
+                format!("conversation_parts:p2:{at}"),
+                "conversation_parts:p3:".to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -68,6 +68,13 @@ pub struct Dataset {
     pub articles: Vec<Value>,
     /// Admin activity log entries, oldest first.
     pub activity_logs: Vec<Value>,
+    /// Deleted conversations as `GET /conversations/deleted` lists them
+    /// (`deleted_conversation_item`), in deletion order.
+    pub deleted_conversations: Vec<Value>,
+    /// Archived contacts, by id: out of search and lists, `GET` answers 404.
+    pub archived_contacts: HashMap<String, Value>,
+    /// Contact id merged away → the id it was merged into: `GET` answers 410.
+    pub merged_contacts: HashMap<String, String>,
     index: Index,
     maker: Maker,
 }
@@ -268,6 +275,9 @@ impl Dataset {
             help_center_collections: help.collections,
             articles: help.articles,
             activity_logs,
+            deleted_conversations: Vec::new(),
+            archived_contacts: HashMap::new(),
+            merged_contacts: HashMap::new(),
             index: Index::default(),
             maker: Maker {
                 rng: rng(Stream::Mutations),
@@ -601,13 +611,94 @@ impl Dataset {
         id.to_string()
     }
 
-    /// Removes the conversation and its parts: `GET` then answers 404.
+    /// Removes the conversation and its parts, now: `GET` then answers 404.
     pub fn delete_conversation(&mut self, id: &str) -> bool {
+        self.delete_conversation_at(id, crate::times::unix_now())
+    }
+
+    /// Removes the conversation and its parts, and lists it as deleted at
+    /// `deleted_at` (UNIX seconds); `false` if unknown.
+    pub fn delete_conversation_at(&mut self, id: &str, deleted_at: i64) -> bool {
         let Some(&i) = self.index.conversations.get(id) else {
             return false;
         };
         self.conversations.remove(i);
         self.conversation_parts.remove(id);
+        self.deleted_conversations.push(serde_json::json!({
+            "type": "conversation",
+            "id": id,
+            "metrics_retained": false,
+            "deleted_at": deleted_at,
+        }));
+        self.reindex();
+        true
+    }
+
+    /// Archives the contact: it leaves search and lists, and `GET` answers
+    /// 404 until it is unarchived. `false` if unknown.
+    pub fn archive_contact(&mut self, id: &str) -> bool {
+        let Some(&i) = self.index.contacts.get(id) else {
+            return false;
+        };
+        let contact = self.contacts.remove(i);
+        self.archived_contacts.insert(id.to_owned(), contact);
+        self.reindex();
+        true
+    }
+
+    /// Brings an archived contact back, updated at `updated_at`.
+    pub fn unarchive_contact(&mut self, id: &str, updated_at: i64) -> bool {
+        let Some(mut contact) = self.archived_contacts.remove(id) else {
+            return false;
+        };
+        contact["updated_at"] = Value::from(updated_at);
+        self.contacts.push(contact);
+        self.reindex();
+        true
+    }
+
+    /// Merges the lead `from` into the user `into` at `at`, as
+    /// `POST /contacts/merge` does: the lead leaves search and lists and
+    /// `GET` answers 410 pointing at `into`; its tags, companies and notes
+    /// join the user's, whose `updated_at` becomes `at`. `false` unless
+    /// `from` is a lead and `into` a user.
+    pub fn merge_contact(&mut self, from: &str, into: &str, at: i64) -> bool {
+        let (Some(&lead), Some(&user)) =
+            (self.index.contacts.get(from), self.index.contacts.get(into))
+        else {
+            return false;
+        };
+        if self.contacts[lead]["role"] != "lead" || self.contacts[user]["role"] != "user" {
+            return false;
+        }
+        self.contacts[user]["updated_at"] = Value::from(at);
+        self.contacts.remove(lead);
+        let tags = self.contact_tags.remove(from).unwrap_or_default();
+        let companies = self.contact_companies.remove(from).unwrap_or_default();
+        let notes = self.contact_notes.remove(from).unwrap_or_default();
+        let user_tags = self.contact_tags.entry(into.to_owned()).or_default();
+        for tag in tags {
+            if !user_tags.contains(&tag) {
+                user_tags.push(tag);
+            }
+        }
+        let user_companies = self.contact_companies.entry(into.to_owned()).or_default();
+        for company in companies {
+            if !user_companies.contains(&company) {
+                user_companies.push(company);
+            }
+        }
+        let user_notes = self.contact_notes.entry(into.to_owned()).or_default();
+        user_notes.extend(notes);
+        user_notes.sort_by_key(|note| std::cmp::Reverse(note["created_at"].as_i64()));
+        for target in self.merged_contacts.values_mut() {
+            if target == from {
+                *target = into.to_owned();
+            }
+        }
+        self.merged_contacts
+            .insert(from.to_owned(), into.to_owned());
+        self.refresh_contact_embeds();
         self.reindex();
         true
     }

@@ -14,6 +14,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// A header sent with the error (the `Link` of a merged contact).
+    header: Option<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -22,6 +24,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            header: None,
+        }
+    }
+
+    pub(crate) fn with_header(self, name: &'static str, value: String) -> Self {
+        ApiError {
+            header: Some((name, value)),
+            ..self
         }
     }
 
@@ -142,7 +152,13 @@ impl IntoResponse for ApiError {
             "request_id": request_id(),
             "errors": [{"code": self.code, "message": self.message}],
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some((name, value)) = self.header
+            && let Ok(value) = axum::http::HeaderValue::from_str(&value)
+        {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 

@@ -99,6 +99,11 @@ fn a_tap_run_prints_schema_record_and_state_messages() {
                 }
             }
             "STATE" => assert_eq!(message["value"]["version"], 1),
+            "ACTIVATE_VERSION" => {
+                let stream = message["stream"].as_str().unwrap();
+                assert!(declared.contains(stream), "ACTIVATE_VERSION before SCHEMA");
+                assert!(message["version"].is_i64());
+            }
             other => panic!("unexpected message type {other}"),
         }
     }

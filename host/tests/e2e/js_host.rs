@@ -236,9 +236,25 @@ fn the_js_host_syncs_what_the_rust_host_syncs() {
     assert_eq!(js.schemas, rust.schemas);
     // Same commits: the connector checkpoints per page, so the sequence is
     // deterministic for a seed, whichever host runs it.
-    assert_eq!(js.states.last(), rust.states.last(), "final state");
+    let (js_states, rust_states) = (clockless(&js.states), clockless(&rust.states));
+    assert_eq!(js_states.last(), rust_states.last(), "final state");
     assert!(js.states.last().unwrap()["bookmarks"]["contacts"].is_object());
-    assert_eq!(js.states, rust.states, "checkpoint sequence");
+    assert_eq!(js_states, rust_states, "checkpoint sequence");
+}
+
+/// States with each table version (a clock reading) replaced by `true`.
+fn clockless(states: &[Value]) -> Vec<Value> {
+    let mut states = states.to_vec();
+    for state in &mut states {
+        let versions = state["table_versions"].as_object_mut().into_iter();
+        for entry in versions.flat_map(|v| v.values_mut()) {
+            for version in entry.as_object_mut().unwrap().values_mut() {
+                assert!(version.is_i64(), "{version}");
+                *version = Value::Bool(true);
+            }
+        }
+    }
+    states
 }
 
 #[test]

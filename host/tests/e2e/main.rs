@@ -13,6 +13,7 @@ mod foundation;
 mod js_host;
 mod more_streams;
 mod oauth;
+mod replica;
 mod robustness;
 mod sandbox;
 #[cfg(unix)]
@@ -20,6 +21,7 @@ mod sandbox_files;
 mod singer_target;
 mod sqlite;
 mod streams;
+mod table_versions;
 mod upgrades;
 mod validation;
 mod versions;

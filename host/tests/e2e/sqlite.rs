@@ -450,3 +450,87 @@ fn the_summary_is_one_json_line_with_json_logs() {
     assert_eq!(fields["wait_seconds"], 0.0);
     assert!(!text.contains("sim-token"));
 }
+
+fn small() -> SimConfig {
+    SimConfig {
+        contacts: 60,
+        companies: 20,
+        conversations: 40,
+        huge_conversations: 0,
+        ..SimConfig::default()
+    }
+}
+
+/// Deletes two conversations between syncs; returns their ids.
+fn delete_two_conversations(f: &Fixture) -> Vec<String> {
+    f.sim.mutate(|d| {
+        let ids: Vec<String> = d.conversations[..2]
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        for id in &ids {
+            assert!(d.delete_conversation(id));
+        }
+        ids
+    })
+}
+
+/// `_sdc_deleted_at` of the rows of `table` whose `column` is `id`.
+fn deletion_marks(conn: &Connection, table: &str, column: &str, id: &str) -> Vec<Option<String>> {
+    let sql = format!("SELECT _sdc_deleted_at FROM {table} WHERE {column} = ?1");
+    let mut statement = conn.prepare(&sql).unwrap();
+    statement
+        .query_map([id], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn a_deleted_conversation_leaves_the_copy_with_its_parts() {
+    let f = Fixture::new(small());
+    f.sync(&[]);
+    let gone = delete_two_conversations(&f);
+    f.sync(&[]);
+    let conn = f.open();
+    assert_copy_of(&conn, &f.sim.dataset());
+    for id in &gone {
+        let parts: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM conversation_parts WHERE conversation_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(parts, 0, "parts of {id}");
+    }
+}
+
+#[test]
+fn soft_delete_keeps_a_deleted_conversation_and_its_parts_marked() {
+    let f = Fixture::new(small());
+    let before = f.sim.dataset();
+    f.sync(&["--soft-delete"]);
+    let gone = delete_two_conversations(&f);
+    f.sync(&["--soft-delete"]);
+    let conn = f.open();
+    // Every row stays; only the deleted ones are marked.
+    assert_copy_of(&conn, &before);
+    for id in &gone {
+        let marks = deletion_marks(&conn, "conversations", "id", id);
+        assert!(matches!(marks.as_slice(), [Some(_)]), "{id}: {marks:?}");
+        let parts = deletion_marks(&conn, "conversation_parts", "conversation_id", id);
+        assert!(
+            !parts.is_empty() && parts.iter().all(Option::is_some),
+            "{id}: {parts:?}"
+        );
+    }
+    let unmarked: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM conversations WHERE _sdc_deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unmarked as usize, before.conversations.len() - gone.len());
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -312,13 +312,29 @@ fn contact_not_found() -> ApiError {
     ApiError::not_found("User Not Found")
 }
 
+/// 410 `contact_merged` for a contact merged away, with the `Link` to the
+/// contact it ended in; 404 for one deleted, archived or never known.
+fn gone_or_not_found(data: &Dataset, id: &str) -> ApiError {
+    match data.merged_contacts.get(id) {
+        Some(into) => ApiError::new(
+            StatusCode::GONE,
+            "contact_merged",
+            "This contact has been merged. See the 'Link' header for the canonical contact.",
+        )
+        .with_header("link", format!("</contacts/{into}>; rel=\"canonical\"")),
+        None => contact_not_found(),
+    }
+}
+
 fn with_contact<T>(
     state: &AppState,
     id: &str,
     f: impl FnOnce(&Dataset, &Value) -> T,
 ) -> Result<T, ApiError> {
     let data = state.data();
-    let contact = data.contact(id).ok_or_else(contact_not_found)?;
+    let contact = data
+        .contact(id)
+        .ok_or_else(|| gone_or_not_found(&data, id))?;
     Ok(f(&data, contact))
 }
 

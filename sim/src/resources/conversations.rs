@@ -1,6 +1,8 @@
 //! Conversations: `POST /conversations/search` (list items, no parts) and
 //! `GET /conversations/{id}` (with at most the 500 newest parts and the real
-//! `total_count`).
+//! `total_count`) and `GET /conversations/deleted`.
+
+use std::collections::HashMap;
 
 use axum::Extension;
 use axum::extract::State;
@@ -10,7 +12,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use crate::envelope::{ApiError, ApiJson, ApiPath};
+use crate::envelope::{self, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::faults::RepeatCursor;
 use crate::names::{NOUNS, pick};
 use crate::search::{Kind, Location, Searchable, answer};
@@ -40,7 +42,48 @@ const SUBJECTS: &[&str] = &[
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/conversations/search", post(search))
+        .route("/conversations/deleted", get(deleted))
         .route("/conversations/{id}", get(show))
+}
+
+/// `GET /conversations/deleted` shows at most this many a page.
+const DELETED_MAX_PER_PAGE: usize = 60;
+
+/// `GET /conversations/deleted`: page-numbered, `per_page` 20 by default and
+/// at most 60, by deletion time (`order`, newest first by default).
+async fn deleted(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let (page, per_page) = envelope::page_params(&params, 20, DELETED_MAX_PER_PAGE)?;
+    let ascending = match params.get("order").map(String::as_str) {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "order must be asc or desc, not {other}"
+            )));
+        }
+    };
+    let data = state.data();
+    let mut items = data.deleted_conversations.clone();
+    // Stable: deletions in one second keep the order they happened in.
+    items.sort_by_key(|item| item["deleted_at"].as_i64());
+    if !ascending {
+        items.reverse();
+    }
+    let total = items.len();
+    let shown: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    Ok(Json(json!({
+        "type": "conversations.list",
+        "total_count": total,
+        "pages": envelope::numbered_pages(page, per_page, total),
+        "conversations": shown,
+    })))
 }
 
 /// Who a conversation involves, drawn from the other families.
