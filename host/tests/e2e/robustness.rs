@@ -57,7 +57,7 @@ fn sync_under(sim: &Simulator, what: &str) -> Collected {
 
 /// 20 % of requests faulted, every kind on every endpoint but the scroll;
 /// the scroll gets only the answer shown not to serve a page (429s).
-/// Budget: 60 s.
+/// Budget: 90 s.
 #[test]
 fn twenty_percent_faults_of_every_kind_off_the_scroll() {
     let sim = Simulator::start(SimConfig {
@@ -85,7 +85,8 @@ fn twenty_percent_faults_of_every_kind_off_the_scroll() {
     let started = Instant::now();
     sync_under(&sim, "20% faults");
     assert!(sim.stats().faults_fired > 50, "{:?}", sim.stats());
-    assert!(started.elapsed() < Duration::from_secs(60));
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(90), "{elapsed:?}");
 }
 
 /// 10 % of requests faulted, every kind everywhere, a lost scroll page
@@ -187,7 +188,7 @@ fn a_sub_list_of_200_notes_is_complete() {
 /// The server's clock 120 s and 400 s ahead and behind: pacing reads the
 /// reset against the response's `Date`, so no 429 storm and no wait the
 /// host refuses. A 600-a-minute limit makes the sync span windows.
-/// Budget: 40 s each.
+/// Budget: 60 s each.
 #[test]
 fn skewed_server_clocks_pace_without_a_429_storm() {
     for skew in [120, -120, 400, -400] {
@@ -205,7 +206,11 @@ fn skewed_server_clocks_pace_without_a_429_storm() {
         // More than one window's allowance (100), so pacing has to wait.
         assert!(stats.authenticated > 100, "{skew}: {stats:?}");
         assert!(stats.rate_limited <= 2, "{skew}: {stats:?}");
-        assert!(started.elapsed() < Duration::from_secs(40), "{skew}");
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(60),
+            "{skew}: {elapsed:?}, {stats:?}"
+        );
         assert!(
             !out.logs
                 .iter()
