@@ -4,9 +4,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
-use crate::support::{cli, start_sim};
+use crate::support::{catalog_of, start_sim, tap_from_state};
 use intercom_sim::SimConfig;
 use serde_json::{Value, json};
 
@@ -16,20 +15,12 @@ const STREAMS: [&str; 2] = ["admins", "teams"];
 /// SIGKILLs it once it has printed that many records of that stream.
 /// Returns the messages read.
 fn read(dir: &Path, state: Option<&Value>, kill: Option<(&str, usize)>) -> Vec<Value> {
-    let mut command = cli();
-    command
-        .arg("--config")
-        .arg(dir.join("config.json"))
+    let mut command = tap_from_state(&dir.join("config.json"), state, dir);
+    let mut child = command
         .arg("--catalog")
         .arg(dir.join("catalog.json"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(state) = state {
-        let path = dir.join("state.json");
-        std::fs::write(&path, state.to_string()).unwrap();
-        command.arg("--state").arg(path);
-    }
-    let mut child = command.spawn().unwrap();
+        .spawn()
+        .unwrap();
     let mut messages = Vec::new();
     let mut seen = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -55,12 +46,7 @@ fn setup() -> (intercom_sim::Simulator, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"access_token": "sim-token", "base_url": sim.base_url()});
     std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let streams: Vec<Value> = STREAMS
-        .iter()
-        .map(|s| json!({"tap_stream_id": s}))
-        .collect();
-    let catalog = json!({ "streams": streams });
-    std::fs::write(dir.path().join("catalog.json"), catalog.to_string()).unwrap();
+    std::fs::write(dir.path().join("catalog.json"), catalog_of(&STREAMS)).unwrap();
     (sim, dir)
 }
 
