@@ -233,7 +233,7 @@ impl SqliteSink {
         Ok(())
     }
 
-    /// Adds [`DELETED_AT_COLUMN`] to a child table whose schema lacks it.
+    /// Adds [`DELETED_AT_COLUMN`] to a table whose schema lacks it.
     fn ensure_deleted_at_column(&mut self, table: &str) -> Result<()> {
         if self
             .columns_of(table)?
@@ -552,12 +552,26 @@ impl Sink for SqliteSink {
         if !(whole_table || started_over) || !self.tables.contains_key(stream) {
             return Ok(());
         }
-        let mut sql = format!(
-            "DELETE FROM {} WHERE {} IS NOT ?1",
-            quote(stream),
-            quote(RUN_COLUMN)
-        );
-        let mut params = vec![SqlValue::Integer(self.run_id)];
+        let (mut sql, mut params) = if self.soft_delete {
+            self.ensure_deleted_at_column(stream)?;
+            let sql = format!(
+                "UPDATE {} SET {deleted_at} = ?1 WHERE {deleted_at} IS NULL AND {} IS NOT ?2",
+                quote(stream),
+                quote(RUN_COLUMN),
+                deleted_at = quote(DELETED_AT_COLUMN),
+            );
+            (
+                sql,
+                vec![SqlValue::Text(now()), SqlValue::Integer(self.run_id)],
+            )
+        } else {
+            let sql = format!(
+                "DELETE FROM {} WHERE {} IS NOT ?1",
+                quote(stream),
+                quote(RUN_COLUMN)
+            );
+            (sql, vec![SqlValue::Integer(self.run_id)])
+        };
         if whole_table
             && let (Some(column), Some(started)) = (
                 self.bookmark_columns.get(stream),
@@ -567,7 +581,8 @@ impl Sink for SqliteSink {
             let started = chrono::DateTime::from_timestamp(*started, 0)
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                 .ok_or_else(|| format_err!("stream `{stream}`: pass start {started} is no date"))?;
-            sql.push_str(&format!(" AND ({0} IS NULL OR {0} < ?2)", quote(column)));
+            let at = params.len() + 1;
+            sql.push_str(&format!(" AND ({0} IS NULL OR {0} < ?{at})", quote(column)));
             params.push(SqlValue::Text(started));
         }
         self.conn.execute(&sql, params_from_iter(params))?;
@@ -955,6 +970,32 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(ids, ["missed", "sent"]);
+    }
+
+    #[test]
+    fn under_soft_delete_a_sweep_marks_the_rows_it_would_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let props = json!({"id": {"type": "string"}});
+        for (run, ids) in [["a", "b"], ["a", "a"]].into_iter().enumerate() {
+            let mut sink = SqliteSink::open(&path).unwrap().with_soft_delete(run > 0);
+            sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
+                .unwrap();
+            let rows: Vec<_> = ids.iter().map(|id| raw(json!({"id": id}))).collect();
+            sink.records("tags", &rows).unwrap();
+            sink.stream_complete("tags", true).unwrap();
+            sink.checkpoint(&raw(json!({}))).unwrap();
+            sink.finish().unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        let marked: Vec<(String, bool)> = conn
+            .prepare("SELECT id, _sdc_deleted_at IS NOT NULL FROM tags ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(marked, [("a".to_string(), false), ("b".to_string(), true)]);
     }
 
     #[test]
