@@ -16,6 +16,7 @@ pub const MAX_PAGE_SIZE: u32 = 150;
 
 const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
 const DEFAULT_SEARCH_LOOKBACK_SECONDS: i64 = 600;
+const DEFAULT_COMPLETE_PASS_INTERVAL_HOURS: u32 = 24;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +48,7 @@ struct RawConfig {
     search_lookback_seconds: Option<i64>,
     rate_limit_share: Option<f64>,
     company_segments_per_company: Option<bool>,
+    complete_pass_interval_hours: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +73,9 @@ pub struct Config {
     /// instead of from the company record, for workspaces whose embedded
     /// list proves incomplete.
     pub company_segments_per_company: bool,
+    /// Streams with complete passes are sent whole at most this far apart
+    /// (0: every run), so destinations learn what was deleted.
+    pub complete_pass_interval_hours: u32,
 }
 
 /// The JSON Schema of the config, returned by `spec`.
@@ -136,6 +141,9 @@ impl Config {
             unknown_keys,
             rate_limit_share,
             company_segments_per_company: raw.company_segments_per_company.unwrap_or(false),
+            complete_pass_interval_hours: raw
+                .complete_pass_interval_hours
+                .unwrap_or(DEFAULT_COMPLETE_PASS_INTERVAL_HOURS),
             search_lookback_seconds,
             access_token,
             start_date,

@@ -99,6 +99,20 @@ impl State {
         version
     }
 
+    /// Whether `stream` is due a complete pass: one is under way (a killed
+    /// run began it), none was ever completed, or the last began at least
+    /// `interval_ms` before `now_ms`.
+    pub fn complete_pass_due(&self, stream: &str, now_ms: i64, interval_ms: i64) -> bool {
+        let entry = self.table_versions.get(stream);
+        if entry.is_some_and(|e| e.get("current").is_some()) {
+            return true;
+        }
+        match entry.and_then(|e| e["activated"].as_i64()) {
+            None => true,
+            Some(activated) => now_ms - activated >= interval_ms,
+        }
+    }
+
     /// `stream`'s pass is complete: its version becomes the activated one.
     pub fn activate_table_version(&mut self, stream: &str) {
         if let Some(entry) = self
@@ -197,6 +211,11 @@ mod tests {
         state.activate_table_version("teams");
         // A clock set back still gives a later version.
         assert_eq!(state.begin_table_version("teams", 900), 1_001);
+        assert!(state.complete_pass_due("teams", 1_002, 10), "under way");
+        state.activate_table_version("teams");
+        assert!(!state.complete_pass_due("teams", 1_002, 10));
+        assert!(state.complete_pass_due("teams", 1_011, 10));
+        assert!(state.complete_pass_due("companies", 0, 10), "never passed");
         let text = r#"{"version":1,"table_versions":{"teams":{"current":"x"}}}"#;
         let e = State::parse(Some(text)).unwrap_err();
         assert!(

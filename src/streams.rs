@@ -202,6 +202,12 @@ impl StreamDef {
         self.replication.key().is_none()
     }
 
+    /// An incremental stream whose every run reads the whole source (a
+    /// scroll), so a complete pass costs no request, only records sent again.
+    pub fn has_complete_passes(&self) -> bool {
+        self.replication.key().is_some() && matches!(self.source, Source::Scroll { .. })
+    }
+
     /// The state's bookmark field, empty for streams without one. Children
     /// of changed parents bookmark how far the parents were read.
     pub fn bookmark_field(&self) -> &'static str {

@@ -25,6 +25,7 @@ use crate::streams::{
 };
 
 const DAY: i64 = 86_400;
+const HOUR_MS: i64 = 3_600_000;
 
 /// Replicates the selected streams, moving their bookmarks.
 pub struct Replicator<'a> {
@@ -58,6 +59,9 @@ struct Run {
     /// A record without its key was read when the run had reached this
     /// far: the bookmark stays at or below it.
     cap: Option<i64>,
+    /// This run sends the whole table: a full-table stream, or a complete
+    /// pass of an incremental one.
+    whole: bool,
 }
 
 impl Run {
@@ -200,8 +204,22 @@ impl<'a> Replicator<'a> {
         self.api
             .host()
             .schema(stream.name, &schema.to_string(), &keys, &bookmarks);
+        let whole = stream.sends_whole_table()
+            || (stream.has_complete_passes()
+                && self.state.complete_pass_due(
+                    stream.name,
+                    self.api.host().now_ms() as i64,
+                    i64::from(self.config.complete_pass_interval_hours) * HOUR_MS,
+                ));
         let since = match stream.replication.key() {
             None => None,
+            Some(_) if whole => {
+                self.api.host().log(
+                    LogLevel::Info,
+                    &format!("{}: a complete pass, every record sent", stream.name),
+                );
+                Some(self.config.start_date.timestamp())
+            }
             Some(_) => {
                 let bookmark = self.state.bookmark(stream.name, stream.bookmark_field())?;
                 let lookback = match stream.source {
@@ -225,6 +243,7 @@ impl<'a> Replicator<'a> {
             last: None,
             disordered: false,
             cap: None,
+            whole,
         })
     }
 
@@ -240,16 +259,21 @@ impl<'a> Replicator<'a> {
             .map(|s| self.start_run(s))
             .collect::<Result<Vec<_>>>()?;
         // The host stamps the records of a stream sent whole with the table
-        // version it learns from the state, so that state commits first.
-        let now_ms = self.api.host().now_ms() as i64;
+        // version it learns from the state, so that state commits first. The
+        // version is the pass's start by the server's clock when known, so
+        // a destination can compare it with `updated_at`.
+        let started_ms = match self.api.server_date() {
+            Some(seconds) => seconds * 1000,
+            None => self.api.host().now_ms() as i64,
+        };
         let whole: Vec<&'static str> = own
             .iter()
             .chain(&children)
-            .filter(|run| run.stream.sends_whole_table())
+            .filter(|run| run.whole)
             .map(|run| run.stream.name)
             .collect();
         for stream in &whole {
-            self.state.begin_table_version(stream, now_ms);
+            self.state.begin_table_version(stream, started_ms);
         }
         if !whole.is_empty() {
             self.api.host().checkpoint(&self.state.to_json())?;
@@ -314,7 +338,7 @@ impl<'a> Replicator<'a> {
         }
         // Before the last commit, so a host's sweep commits with the state.
         for run in own.iter().chain(&children) {
-            let whole_table = run.stream.sends_whole_table();
+            let whole_table = run.whole;
             self.api
                 .host()
                 .stream_complete(run.stream.name, whole_table);

@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 use wasmtime::Result;
 
 use crate::bindings::LogLevel;
-use crate::types::Sink;
+use crate::types::{Sink, table_versions};
 
 pub struct SingerSink<W: Write + Send + 'static> {
     out: W,
@@ -66,17 +66,14 @@ impl<W: Write + Send + 'static> SingerSink<W> {
 
     /// Takes the table versions from a state the connector committed.
     fn learn_versions(&mut self, state: &RawValue) -> Result<()> {
-        let state: serde_json::Value = serde_json::from_str(state.get())?;
-        let Some(entries) = state["table_versions"].as_object() else {
-            return Ok(());
-        };
-        for (stream, entry) in entries {
-            let Some(version) = entry["current"].as_i64() else {
-                self.versions.remove(stream);
+        for entry in table_versions(state)? {
+            let Some(version) = entry.current else {
+                self.versions.remove(&entry.stream);
                 continue;
             };
-            self.versions.insert(stream.clone(), version);
-            if entry["activated"].is_null() && self.announced.insert(stream.clone()) {
+            self.versions.insert(entry.stream.clone(), version);
+            if entry.activated.is_none() && self.announced.insert(entry.stream.clone()) {
+                let stream = &entry.stream;
                 self.write(&Message::ActivateVersion { stream, version })?;
             }
         }

@@ -42,7 +42,7 @@ use serde_json::value::RawValue;
 use wasmtime::{Result, bail, format_err};
 
 use crate::bindings::LogLevel;
-use crate::types::Sink;
+use crate::types::{Sink, table_versions};
 
 /// The column stamping each row with the run that last wrote it.
 pub const RUN_COLUMN: &str = "_sdc_run_id";
@@ -66,6 +66,11 @@ pub struct SqliteSink {
     /// Parent stream → its children, each with the field holding the
     /// parent's key.
     children: BTreeMap<String, Vec<ChildStream>>,
+    /// The replication key column of each incremental stream.
+    bookmark_columns: BTreeMap<String, String>,
+    /// When each pass under way began (UNIX seconds, the server's clock):
+    /// its table version in the connector's state, in milliseconds.
+    pass_starts: BTreeMap<String, i64>,
 }
 
 /// A stream whose rows belong to a parent stream's row.
@@ -120,6 +125,8 @@ impl SqliteSink {
             reset: Vec::new(),
             soft_delete: false,
             children: BTreeMap::new(),
+            bookmark_columns: BTreeMap::new(),
+            pass_starts: BTreeMap::new(),
         })
     }
 
@@ -226,7 +233,7 @@ impl SqliteSink {
         Ok(())
     }
 
-    /// Adds [`DELETED_AT_COLUMN`] to a child table whose schema lacks it.
+    /// Adds [`DELETED_AT_COLUMN`] to a table whose schema lacks it.
     fn ensure_deleted_at_column(&mut self, table: &str) -> Result<()> {
         if self
             .columns_of(table)?
@@ -469,9 +476,15 @@ impl Sink for SqliteSink {
         stream: &str,
         schema: &RawValue,
         key_properties: &[String],
-        _bookmark_properties: &[String],
+        bookmark_properties: &[String],
     ) -> Result<()> {
         check_stream(stream)?;
+        match bookmark_properties.first() {
+            Some(column) => self
+                .bookmark_columns
+                .insert(stream.to_string(), column.clone()),
+            None => self.bookmark_columns.remove(stream),
+        };
         let schema: Value = serde_json::from_str(schema.get())?;
         let empty = serde_json::Map::new();
         let properties = schema["properties"].as_object().unwrap_or(&empty);
@@ -532,21 +545,55 @@ impl Sink for SqliteSink {
         Ok(())
     }
 
-    /// A whole table: rows older runs left are gone from the source.
+    /// A whole table: rows older runs left are gone from the source, but
+    /// for rows changed since the pass began, which paging may have missed.
     fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
         let started_over = self.reset.iter().any(|s| s == stream);
-        if (whole_table || started_over) && self.tables.contains_key(stream) {
+        if !(whole_table || started_over) || !self.tables.contains_key(stream) {
+            return Ok(());
+        }
+        let (mut sql, mut params) = if self.soft_delete {
+            self.ensure_deleted_at_column(stream)?;
+            let sql = format!(
+                "UPDATE {} SET {deleted_at} = ?1 WHERE {deleted_at} IS NULL AND {} IS NOT ?2",
+                quote(stream),
+                quote(RUN_COLUMN),
+                deleted_at = quote(DELETED_AT_COLUMN),
+            );
+            (
+                sql,
+                vec![SqlValue::Text(now()), SqlValue::Integer(self.run_id)],
+            )
+        } else {
             let sql = format!(
                 "DELETE FROM {} WHERE {} IS NOT ?1",
                 quote(stream),
                 quote(RUN_COLUMN)
             );
-            self.conn.execute(&sql, [self.run_id])?;
+            (sql, vec![SqlValue::Integer(self.run_id)])
+        };
+        if whole_table
+            && let (Some(column), Some(started)) = (
+                self.bookmark_columns.get(stream),
+                self.pass_starts.get(stream),
+            )
+        {
+            let started = chrono::DateTime::from_timestamp(*started, 0)
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .ok_or_else(|| format_err!("stream `{stream}`: pass start {started} is no date"))?;
+            let at = params.len() + 1;
+            sql.push_str(&format!(" AND ({0} IS NULL OR {0} < ?{at})", quote(column)));
+            params.push(SqlValue::Text(started));
         }
+        self.conn.execute(&sql, params_from_iter(params))?;
         Ok(())
     }
 
     fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
+        self.pass_starts = table_versions(state)?
+            .into_iter()
+            .filter_map(|v| Some((v.stream, v.current? / 1000)))
+            .collect();
         self.conn.execute(
             "INSERT INTO _connector_state (id, state, committed_at) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, committed_at = excluded.committed_at",
@@ -877,6 +924,78 @@ mod tests {
         sink.checkpoint(&raw(json!({}))).unwrap();
         drop(sink);
         assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_complete_pass_keeps_rows_changed_since_it_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let props = json!({"id": {"type": "string"}, "updated_at": {"type": "string"}});
+        let declare = |sink: &mut SqliteSink| {
+            sink.schema(
+                "companies",
+                &schema(props.clone()),
+                &["id".into()],
+                &["updated_at".into()],
+            )
+            .unwrap();
+        };
+        let mut sink = SqliteSink::open(&path).unwrap();
+        declare(&mut sink);
+        let rows = [
+            raw(json!({"id": "gone", "updated_at": "2026-11-30T23:59:59Z"})),
+            raw(json!({"id": "missed", "updated_at": "2026-12-01T00:00:00Z"})),
+            raw(json!({"id": "sent", "updated_at": "2026-11-01T00:00:00Z"})),
+        ];
+        sink.records("companies", &rows).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        sink.finish().unwrap();
+
+        // A pass begun at 2026-12-01T00:00:00Z sends only `sent` again.
+        let mut sink = SqliteSink::open(&path).unwrap();
+        declare(&mut sink);
+        let begun = json!({"table_versions": {"companies": {"current": 1_796_083_200_000_i64}}});
+        sink.checkpoint(&raw(begun)).unwrap();
+        sink.records("companies", &rows[2..]).unwrap();
+        sink.stream_complete("companies", true).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        sink.finish().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let mut statement = conn
+            .prepare("SELECT id FROM companies ORDER BY id")
+            .unwrap();
+        let ids: Vec<String> = statement
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(ids, ["missed", "sent"]);
+    }
+
+    #[test]
+    fn under_soft_delete_a_sweep_marks_the_rows_it_would_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let props = json!({"id": {"type": "string"}});
+        for (run, ids) in [["a", "b"], ["a", "a"]].into_iter().enumerate() {
+            let mut sink = SqliteSink::open(&path).unwrap().with_soft_delete(run > 0);
+            sink.schema("tags", &schema(props.clone()), &["id".into()], &[])
+                .unwrap();
+            let rows: Vec<_> = ids.iter().map(|id| raw(json!({"id": id}))).collect();
+            sink.records("tags", &rows).unwrap();
+            sink.stream_complete("tags", true).unwrap();
+            sink.checkpoint(&raw(json!({}))).unwrap();
+            sink.finish().unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        let marked: Vec<(String, bool)> = conn
+            .prepare("SELECT id, _sdc_deleted_at IS NOT NULL FROM tags ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(marked, [("a".to_string(), false), ("b".to_string(), true)]);
     }
 
     #[test]

@@ -100,3 +100,24 @@ pub(crate) fn json_object(what: &str, text: String) -> Result<Box<RawValue>> {
     }
     Ok(raw)
 }
+
+/// One stream's Singer table versions, as the connector's state names them
+/// under `table_versions`: the pass under way, and the last completed one.
+pub struct TableVersion {
+    pub stream: String,
+    pub current: Option<i64>,
+    pub activated: Option<i64>,
+}
+
+/// The table versions a checkpointed state holds.
+pub fn table_versions(state: &RawValue) -> Result<Vec<TableVersion>> {
+    let state: serde_json::Value = serde_json::from_str(state.get())?;
+    let entries = state["table_versions"].as_object().into_iter().flatten();
+    Ok(entries
+        .map(|(stream, entry)| TableVersion {
+            stream: stream.clone(),
+            current: entry["current"].as_i64(),
+            activated: entry["activated"].as_i64(),
+        })
+        .collect())
+}

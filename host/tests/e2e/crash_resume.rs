@@ -4,9 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
-use crate::support::{cli, dataset_keys, key};
+use crate::support::{dataset_keys, key, tap_from_state};
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -44,18 +43,7 @@ struct Run {
 }
 
 fn run(config: &Path, state: Option<&Value>, kill: Option<(&str, usize)>, dir: &Path) -> Run {
-    let mut command = cli();
-    command
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(state) = state {
-        let path = dir.join("state.json");
-        std::fs::write(&path, state.to_string()).unwrap();
-        command.arg("--state").arg(path);
-    }
-    let mut child = command.spawn().unwrap();
+    let mut child = tap_from_state(config, state, dir).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = 0;
     let mut killed = false;

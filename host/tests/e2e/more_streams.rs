@@ -9,15 +9,6 @@ use intercom_host::LogLevel;
 use intercom_sim::{Refusal, Restriction, SimConfig, Simulator};
 use serde_json::{Value, json};
 
-/// A catalog selecting `streams`.
-fn catalog_of(streams: &[&str]) -> String {
-    let streams: Vec<Value> = streams
-        .iter()
-        .map(|s| json!({"tap_stream_id": s}))
-        .collect();
-    json!({ "streams": streams }).to_string()
-}
-
 /// A read of `streams` and the authenticated requests it cost.
 fn read_counting(sim: &Simulator, config: &str, streams: &[&str]) -> (Collected, u64) {
     let before = sim.stats().authenticated;

@@ -4,19 +4,11 @@
 use intercom_sim::{Dataset, SimConfig, Simulator};
 use serde_json::{Value, json};
 
-use crate::support::{config_for, expected, key, read};
+use crate::support::{catalog_of, config_for, expected, key, read};
 
 fn unix_now() -> i64 {
     let since_epoch = std::time::UNIX_EPOCH.elapsed().unwrap();
     since_epoch.as_secs() as i64
-}
-
-fn catalog(streams: &[&str]) -> String {
-    let streams: Vec<Value> = streams
-        .iter()
-        .map(|s| json!({"tap_stream_id": s}))
-        .collect();
-    json!({ "streams": streams }).to_string()
 }
 
 /// The scroll returns companies in no order, so its highest `updated_at`
@@ -25,7 +17,7 @@ fn catalog(streams: &[&str]) -> String {
 fn a_company_changed_during_the_scroll_is_read_by_the_next_run() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let config = config_for(&sim);
-    let catalog = catalog(&["companies"]);
+    let catalog = catalog_of(&["companies"]);
     let data = sim.dataset();
     let read_early = data.companies[0]["id"].as_str().unwrap().to_string();
     let read_late = data.companies[data.companies.len() - 1]["id"]
@@ -81,7 +73,7 @@ fn deleted_conversations_come_as_tombstones_once() {
     })
     .unwrap();
     let config = config_for(&sim);
-    let catalog = catalog(&["conversations"]);
+    let catalog = catalog_of(&["conversations"]);
     let (first, outcome) = read(&config, Some(&catalog), None);
     outcome.unwrap();
     let gone = sim.mutate(|d| {

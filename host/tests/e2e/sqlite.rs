@@ -534,3 +534,28 @@ fn soft_delete_keeps_a_deleted_conversation_and_its_parts_marked() {
         .unwrap();
     assert_eq!(unmarked as usize, before.conversations.len() - gone.len());
 }
+
+#[test]
+fn a_complete_pass_drops_deleted_companies_at_its_interval() {
+    let f = Fixture::new(small());
+    let companies = |conn: &Connection| table_keys(conn, "companies");
+    f.sync(&["--streams", "companies"]);
+    let gone = f.sim.mutate(|d| {
+        let id = d.companies[3]["id"].as_str().unwrap().to_string();
+        assert!(d.delete_company(&id));
+        id
+    });
+    // The first run was the pass; the default interval is a day.
+    let output = f.sync(&["--streams", "companies"]);
+    assert!(!stderr(&output).contains("a complete pass"));
+    assert!(companies(&f.open()).contains(&gone));
+
+    let config = json!({"access_token": "sim-token", "base_url": f.sim.base_url(),
+        "complete_pass_interval_hours": 0});
+    std::fs::write(f.path("config.json"), config.to_string()).unwrap();
+    let output = f.sync(&["--streams", "companies"]);
+    assert!(stderr(&output).contains("companies: a complete pass"));
+    let expected = dataset_keys(&f.sim.dataset())["companies"].clone();
+    assert!(!expected.contains(&gone));
+    assert_eq!(companies(&f.open()), expected);
+}

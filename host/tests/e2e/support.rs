@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use intercom_host::{
@@ -124,6 +124,32 @@ pub fn cli() -> Command {
 
 pub fn start_sim(config: SimConfig) -> Simulator {
     Simulator::start(config).expect("start simulator")
+}
+
+/// A catalog selecting `streams`.
+pub fn catalog_of(streams: &[&str]) -> String {
+    let streams: Vec<Value> = streams
+        .iter()
+        .map(|s| json!({"tap_stream_id": s}))
+        .collect();
+    json!({ "streams": streams }).to_string()
+}
+
+/// A tap run of the CLI with `config`, resuming from `state` (written into
+/// `dir`), its stdout piped and its stderr dropped.
+pub fn tap_from_state(config: &Path, state: Option<&Value>, dir: &Path) -> Command {
+    let mut command = cli();
+    command
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(state) = state {
+        let path = dir.join("state.json");
+        std::fs::write(&path, state.to_string()).unwrap();
+        command.arg("--state").arg(path);
+    }
+    command
 }
 
 pub fn config_for(sim: &Simulator) -> String {

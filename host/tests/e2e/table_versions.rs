@@ -1,12 +1,12 @@
-//! Singer table versions through the real CLI: every full-table stream is a
-//! new version, activated after its last record (and before its first on a
-//! table's first load), and a resumed run keeps the version it began.
+//! Singer table versions through the real CLI: every full-table stream, and
+//! every complete pass of companies, is a new version, activated after its
+//! last record (and before its first on a table's first load), and a
+//! resumed run keeps the version it began.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
-use crate::support::{cli, start_sim};
+use crate::support::{catalog_of, start_sim, tap_from_state};
 use intercom_sim::SimConfig;
 use serde_json::{Value, json};
 
@@ -16,20 +16,12 @@ const STREAMS: [&str; 2] = ["admins", "teams"];
 /// SIGKILLs it once it has printed that many records of that stream.
 /// Returns the messages read.
 fn read(dir: &Path, state: Option<&Value>, kill: Option<(&str, usize)>) -> Vec<Value> {
-    let mut command = cli();
-    command
-        .arg("--config")
-        .arg(dir.join("config.json"))
+    let mut command = tap_from_state(&dir.join("config.json"), state, dir);
+    let mut child = command
         .arg("--catalog")
         .arg(dir.join("catalog.json"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(state) = state {
-        let path = dir.join("state.json");
-        std::fs::write(&path, state.to_string()).unwrap();
-        command.arg("--state").arg(path);
-    }
-    let mut child = command.spawn().unwrap();
+        .spawn()
+        .unwrap();
     let mut messages = Vec::new();
     let mut seen = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -55,12 +47,7 @@ fn setup() -> (intercom_sim::Simulator, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"access_token": "sim-token", "base_url": sim.base_url()});
     std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-    let streams: Vec<Value> = STREAMS
-        .iter()
-        .map(|s| json!({"tap_stream_id": s}))
-        .collect();
-    let catalog = json!({ "streams": streams });
-    std::fs::write(dir.path().join("catalog.json"), catalog.to_string()).unwrap();
+    std::fs::write(dir.path().join("catalog.json"), catalog_of(&STREAMS)).unwrap();
     (sim, dir)
 }
 
@@ -164,4 +151,41 @@ fn a_resumed_run_keeps_the_version_its_killed_run_began() {
         ]
     );
     assert!(version_of(&resumed, "admins") > version_of(&killed, "admins"));
+}
+
+#[test]
+fn a_complete_pass_of_companies_is_a_table_version_at_its_interval() {
+    let (sim, dir) = setup();
+    let config = json!({"access_token": "sim-token", "base_url": sim.base_url(),
+        "complete_pass_interval_hours": 0});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    std::fs::write(dir.path().join("catalog.json"), catalog_of(&["companies"])).unwrap();
+    let first = read(dir.path(), None, None);
+    let v = version_of(&first, "companies");
+    let second = read(dir.path(), Some(&last_state(&first)), None);
+    let next = version_of(&second, "companies");
+    assert!(next > v);
+    assert_eq!(
+        shape_of(&second, "companies"),
+        [
+            "SCHEMA:null".to_string(),
+            format!("RECORD:{next}"),
+            format!("ACTIVATE_VERSION:{next}"),
+        ]
+    );
+    let sent = second
+        .iter()
+        .filter(|m| m["type"] == "RECORD" && m["stream"] == "companies");
+    assert_eq!(sent.count(), sim.dataset().companies.len(), "every company");
+
+    // Within the default interval, the next run is incremental again.
+    let config = json!({"access_token": "sim-token", "base_url": sim.base_url()});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let third = read(dir.path(), Some(&last_state(&second)), None);
+    assert!(
+        !third
+            .iter()
+            .any(|m| m["type"] == "ACTIVATE_VERSION" || m["version"].is_i64()),
+        "no version outside a pass"
+    );
 }
