@@ -136,6 +136,10 @@ impl Host for WitHost {
         output::stream_complete(stream, whole_table);
     }
 
+    fn stream_version(&self, stream: &str, version: u64, first_load: bool) {
+        output::stream_version(stream, version, first_load);
+    }
+
     fn stream_progress(&self, stream: &str, done: u64, total: u64) {
         output::stream_progress(stream, done, total);
     }

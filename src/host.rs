@@ -68,6 +68,8 @@ pub trait Host {
     ) -> Vec<std::result::Result<Response, TransportError>>;
     fn schema(&self, stream: &str, schema: &str, key_properties: &[String], bookmarks: &[String]);
     fn records(&self, stream: &str, records: Vec<String>);
+    /// What follows of `stream` is a complete pass with this table version.
+    fn stream_version(&self, stream: &str, version: u64, first_load: bool);
     /// No more records of `stream` this run; `whole_table` when they were
     /// all of it.
     fn stream_complete(&self, stream: &str, whole_table: bool);

@@ -189,6 +189,7 @@ mod tests {
         fn schema(&self, _: &str, _: &str, _: &[String], _: &[String]) {}
         fn records(&self, _: &str, _: Vec<String>) {}
         fn stream_complete(&self, _: &str, _: bool) {}
+        fn stream_version(&self, _: &str, _: u64, _: bool) {}
         fn stream_progress(&self, _: &str, _: u64, _: u64) {}
         fn stream_skipped(&self, _: &str, _: &str) {}
         fn log(&self, _: LogLevel, _: &str) {}

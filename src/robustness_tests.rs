@@ -134,6 +134,7 @@ impl Host for ScriptedHost {
         }
     }
     fn stream_complete(&self, _: &str, _: bool) {}
+    fn stream_version(&self, _: &str, _: u64, _: bool) {}
     fn stream_progress(&self, _: &str, _: u64, _: u64) {}
     fn stream_skipped(&self, _: &str, _: &str) {}
     fn log(&self, _: LogLevel, _: &str) {}

@@ -85,18 +85,20 @@ impl State {
     }
 
     /// The table version of `stream`'s pass: the one a killed run began,
-    /// which its rows already carry, or a new one, later than every earlier.
-    pub fn begin_table_version(&mut self, stream: &str, now_ms: i64) -> i64 {
+    /// which its rows already carry, or a new one, later than every earlier;
+    /// and whether no pass of it completed before (its first load).
+    pub fn begin_table_version(&mut self, stream: &str, now_ms: i64) -> (i64, bool) {
         let entry = self
             .table_versions
             .entry(stream.to_string())
             .or_insert_with(|| json!({}));
+        let first_load = entry["activated"].is_null();
         if let Some(current) = entry["current"].as_i64() {
-            return current;
+            return (current, first_load);
         }
         let version = now_ms.max(entry["activated"].as_i64().unwrap_or(0) + 1);
         entry["current"] = json!(version);
-        version
+        (version, first_load)
     }
 
     /// Whether `stream` is due a complete pass: one is under way (a killed
@@ -204,13 +206,13 @@ mod tests {
     #[test]
     fn a_table_version_survives_a_resume_and_grows_after_activation() {
         let mut state = State::default();
-        assert_eq!(state.begin_table_version("teams", 1_000), 1_000);
+        assert_eq!(state.begin_table_version("teams", 1_000), (1_000, true));
         let resumed = State::parse(Some(&state.to_json())).unwrap();
         let mut state = resumed;
-        assert_eq!(state.begin_table_version("teams", 5_000), 1_000);
+        assert_eq!(state.begin_table_version("teams", 5_000), (1_000, true));
         state.activate_table_version("teams");
         // A clock set back still gives a later version.
-        assert_eq!(state.begin_table_version("teams", 900), 1_001);
+        assert_eq!(state.begin_table_version("teams", 900), (1_001, false));
         assert!(state.complete_pass_due("teams", 1_002, 10), "under way");
         state.activate_table_version("teams");
         assert!(!state.complete_pass_due("teams", 1_002, 10));

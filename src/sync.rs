@@ -258,10 +258,10 @@ impl<'a> Replicator<'a> {
             .iter()
             .map(|s| self.start_run(s))
             .collect::<Result<Vec<_>>>()?;
-        // The host stamps the records of a stream sent whole with the table
-        // version it learns from the state, so that state commits first. The
-        // version is the pass's start by the server's clock when known, so
-        // a destination can compare it with `updated_at`.
+        // A stream sent whole gets a table version, committed before its
+        // first record so a resumed pass keeps it. It is the pass's start by
+        // the server's clock when known, so a destination can compare it
+        // with `updated_at`.
         let started_ms = match self.api.server_date() {
             Some(seconds) => seconds * 1000,
             None => self.api.host().now_ms() as i64,
@@ -272,11 +272,19 @@ impl<'a> Replicator<'a> {
             .filter(|run| run.whole)
             .map(|run| run.stream.name)
             .collect();
-        for stream in &whole {
-            self.state.begin_table_version(stream, started_ms);
-        }
-        if !whole.is_empty() {
+        let versions: Vec<(&str, i64, bool)> = whole
+            .iter()
+            .map(|stream| {
+                let (version, first_load) = self.state.begin_table_version(stream, started_ms);
+                (*stream, version, first_load)
+            })
+            .collect();
+        if !versions.is_empty() {
             self.api.host().checkpoint(&self.state.to_json())?;
+        }
+        for (stream, version, first_load) in versions {
+            let version = u64::try_from(version).unwrap_or_default();
+            self.api.host().stream_version(stream, version, first_load);
         }
         // Read parents from the earliest point any of the runs needs.
         let lower = own

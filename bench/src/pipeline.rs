@@ -120,6 +120,7 @@ impl native::Host for NativeHost<'_> {
         self.records.set(self.records.get() + records.len() as u64);
     }
     fn stream_complete(&self, _: &str, _: bool) {}
+    fn stream_version(&self, _: &str, _: u64, _: bool) {}
     fn stream_progress(&self, _: &str, _: u64, _: u64) {}
     fn stream_skipped(&self, _: &str, _: &str) {}
     fn log(&self, _: native::LogLevel, _: &str) {}
@@ -215,6 +216,9 @@ impl output::Host for Canned {
         Ok(())
     }
     fn stream_complete(&mut self, _: String, _: bool) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn stream_version(&mut self, _: String, _: u64, _: bool) -> wasmtime::Result<()> {
         Ok(())
     }
     fn stream_progress(&mut self, _: String, _: u64, _: u64) -> wasmtime::Result<()> {

@@ -258,6 +258,10 @@ impl<S: Sink> Sink for Tracked<S> {
         Ok(())
     }
 
+    fn stream_version(&mut self, stream: &str, version: u64, first_load: bool) -> Result<()> {
+        self.inner.stream_version(stream, version, first_load)
+    }
+
     fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
         self.inner.stream_complete(stream, whole_table)?;
         self.group.retain(|s| s != stream);

@@ -2,15 +2,14 @@
 //! ACTIVATE_VERSION) as JSON lines, flushing at every STATE so a downstream
 //! target sees records before the state that covers them.
 //!
-//! Table versions: the connector's state names, under `table_versions`, the
-//! version of each stream it sends whole (`current`), committed before the
-//! stream's first record. Those records carry it as `version`, and
-//! `stream-complete` with `whole-table` activates it (ACTIVATE_VERSION), so
-//! targets that honour versions drop the rows the pass did not send. On a
-//! table's first load (no `activated` version yet) the version is also
-//! activated before its first record, so the rows show at once.
+//! Table versions: the records of a stream after `stream-version`, a
+//! complete pass, carry its version, and `stream-complete` with
+//! `whole-table` activates it (ACTIVATE_VERSION), so targets that honour
+//! versions drop the rows the pass did not send. On a table's first load
+//! the version is also activated before its first record, so the rows show
+//! at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::{SecondsFormat, Utc};
@@ -19,14 +18,12 @@ use serde_json::value::RawValue;
 use wasmtime::Result;
 
 use crate::bindings::LogLevel;
-use crate::types::{Sink, table_versions};
+use crate::types::Sink;
 
 pub struct SingerSink<W: Write + Send + 'static> {
     out: W,
     /// The table version of each stream being sent whole.
-    versions: HashMap<String, i64>,
-    /// Streams whose first load was activated before its records.
-    announced: HashSet<String>,
+    versions: HashMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -42,13 +39,13 @@ enum Message<'a> {
         stream: &'a str,
         record: &'a RawValue,
         #[serde(skip_serializing_if = "Option::is_none")]
-        version: Option<i64>,
+        version: Option<u64>,
         time_extracted: &'a str,
     },
     #[serde(rename = "ACTIVATE_VERSION")]
     ActivateVersion {
         stream: &'a str,
-        version: i64,
+        version: u64,
     },
     State {
         value: &'a RawValue,
@@ -60,24 +57,7 @@ impl<W: Write + Send + 'static> SingerSink<W> {
         Self {
             out,
             versions: HashMap::new(),
-            announced: HashSet::new(),
         }
-    }
-
-    /// Takes the table versions from a state the connector committed.
-    fn learn_versions(&mut self, state: &RawValue) -> Result<()> {
-        for entry in table_versions(state)? {
-            let Some(version) = entry.current else {
-                self.versions.remove(&entry.stream);
-                continue;
-            };
-            self.versions.insert(entry.stream.clone(), version);
-            if entry.activated.is_none() && self.announced.insert(entry.stream.clone()) {
-                let stream = &entry.stream;
-                self.write(&Message::ActivateVersion { stream, version })?;
-            }
-        }
-        Ok(())
     }
 
     fn write(&mut self, message: &Message) -> Result<()> {
@@ -121,9 +101,17 @@ impl<W: Write + Send + 'static> Sink for SingerSink<W> {
         Ok(())
     }
 
+    fn stream_version(&mut self, stream: &str, version: u64, first_load: bool) -> Result<()> {
+        self.versions.insert(stream.to_string(), version);
+        if first_load {
+            self.write(&Message::ActivateVersion { stream, version })?;
+        }
+        Ok(())
+    }
+
     fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
-        match self.versions.get(stream) {
-            Some(&version) if whole_table => {
+        match self.versions.remove(stream) {
+            Some(version) if whole_table => {
                 self.write(&Message::ActivateVersion { stream, version })
             }
             _ => Ok(()),
@@ -132,7 +120,6 @@ impl<W: Write + Send + 'static> Sink for SingerSink<W> {
 
     fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
         self.write(&Message::State { value: state })?;
-        self.learn_versions(state)?;
         self.out.flush()?;
         Ok(())
     }
@@ -151,16 +138,19 @@ mod tests {
         RawValue::from_string(value.to_string()).unwrap()
     }
 
-    /// The messages of one pass of `teams` from `state`, as `TYPE:version`.
-    fn pass(state_before: Value, state_after: Value) -> Vec<String> {
+    /// The messages of one read of `teams`, as `TYPE:version`.
+    fn pass(version: Option<(u64, bool)>) -> Vec<String> {
         let mut sink = SingerSink::new(Vec::new());
         let schema = raw(json!({"type": "object"}));
         sink.schema("teams", &schema, &["id".into()], &[]).unwrap();
-        sink.checkpoint(&raw(state_before)).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        if let Some((version, first_load)) = version {
+            sink.stream_version("teams", version, first_load).unwrap();
+        }
         let records = [raw(json!({"id": "1"})), raw(json!({"id": "2"}))];
         sink.records("teams", &records).unwrap();
         sink.stream_complete("teams", true).unwrap();
-        sink.checkpoint(&raw(state_after)).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
         let text = String::from_utf8(sink.into_inner()).unwrap();
         text.lines()
             .map(|line| {
@@ -172,12 +162,8 @@ mod tests {
 
     #[test]
     fn a_pass_activates_its_version_after_its_records_and_first_loads_before() {
-        let done = json!({"table_versions": {"teams": {"activated": 7}}});
         assert_eq!(
-            pass(
-                json!({"table_versions": {"teams": {"current": 7}}}),
-                done.clone()
-            ),
+            pass(Some((7, true))),
             [
                 "SCHEMA:null",
                 "STATE:null",
@@ -188,9 +174,8 @@ mod tests {
                 "STATE:null"
             ]
         );
-        let next = json!({"table_versions": {"teams": {"current": 8, "activated": 7}}});
         assert_eq!(
-            pass(next, done),
+            pass(Some((8, false))),
             [
                 "SCHEMA:null",
                 "STATE:null",
@@ -204,9 +189,8 @@ mod tests {
 
     #[test]
     fn streams_without_a_version_get_none() {
-        let messages = pass(json!({"bookmarks": {}}), json!({"bookmarks": {}}));
         assert_eq!(
-            messages,
+            pass(None),
             [
                 "SCHEMA:null",
                 "STATE:null",

@@ -28,6 +28,7 @@ enum Message {
         bookmark_properties: Vec<String>,
     },
     Records(String, Vec<String>),
+    StreamVersion(String, u64, bool),
     StreamComplete(String, bool),
     Checkpoint(Box<RawValue>),
     Log(LogLevel, String),
@@ -109,6 +110,10 @@ impl<S: Sink> SinkThread<S> {
         self.send(Message::Records(stream, records))
     }
 
+    pub fn stream_version(&self, stream: String, version: u64, first_load: bool) -> Result<()> {
+        self.send(Message::StreamVersion(stream, version, first_load))
+    }
+
     pub fn stream_complete(&self, stream: String, whole_table: bool) -> Result<()> {
         self.send(Message::StreamComplete(stream, whole_table))
     }
@@ -177,6 +182,7 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
         let outcome = match message {
             Message::Schema { .. }
             | Message::Records(..)
+            | Message::StreamVersion(..)
             | Message::StreamComplete(..)
             | Message::Checkpoint(_)
                 if stopped =>
@@ -200,6 +206,9 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
                     .and_then(|records| sink.records(&stream, &records))
                     .map_err(Failure::Output)
             }
+            Message::StreamVersion(stream, version, first_load) => sink
+                .stream_version(&stream, version, first_load)
+                .map_err(Failure::Output),
             Message::StreamComplete(stream, whole_table) => sink
                 .stream_complete(&stream, whole_table)
                 .map_err(Failure::Output),

@@ -42,7 +42,7 @@ use serde_json::value::RawValue;
 use wasmtime::{Result, bail, format_err};
 
 use crate::bindings::LogLevel;
-use crate::types::{Sink, table_versions};
+use crate::types::Sink;
 
 /// The column stamping each row with the run that last wrote it.
 pub const RUN_COLUMN: &str = "_sdc_run_id";
@@ -68,8 +68,8 @@ pub struct SqliteSink {
     children: BTreeMap<String, Vec<ChildStream>>,
     /// The replication key column of each incremental stream.
     bookmark_columns: BTreeMap<String, String>,
-    /// When each pass under way began (UNIX seconds, the server's clock):
-    /// its table version in the connector's state, in milliseconds.
+    /// When each pass under way began (UNIX seconds, the server's clock),
+    /// from its table version.
     pass_starts: BTreeMap<String, i64>,
 }
 
@@ -589,11 +589,14 @@ impl Sink for SqliteSink {
         Ok(())
     }
 
+    /// The version is the pass's start in milliseconds.
+    fn stream_version(&mut self, stream: &str, version: u64, _first_load: bool) -> Result<()> {
+        let started = i64::try_from(version / 1000)?;
+        self.pass_starts.insert(stream.to_string(), started);
+        Ok(())
+    }
+
     fn checkpoint(&mut self, state: &RawValue) -> Result<()> {
-        self.pass_starts = table_versions(state)?
-            .into_iter()
-            .filter_map(|v| Some((v.stream, v.current? / 1000)))
-            .collect();
         self.conn.execute(
             "INSERT INTO _connector_state (id, state, committed_at) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, committed_at = excluded.committed_at",
@@ -954,8 +957,8 @@ mod tests {
         // A pass begun at 2026-12-01T00:00:00Z sends only `sent` again.
         let mut sink = SqliteSink::open(&path).unwrap();
         declare(&mut sink);
-        let begun = json!({"table_versions": {"companies": {"current": 1_796_083_200_000_i64}}});
-        sink.checkpoint(&raw(begun)).unwrap();
+        sink.stream_version("companies", 1_796_083_200_000, false)
+            .unwrap();
         sink.records("companies", &rows[2..]).unwrap();
         sink.stream_complete("companies", true).unwrap();
         sink.checkpoint(&raw(json!({}))).unwrap();

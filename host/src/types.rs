@@ -24,6 +24,11 @@ pub trait Sink: Send + 'static {
         Ok(())
     }
     fn records(&mut self, stream: &str, records: &[Box<RawValue>]) -> Result<()>;
+    /// What follows of `stream`, to its completion, is a complete pass with
+    /// this table version (see the WIT's `stream-version`).
+    fn stream_version(&mut self, _stream: &str, _version: u64, _first_load: bool) -> Result<()> {
+        Ok(())
+    }
     /// No more records of `stream` this run; with `whole_table`, what came
     /// since its schema is all the stream holds. Part of the next commit.
     fn stream_complete(&mut self, _stream: &str, _whole_table: bool) -> Result<()> {
@@ -99,25 +104,4 @@ pub(crate) fn json_object(what: &str, text: String) -> Result<Box<RawValue>> {
         return Err(format_err!("{what} is not a JSON object"));
     }
     Ok(raw)
-}
-
-/// One stream's Singer table versions, as the connector's state names them
-/// under `table_versions`: the pass under way, and the last completed one.
-pub struct TableVersion {
-    pub stream: String,
-    pub current: Option<i64>,
-    pub activated: Option<i64>,
-}
-
-/// The table versions a checkpointed state holds.
-pub fn table_versions(state: &RawValue) -> Result<Vec<TableVersion>> {
-    let state: serde_json::Value = serde_json::from_str(state.get())?;
-    let entries = state["table_versions"].as_object().into_iter().flatten();
-    Ok(entries
-        .map(|(stream, entry)| TableVersion {
-            stream: stream.clone(),
-            current: entry["current"].as_i64(),
-            activated: entry["activated"].as_i64(),
-        })
-        .collect())
 }

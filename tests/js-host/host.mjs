@@ -242,6 +242,8 @@ class Instance {
     this.out = out;
     this.declared = new Set();
     this.records = new Map();
+    /** Stream → table version of its pass under way (a BigInt: a WIT u64). */
+    this.versions = new Map();
     this.waits = { 'rate-limit': 0, retry: 0, busy: 0, count: 0 };
     this.commitFailure = null;
     this.http = null;
@@ -256,6 +258,10 @@ class Instance {
     for (const value of Object.values(instance.exports)) {
       if (value instanceof WebAssembly.Memory) this.memories.push(value);
     }
+  }
+
+  #activate(stream, version) {
+    this.out.line(`{"type":"ACTIVATE_VERSION","stream":${JSON.stringify(stream)},"version":${version}}`);
   }
 
   #checkMemory() {
@@ -322,18 +328,29 @@ class Instance {
           }
           const name = JSON.stringify(stream);
           const extracted = `"${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}"`;
+          const version = this.versions.has(stream) ? `,"version":${this.versions.get(stream)}` : '';
           for (const record of records) {
             const text = jsonObject(`a record of stream \`${stream}\``, record);
-            this.out.line(`{"type":"RECORD","stream":${name},"record":${text},"time_extracted":${extracted}}`);
+            this.out.line(`{"type":"RECORD","stream":${name},"record":${text}${version},"time_extracted":${extracted}}`);
           }
           this.records.set(stream, (this.records.get(stream) ?? 0) + records.length);
         },
-        // Singer has no message for it; a host keeping a copy would sweep here.
+        // A complete pass: its records carry the table version, activated
+        // at completion (and before the records on a first load).
+        streamVersion: (stream, version, firstLoad) => {
+          if (!this.declared.has(stream)) {
+            throw new Error(`component versioned undeclared stream \`${stream}\``);
+          }
+          this.versions.set(stream, version);
+          if (firstLoad) this.#activate(stream, version);
+        },
         streamComplete: (stream, wholeTable) => {
           if (!this.declared.has(stream)) {
             throw new Error(`component completed undeclared stream \`${stream}\``);
           }
-          log('debug', `${stream} complete${wholeTable ? ' (whole table)' : ''}`);
+          const version = this.versions.get(stream);
+          this.versions.delete(stream);
+          if (wholeTable && version !== undefined) this.#activate(stream, version);
         },
         // A display's business; this host shows none.
         streamProgress: (stream) => {

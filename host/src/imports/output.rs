@@ -39,6 +39,22 @@ impl<S: Sink> output::Host for HostState<S> {
         })
     }
 
+    fn stream_version(
+        &mut self,
+        stream: String,
+        version: u64,
+        first_load: bool,
+    ) -> wasmtime::Result<()> {
+        self.progress(|s| {
+            if !s.declared_streams.contains(&stream) {
+                return Err(format_err!(
+                    "component versioned undeclared stream `{stream}`"
+                ));
+            }
+            s.sink.stream_version(stream, version, first_load)
+        })
+    }
+
     fn stream_complete(&mut self, stream: String, whole_table: bool) -> wasmtime::Result<()> {
         self.progress(|s| {
             if !s.declared_streams.contains(&stream) {

@@ -141,6 +141,17 @@ fn config_file(config: &str) -> tempfile::NamedTempFile {
 
 /// The JS host's Singer output, parsed into the same shape as the Rust
 /// host's `Collected`.
+/// Notes a table version the first time a message shows it.
+fn note_version(out: &mut Collected, stream: String, version: u64, first_load: bool) {
+    if !out
+        .versions
+        .iter()
+        .any(|(s, v, _)| *s == stream && *v == version)
+    {
+        out.versions.push((stream, version, first_load));
+    }
+}
+
 fn parse_singer(stdout: &str) -> Collected {
     let mut out = Collected::default();
     for line in stdout.lines() {
@@ -166,7 +177,20 @@ fn parse_singer(stdout: &str) -> Collected {
                     message["time_extracted"].is_string(),
                     "RECORD without time_extracted"
                 );
-                out.records.push((stream(), message["record"].clone()))
+                out.records.push((stream(), message["record"].clone()));
+                // A version first seen on a record: a pass that is no first load.
+                if let Some(version) = message["version"].as_u64() {
+                    note_version(&mut out, stream(), version, false);
+                }
+            }
+            // Before any record of its version: a first load.
+            Some("ACTIVATE_VERSION") => {
+                note_version(
+                    &mut out,
+                    stream(),
+                    message["version"].as_u64().unwrap(),
+                    true,
+                );
             }
             Some("STATE") => out.states.push(message["value"].clone()),
             _ => panic!("unexpected Singer message: {line}"),
@@ -240,6 +264,15 @@ fn the_js_host_syncs_what_the_rust_host_syncs() {
     assert_eq!(js_states.last(), rust_states.last(), "final state");
     assert!(js.states.last().unwrap()["bookmarks"]["contacts"].is_object());
     assert_eq!(js_states, rust_states, "checkpoint sequence");
+    // The same streams sent whole, each a first load.
+    let passes = |out: &Collected| -> Vec<(String, bool)> {
+        out.versions
+            .iter()
+            .map(|(s, _, first)| (s.clone(), *first))
+            .collect()
+    };
+    assert!(!rust.versions.is_empty());
+    assert_eq!(passes(&js), passes(&rust));
 }
 
 /// States with each table version (a clock reading) replaced by `true`.

@@ -164,6 +164,8 @@ pub struct Collected {
     pub states: Vec<Value>,
     /// How many records had come when each state did.
     pub records_before_state: Vec<usize>,
+    /// `stream-version` calls: stream, version, first load.
+    pub versions: Vec<(String, u64, bool)>,
     /// `stream-progress` calls: stream, done, total.
     pub progress: Vec<(String, u64, u64)>,
     /// `stream-skipped` calls: stream, reason.
@@ -223,6 +225,17 @@ impl Sink for Collected {
 
     fn log(&mut self, level: LogLevel, message: &str) {
         self.logs.push((level, message.to_string()));
+    }
+
+    fn stream_version(
+        &mut self,
+        stream: &str,
+        version: u64,
+        first_load: bool,
+    ) -> wasmtime::Result<()> {
+        self.versions
+            .push((stream.to_string(), version, first_load));
+        Ok(())
     }
 
     fn stream_progress(&mut self, stream: &str, done: u64, total: u64) {
