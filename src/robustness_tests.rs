@@ -24,6 +24,9 @@ const KEYS: &[&str] = &[
     "updated_at",
     "created_at",
     "conversation_parts",
+    "tickets",
+    "ticket_parts",
+    "activity_logs",
     "total_count",
     "has_more",
     "tags",
@@ -185,5 +188,32 @@ fn a_numbered_list_whose_server_ignores_page_ends_after_two_requests() {
     let config = r#"{"access_token":"t","base_url":"https://api.example.test"}"#;
     let catalog = json!({"streams": [{"tap_stream_id": "admins"}]}).to_string();
     crate::read(&host, config, Some(&catalog), None).unwrap();
+    assert_eq!(host.next.get(), 2);
+}
+
+#[test]
+fn a_newest_first_list_stops_at_the_page_that_reaches_past_the_bookmark() {
+    let page = |times: &[i64], next: Value| {
+        let data: Vec<Value> = times
+            .iter()
+            .map(|t| json!({"id": t.to_string(), "type": "article", "updated_at": t}))
+            .collect();
+        json!({"type": "list", "data": data, "pages": {"type": "pages", "next": next}})
+    };
+    let host = ScriptedHost {
+        answers: vec![
+            Answer::Json(200, page(&[900, 800], json!({"starting_after": "a"}))),
+            Answer::Json(200, page(&[700, 400], json!({"starting_after": "b"}))),
+            Answer::Json(200, page(&[300, 200], Value::Null)),
+        ],
+        next: Cell::new(0),
+        clock: Cell::new(1_700_000_000_000),
+        checkpoints: RefCell::new(0),
+    };
+    let config = r#"{"access_token":"t","base_url":"https://api.example.test"}"#;
+    let catalog = json!({"streams": [{"tap_stream_id": "articles"}]}).to_string();
+    let state =
+        json!({"version": 1, "bookmarks": {"articles": {"updated_at": "1970-01-01T00:10:00Z"}}});
+    crate::read(&host, config, Some(&catalog), Some(&state.to_string())).unwrap();
     assert_eq!(host.next.get(), 2);
 }

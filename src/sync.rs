@@ -384,7 +384,7 @@ impl<'a> Replicator<'a> {
             } => {
                 // Whether the endpoint's bounds include their values is not
                 // documented: start a second early, filter here.
-                let after_value = (lower.unwrap_or(0) - 1).max(0);
+                let after_value = lower.unwrap_or(0).saturating_sub(1).max(0);
                 let run_start = self.api.host().now_ms() / 1000;
                 let path = format!("{path}?{after}={after_value}&{before}={run_start}");
                 Box::new(ListPager::new(path, records_key))

@@ -15,6 +15,9 @@ fn small() -> SimConfig {
         contacts: 300,
         companies: 160,
         conversations: 150,
+        tickets: 10,
+        articles: 10,
+        activity_logs: 10,
         scroll_expiry: Duration::from_secs(2),
         index_lag: Duration::from_millis(200),
         ..SimConfig::default()

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ALL_STREAMS, cli_running, component_cache, component_path, dataset_keys, realistic,
+    ALL_STREAMS, cli_running, component_cache, component_path, dataset_keys, realistic, schema_of,
     wait_for_index,
 };
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
@@ -94,17 +94,17 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `_sdc_record_hash` for streams whose schema has it (records without an id).
 fn key_column(stream: &str) -> &'static str {
-    if stream.ends_with("_attributes") {
-        "_sdc_record_hash"
-    } else {
-        "id"
+    match schema_of(stream)["properties"].get("_sdc_record_hash") {
+        Some(_) => "_sdc_record_hash",
+        None => "id",
     }
 }
 
 /// Keys of a table, asserting there are no duplicates.
 fn table_keys(conn: &Connection, stream: &str) -> BTreeSet<String> {
-    let sql = format!("SELECT {} FROM {stream}", key_column(stream));
+    let sql = format!("SELECT CAST({} AS TEXT) FROM {stream}", key_column(stream));
     let Ok(mut statement) = conn.prepare(&sql) else {
         return BTreeSet::new(); // not created yet
     };
