@@ -57,18 +57,27 @@ fn a_full_sync_yields_exactly_the_dataset() {
     // The state has a bookmark for every incremental stream.
     let state = out.states.last().unwrap();
     for stream in [
+        "articles",
         "companies",
         "company_segments",
         "contacts",
         "conversations",
+        "help_center_collections",
         "segments",
+        "tickets",
     ] {
         assert!(
             bookmark(state, stream, "updated_at") <= DATA_EPOCH,
             "{stream}"
         );
     }
-    assert!(bookmark(state, "conversation_parts", "parent_updated_at") <= DATA_EPOCH);
+    assert!(bookmark(state, "activity_logs", "created_at") <= DATA_EPOCH);
+    for stream in ["conversation_parts", "ticket_parts"] {
+        assert!(
+            bookmark(state, stream, "parent_updated_at") <= DATA_EPOCH,
+            "{stream}"
+        );
+    }
 }
 
 #[test]
