@@ -57,20 +57,22 @@ fn a_full_sync_yields_exactly_the_dataset() {
     // The state has a bookmark for every incremental stream.
     let state = out.states.last().unwrap();
     for stream in [
+        "articles",
         "companies",
         "company_segments",
         "contacts",
         "conversations",
+        "help_center_collections",
         "segments",
+        "tickets",
     ] {
         assert!(
             bookmark(state, stream, "updated_at") <= DATA_EPOCH,
             "{stream}"
         );
     }
-    assert!(bookmark(state, "conversation_parts", "parent_updated_at") <= DATA_EPOCH);
     // Searches report their totals, page by page, up to every record.
-    for stream in ["contacts", "conversations"] {
+    for stream in ["contacts", "conversations", "tickets"] {
         let progress: Vec<(u64, u64)> = out
             .progress
             .iter()
@@ -81,6 +83,13 @@ fn a_full_sync_yields_exactly_the_dataset() {
         assert!(progress.len() > 1, "{stream}: {progress:?}");
         assert!(progress.is_sorted(), "{stream}: {progress:?}");
         assert_eq!(progress.last(), Some(&(read, read)), "{stream}");
+    }
+    assert!(bookmark(state, "activity_logs", "created_at") <= DATA_EPOCH);
+    for stream in ["conversation_parts", "ticket_parts"] {
+        assert!(
+            bookmark(state, stream, "parent_updated_at") <= DATA_EPOCH,
+            "{stream}"
+        );
     }
 }
 
