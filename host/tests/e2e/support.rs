@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use intercom_host::{
-    Config, Connector, Limits, LogLevel, NetworkGrant, Outcome, Runtime, Sink, commands,
+    Config, Connector, Limits, LogLevel, NetworkGrant, NetworkPolicy, Outcome, Runtime, Sink,
+    commands,
 };
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
@@ -255,15 +256,30 @@ pub fn sealed(config: &str) -> Config {
 
 /// A full read through the network policy the component declares.
 pub fn read(config: &str, catalog: Option<&str>, state: Option<&str>) -> (Collected, Outcome<()>) {
+    let (connector, config, policy) = declared_policy(config);
+    connector
+        .read(&config, catalog, state, policy, Collected::default())
+        .expect("host failure")
+}
+
+/// The catalog `discover` gives for `config`, with the network `read` gets.
+pub fn discover(config: &str) -> String {
+    let (connector, config, policy) = declared_policy(config);
+    connector
+        .discover(&config, policy, Collected::default())
+        .expect("host failure")
+        .expect("discover")
+}
+
+/// The component, `config` sealed, and the origins it declares for it.
+fn declared_policy(config: &str) -> (&'static Connector, Config, NetworkPolicy) {
     let connector = connector();
-    let config = &sealed(config);
+    let config = sealed(config);
     let policy = connector
-        .network_policy(config, &NetworkGrant::Declared, Collected::default())
+        .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .expect("host")
         .expect("allowed origins");
-    connector
-        .read(config, catalog, state, policy, Collected::default())
-        .expect("host failure")
+    (connector, config, policy)
 }
 
 /// The connector's committed schema of `stream`.
@@ -432,7 +448,8 @@ fn complete_contact_lists(mut contact: Value, data: &intercom_sim::Dataset) -> V
 
 /// What each stream must contain, as the connector emits it.
 pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
-    let schema = schema_of(stream);
+    let mut schema = schema_of(stream);
+    declare_custom_dates(stream, data, &mut schema);
     expected_raw(stream, data)
         .into_iter()
         .map(|mut r| {
@@ -440,6 +457,27 @@ pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
             r
         })
         .collect()
+}
+
+/// Declares the custom attributes of type `date` the simulator's data
+/// attributes list for `stream`'s model as date-times, as the README says
+/// the records carry them.
+pub fn declare_custom_dates(stream: &str, data: &intercom_sim::Dataset, schema: &mut Value) {
+    let model = match stream {
+        "contacts" => "contact",
+        "companies" => "company",
+        _ => return,
+    };
+    for attribute in &data.data_attributes {
+        if attribute["model"] == model
+            && attribute["custom"] == true
+            && attribute["data_type"] == "date"
+        {
+            let name = attribute["name"].as_str().unwrap();
+            schema["properties"]["custom_attributes"]["properties"][name] =
+                json!({"type": ["null", "string"], "format": "date-time"});
+        }
+    }
 }
 
 pub const ALL_STREAMS: [&str; 21] = [
