@@ -265,7 +265,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "activity_logs",
         noun: "activity log entry",
-        permission: "Read admins",
+        permission: "Read admin activity logs",
         source: Source::Window {
             path: "/admins/activity_logs",
             records_key: "activity_logs",
@@ -295,7 +295,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "articles",
         noun: "article",
-        permission: "Read and list articles",
+        permission: "Read and List articles",
         source: Source::NewestFirst {
             path: "/articles",
             records_key: "data",
@@ -326,7 +326,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "company_attributes",
         noun: "company attribute",
-        permission: "Read data attributes",
+        permission: "Read and list users and companies",
         source: Source::List {
             path: "/data_attributes?model=company&include_archived=true",
             records_key: "data",
@@ -358,7 +358,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "contact_attributes",
         noun: "contact attribute",
-        permission: "Read data attributes",
+        permission: "Read and list users and companies",
         source: Source::List {
             path: "/data_attributes?model=contact&include_archived=true",
             records_key: "data",
@@ -464,7 +464,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "help_center_collections",
         noun: "help center collection",
-        permission: "Read and list articles",
+        permission: "Read and List articles",
         source: Source::NewestFirst {
             path: "/help_center/collections",
             records_key: "data",
@@ -478,7 +478,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "help_centers",
         noun: "help center",
-        permission: "Read and list articles",
+        permission: "Read and List articles",
         source: Source::List {
             path: "/help_center/help_centers",
             records_key: "data",
