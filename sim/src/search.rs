@@ -159,6 +159,20 @@ enum Predicate {
 }
 
 impl Search {
+    /// `GET /contacts`: every record, newest updated first (the order is
+    /// not documented; this one lets an update made while a client pages
+    /// move a record onto a page already read, which stateless cursors
+    /// allow), `per_page` at most [`MAX_PER_PAGE`], after `starting_after`.
+    pub(crate) fn list(per_page: usize, cursor: Option<&str>) -> Result<Search, ApiError> {
+        Ok(Search {
+            filter: Node::All(Vec::new()),
+            sort: Location::Scalar("/updated_at".to_owned()),
+            descending: true,
+            per_page: per_page.min(MAX_PER_PAGE),
+            after: cursor.map(decode_cursor).transpose()?,
+        })
+    }
+
     /// Parses a search body, answering 400 for anything Intercom would refuse.
     pub(crate) fn parse(body: &Value, on: &Searchable<'_>) -> Result<Search, ApiError> {
         let body = body
