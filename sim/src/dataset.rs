@@ -1,6 +1,6 @@
 //! The simulated workspace: every record exactly as the API serves it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -76,6 +76,9 @@ pub struct Dataset {
     pub archived_contacts: HashMap<String, Value>,
     /// Contact id merged away → the id it was merged into: `GET` answers 410.
     pub merged_contacts: HashMap<String, String>,
+    /// Ids `GET /contacts` and the companies scroll leave out though they
+    /// exist, as stateless paging may: a test's way to make a list miss one.
+    pub hidden_from_lists: HashSet<String>,
     index: Index,
     maker: Maker,
 }
@@ -281,6 +284,7 @@ impl Dataset {
             deleted_conversations: Vec::new(),
             archived_contacts: HashMap::new(),
             merged_contacts: HashMap::new(),
+            hidden_from_lists: HashSet::new(),
             index: Index::default(),
             maker: Maker {
                 rng: rng(Stream::Mutations),

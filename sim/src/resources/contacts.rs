@@ -326,8 +326,9 @@ async fn list(
             .filter(|&n| n >= 1)
             .ok_or_else(|| ApiError::invalid("per_page must be a positive integer"))?,
     };
-    let search = Search::list(per_page, params.get("starting_after").map(String::as_str))?;
     let data = state.data();
+    let cursor = params.get("starting_after").map(String::as_str);
+    let search = Search::list(per_page, cursor, &data.hidden_from_lists)?;
     Ok(search
         .run(&data.contacts, data.contact_list_cache())
         .into_response("list", "data"))
