@@ -316,6 +316,7 @@ async fn search(
 /// lagging search index.
 async fn list(
     State(state): State<AppState>,
+    repeat: Option<Extension<RepeatCursor>>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let per_page = match params.get("per_page") {
@@ -329,9 +330,14 @@ async fn list(
     let data = state.data();
     let cursor = params.get("starting_after").map(String::as_str);
     let search = Search::list(per_page, cursor, &data.hidden_from_lists)?;
-    Ok(search
-        .run(&data.contacts, data.contact_list_cache())
-        .into_response("list", "data"))
+    let mut page = search.run(&data.contacts, data.contact_list_cache());
+    if repeat.is_some() {
+        search::repeat_cursor(
+            &json!({"pagination": {"starting_after": cursor}}),
+            &mut page.pages,
+        );
+    }
+    Ok(page.into_response("list", "data"))
 }
 
 fn contact_not_found() -> ApiError {
