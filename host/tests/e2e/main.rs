@@ -13,6 +13,7 @@ mod foundation;
 mod js_host;
 mod more_streams;
 mod oauth;
+mod postgres;
 mod replica;
 mod robustness;
 mod sandbox;

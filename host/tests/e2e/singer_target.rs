@@ -23,7 +23,7 @@ use crate::support::{ALL_STREAMS, cli, key, root};
 /// The venv named `name` holding its requirements from `singer-targets.txt`
 /// (which `scripts/singer-targets` installs ahead); created and filled on
 /// first use. A marker naming the requirements makes later runs skip pip.
-fn venv(name: &str) -> PathBuf {
+pub(crate) fn venv(name: &str) -> PathBuf {
     let requirement = include_str!("singer-targets.txt")
         .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
@@ -214,7 +214,7 @@ fn full_sync(dir: &Path) -> (PathBuf, BTreeMap<String, usize>) {
     (out, emitted)
 }
 
-fn messages(path: &Path) -> impl Iterator<Item = Value> {
+pub(crate) fn messages(path: &Path) -> impl Iterator<Item = Value> {
     let file = std::fs::File::open(path).unwrap();
     BufReader::new(file)
         .lines()
@@ -303,7 +303,7 @@ print(json.dumps({'rows': rows, 'columns': columns}))";
 
 /// Feeds the Singer messages in `sync` to the target in venv `name`, whose
 /// executable is `target-<name>`, checks it exits 0 and returns its venv.
-fn load(name: &str, config: &Value, sync: &Path, dir: &Path) -> PathBuf {
+pub(crate) fn load(name: &str, config: &Value, sync: &Path, dir: &Path) -> PathBuf {
     let venv = venv(name);
     let config_path = dir.join(format!("target-{name}.json"));
     std::fs::write(&config_path, config.to_string()).unwrap();

@@ -14,7 +14,7 @@ use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-const FULL_TABLE: [&str; 10] = [
+pub(crate) const FULL_TABLE: [&str; 10] = [
     "admins",
     "company_attributes",
     "contact_attributes",

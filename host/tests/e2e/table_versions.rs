@@ -61,7 +61,7 @@ fn version_of(messages: &[Value], stream: &str) -> i64 {
 }
 
 /// `stream`'s messages as `TYPE:version`, runs of records as one `RECORD`.
-fn shape_of(messages: &[Value], stream: &str) -> Vec<String> {
+pub(crate) fn shape_of(messages: &[Value], stream: &str) -> Vec<String> {
     let mut shape: Vec<String> = Vec::new();
     for m in messages.iter().filter(|m| m["stream"] == stream) {
         let entry = format!("{}:{}", m["type"].as_str().unwrap(), m["version"]);
