@@ -795,10 +795,7 @@ fn rows_of(
     }
     assert_eq!(pk, [column], "{table}: the primary key");
     let mut statement = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
-    let names: Vec<String> = statement
-        .column_names()
-        .map(String::from)
-        .collect();
+    let names: Vec<String> = statement.column_names().map(String::from).collect();
     let mut query = statement.query([]).unwrap();
     while let Some(row) = query.next().unwrap() {
         let cells: BTreeMap<String, Sql> = names
