@@ -1,13 +1,14 @@
 //! The seeded random model: between and during syncs into SQLite the
 //! simulator's workspace changes at random (creates, updates, deletes, new
-//! parts, merges), some syncs are SIGKILLed at random points and resumed
-//! from the same database, and after a last sync with complete passes the
+//! parts, tags), some syncs are SIGKILLed at random points and resumed from
+//! the same database, and after a last sync with complete passes the
 //! replica is the workspace, table by table and row by row.
 //!
 //! `MODEL_SEEDS=N` runs seeds 0 to N - 1 (50 by default), `MODEL_SEED=n`
-//! replays one, `MODEL_THREADS` sets how many run at once (3: a seed often waits). A failing
-//! seed is named in the failure; its changes replay exactly, its kills land
-//! at nearly the same points (they depend on timing).
+//! replays one, `MODEL_THREADS` sets how many run at once (3: a seed often
+//! waits on its sync). A failing seed is named in the failure. A replay
+//! draws the same changes and kill points; where a kill lands, and so when
+//! the changes scheduled during a killed sync run, depends on timing.
 
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
