@@ -8,14 +8,19 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::streams::{STREAMS, StreamDef};
 
-/// The Singer catalog of every stream.
-pub fn discover() -> Value {
-    let streams: Vec<Value> = STREAMS.iter().map(catalog_entry).collect();
+/// The Singer catalog of every stream, with the custom date attributes
+/// `custom_dates` finds for a stream declared in its schema.
+pub fn discover(mut custom_dates: impl FnMut(&StreamDef) -> Vec<String>) -> Value {
+    let streams: Vec<Value> = STREAMS
+        .iter()
+        .map(|stream| catalog_entry(stream, &custom_dates(stream)))
+        .collect();
     json!({ "streams": streams })
 }
 
-fn catalog_entry(stream: &StreamDef) -> Value {
-    let schema: Value = serde_json::from_str(stream.schema).unwrap_or_default();
+fn catalog_entry(stream: &StreamDef, custom_dates: &[String]) -> Value {
+    let mut schema: Value = serde_json::from_str(stream.schema).unwrap_or_default();
+    crate::custom_dates::declare(&mut schema, custom_dates);
     let replication_key = stream.replication.key();
     let mut top = json!({
         "table-key-properties": stream.key_properties,
@@ -215,7 +220,7 @@ mod tests {
 
     #[test]
     fn discovery_lists_every_stream_with_singer_metadata() {
-        let catalog = discover();
+        let catalog = discover(|_| Vec::new());
         let streams = catalog["streams"].as_array().unwrap();
         assert_eq!(streams.len(), STREAMS.len());
         let admins = streams.iter().find(|s| s["stream"] == "admins").unwrap();
@@ -264,7 +269,7 @@ mod tests {
 
     #[test]
     fn discovery_output_selects_everything_when_fed_back() {
-        let text = discover().to_string();
+        let text = discover(|_| Vec::new()).to_string();
         let all: Vec<&str> = STREAMS.iter().map(|s| s.name).collect();
         assert_eq!(names(&select(Some(&text)).unwrap()), all);
         assert_eq!(names(&select(None).unwrap()), all);

@@ -27,7 +27,7 @@ impl Guest for Component {
     }
 
     fn discover(config: String) -> Result<String, wit::ConnectorError> {
-        crate::discover(&config).map_err(into_wit)
+        crate::discover(&WitHost, &config).map_err(into_wit)
     }
 
     fn read(

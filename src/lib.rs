@@ -5,6 +5,7 @@
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod custom_dates;
 pub mod dates;
 pub mod error;
 pub mod host;
@@ -56,9 +57,26 @@ pub fn check(host: &dyn Host, config: &str) -> Result<String> {
     ))
 }
 
-pub fn discover(config: &str) -> Result<String> {
-    Config::parse(config)?;
-    Ok(catalog::discover().to_string())
+/// The catalog. Reads the workspace's data attributes to declare custom
+/// date attributes; when they cannot be read, the catalog goes out without
+/// them, with a warning (a sync still converts them).
+pub fn discover(host: &dyn Host, config: &str) -> Result<String> {
+    let config = Config::parse(config)?;
+    let api = Api::new(host, &config);
+    let catalog = catalog::discover(|stream| {
+        let Some(source) = stream.shaping.custom_dates.and_then(streams::find) else {
+            return Vec::new();
+        };
+        custom_dates::fetch(&api, source, true).unwrap_or_else(|e| {
+            let warning = format!(
+                "discovery: {}'s custom date attributes are not declared: `{}` could not be read ({})",
+                stream.name, source.name, e.message
+            );
+            host.log(host::LogLevel::Warn, &warning);
+            Vec::new()
+        })
+    });
+    Ok(catalog.to_string())
 }
 
 pub fn read(

@@ -68,6 +68,7 @@ pub struct ListPager {
     /// For lists newest first by this field: the list ends at a record
     /// older than this (UNIX seconds).
     older_than: Option<(&'static str, i64)>,
+    retry: Retry,
 }
 
 impl ListPager {
@@ -80,6 +81,15 @@ impl ListPager {
             numbers: HashSet::new(),
             total: None,
             older_than: None,
+            retry: Retry::Transient,
+        }
+    }
+
+    /// Retries only 429s: for reads that may fail without failing the call.
+    pub fn failing_fast(self) -> Self {
+        Self {
+            retry: Retry::RateLimitOnly,
+            ..self
         }
     }
 
@@ -153,7 +163,7 @@ impl Pager for ListPager {
         let Some(path) = self.next.take() else {
             return Ok(None);
         };
-        let page = api.get(&path)?;
+        let page = api.get_with(&path, self.retry)?;
         self.accept(api, page).map(Some)
     }
 

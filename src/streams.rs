@@ -162,6 +162,9 @@ pub struct Shaping {
     pub complete_lists: &'static [EmbeddedList],
     /// Fields dropped because another stream carries them.
     pub drop: &'static [&'static str],
+    /// The attribute stream whose custom `date` attributes are date-times
+    /// in this stream's `custom_attributes`.
+    pub custom_dates: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -208,6 +211,13 @@ impl StreamDef {
         self.replication.key().is_some() && matches!(self.source, Source::Scroll { .. })
     }
 
+    /// Whether another stream's custom date attributes are listed here.
+    pub fn is_custom_dates_source(&self) -> bool {
+        STREAMS
+            .iter()
+            .any(|s| s.shaping.custom_dates == Some(self.name))
+    }
+
     /// The state's bookmark field, empty for streams without one. Children
     /// of changed parents bookmark how far the parents were read.
     pub fn bookmark_field(&self) -> &'static str {
@@ -223,6 +233,7 @@ const NO_SHAPING: Shaping = Shaping {
     record_hash: None,
     complete_lists: &[],
     drop: &[],
+    custom_dates: None,
 };
 
 const UPDATED_AT: Replication = Replication::Incremental { key: "updated_at" };
@@ -305,7 +316,10 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
-        shaping: NO_SHAPING,
+        shaping: Shaping {
+            custom_dates: Some("company_attributes"),
+            ..NO_SHAPING
+        },
         openapi_schema: "company",
         schema: include_str!("schemas/companies.json"),
     },
@@ -372,6 +386,7 @@ pub const STREAMS: &[StreamDef] = &[
                 contact_list!("companies", "companies"),
                 contact_list!("notes", "data"),
             ],
+            custom_dates: Some("contact_attributes"),
             ..NO_SHAPING
         },
         openapi_schema: "contact",

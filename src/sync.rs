@@ -4,7 +4,7 @@
 //! checkpointed after every page of a search while its keys ascend; a record
 //! without its key never moves a bookmark past it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::api::{Api, path_segment};
 use crate::catalog::Selected;
 use crate::config::Config;
+use crate::custom_dates;
 use crate::error::{Error, Result};
 use crate::host::{Host, LogLevel};
 use crate::page::Page;
@@ -34,6 +35,8 @@ pub struct Replicator<'a> {
     state: State,
     /// Streams the token may not read, skipped with a warning.
     skipped: Vec<&'static str>,
+    /// Custom date attribute names, by the attribute stream they come from.
+    custom_dates: HashMap<&'static str, Vec<String>>,
 }
 
 /// One selected stream during a run.
@@ -114,6 +117,7 @@ impl<'a> Replicator<'a> {
             config,
             state,
             skipped: Vec::new(),
+            custom_dates: HashMap::new(),
         }
     }
 
@@ -122,7 +126,11 @@ impl<'a> Replicator<'a> {
     }
 
     pub fn run(&mut self, selected: &[Selected]) -> Result<()> {
-        for root in STREAMS.iter().filter(|s| s.parent().is_none()) {
+        // Attribute streams first: the streams after them learn their
+        // custom date attributes at no extra request.
+        let roots = STREAMS.iter().filter(|s| s.parent().is_none());
+        let (sources, others): (Vec<_>, Vec<_>) = roots.partition(|s| s.is_custom_dates_source());
+        for root in sources.into_iter().chain(others) {
             let own = selected.iter().find(|s| s.stream.name == root.name);
             let children: Vec<&Selected> = selected
                 .iter()
@@ -173,10 +181,42 @@ impl<'a> Replicator<'a> {
         host.stream_skipped(stream.name, &reason);
     }
 
-    fn start_run(&self, selection: &Selected) -> Result<Run> {
+    /// The custom date attributes of `source`, read now unless this run
+    /// already read that stream. A token that may not read them leaves the
+    /// values as Intercom sends them, with a warning.
+    fn custom_dates_of(&mut self, stream: &StreamDef, source: &'static str) -> Result<Vec<String>> {
+        if let Some(names) = self.custom_dates.get(source) {
+            return Ok(names.clone());
+        }
+        let def = crate::streams::find(source)
+            .ok_or_else(|| Error::internal(format!("{}: no stream `{source}`", stream.name)))?;
+        let names = match custom_dates::fetch(self.api, def, false) {
+            Err(e) if e.is_refusal() => {
+                self.api.host().log(
+                    LogLevel::Warn,
+                    &format!(
+                        "{}: custom date attributes stay UNIX seconds this run: the token may not read `{source}` (grant `{}`): {}",
+                        stream.name, def.permission, e.message
+                    ),
+                );
+                Vec::new()
+            }
+            other => other?,
+        };
+        self.custom_dates.insert(source, names.clone());
+        Ok(names)
+    }
+
+    fn start_run(&mut self, selection: &Selected) -> Result<Run> {
         let stream = selection.stream;
         let mut schema: Value = serde_json::from_str(stream.schema)
             .map_err(|e| Error::internal(format!("{}: bad built-in schema: {e}", stream.name)))?;
+        if let Some(source) = stream.shaping.custom_dates
+            && !selection.excluded_fields.contains(custom_dates::FIELD)
+        {
+            let names = self.custom_dates_of(stream, source)?;
+            custom_dates::declare(&mut schema, &names);
+        }
         if let Some(properties) = schema["properties"].as_object_mut() {
             properties.retain(|field, _| !selection.excluded_fields.contains(field));
             if deletions_of(stream.name).is_some() {
@@ -305,6 +345,13 @@ impl<'a> Replicator<'a> {
         }
         while let Some(mut page) = pager.next_page(self.api)? {
             let records = page.records();
+            if own.is_some() && root.is_custom_dates_source() {
+                let names = custom_dates::date_names(&records);
+                self.custom_dates
+                    .entry(root.name)
+                    .or_default()
+                    .extend(names);
+            }
             let mut refused = Vec::new();
             for (i, child) in children.iter_mut().enumerate() {
                 match self.sync_children(root, child, &records) {

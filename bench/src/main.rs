@@ -4,6 +4,7 @@
 //! the record pipeline in wasm versus native). Figures, not pass/fail: these
 //! machines are shared and noisy.
 
+mod floor;
 mod pipeline;
 mod stream_run;
 
@@ -68,6 +69,10 @@ enum Scenario {
     Memory,
     /// Cached component start and the record pipeline, wasm versus native.
     Cpu,
+    /// Every stream, a full sync then an incremental run with nothing
+    /// changed, against the requests and time a perfect client needs
+    /// (100 ms latency and 10,000 requests a minute unless given).
+    Floor,
     /// Throughput, budget (short) and cpu.
     Quick,
 }
@@ -101,6 +106,17 @@ fn main() {
             },
         ),
         Scenario::Cpu => cpu(&args),
+        Scenario::Floor => floor::run(
+            &args,
+            SimConfig {
+                latency: Some(Duration::from_millis(match args.latency_ms {
+                    0 => 100,
+                    given => given,
+                })),
+                rate_limit_per_minute: args.rate_per_minute.or(Some(10_000)),
+                ..sizes(&args)
+            },
+        ),
         Scenario::Quick => {
             throughput(&args);
             budget(&args, 2_500);
@@ -137,8 +153,11 @@ fn streams(args: &Args, streams: Vec<String>, sim: SimConfig) {
     println!("simulator ready in {:.1}s", started.elapsed().as_secs_f64());
     stream_run::print_header();
     for stream in streams {
-        let figures = stream_run::run(args, &sim, &stream);
-        figures.print(budget);
+        let sync = stream_run::Sync {
+            stream: Some(&stream),
+            state: None,
+        };
+        stream_run::run(args, &sim, &sync).print(budget);
     }
 }
 

@@ -5,6 +5,7 @@
 //! before exec. The host's JSON summary says how much of the sync ran in the
 //! component and how much in the host (of which how much asleep).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -13,6 +14,12 @@ use intercom_sim::Simulator;
 use serde_json::{Value, json};
 
 use crate::Args;
+
+/// What one run syncs: `stream` alone, or every stream; from `state`.
+pub struct Sync<'a> {
+    pub stream: Option<&'a str>,
+    pub state: Option<&'a Value>,
+}
 
 pub struct Figures {
     stream: String,
@@ -26,6 +33,16 @@ pub struct Figures {
     host_seconds: f64,
     /// The guest's sleeps (rate-limit windows, retries), part of the host's.
     wait_seconds: f64,
+    /// The last STATE message's value.
+    pub state: Value,
+    /// Requests by endpoint, as the simulator counted them.
+    pub by_endpoint: BTreeMap<String, u64>,
+}
+
+impl Figures {
+    pub fn seconds(&self) -> f64 {
+        self.seconds
+    }
 }
 
 pub fn print_header() {
@@ -77,15 +94,24 @@ impl Figures {
     }
 }
 
-pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
+pub fn run(args: &Args, sim: &Simulator, sync: &Sync) -> Figures {
     let dir = std::env::temp_dir().join(format!("intercom-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = dir.join("config.json");
-    let catalog = dir.join("catalog.json");
     let body = json!({"access_token": "sim-token", "base_url": sim.base_url()});
     std::fs::write(&config, body.to_string()).expect("write config");
-    let selection = json!({"streams": [{"tap_stream_id": stream}]});
-    std::fs::write(&catalog, selection.to_string()).expect("write catalog");
+    let mut documents = Vec::new();
+    if let Some(stream) = sync.stream {
+        let catalog = dir.join("catalog.json");
+        let selection = json!({"streams": [{"tap_stream_id": stream}]});
+        std::fs::write(&catalog, selection.to_string()).expect("write catalog");
+        documents.extend(["--catalog".into(), catalog]);
+    }
+    if let Some(state) = sync.state {
+        let path = dir.join("state.json");
+        std::fs::write(&path, state.to_string()).expect("write state");
+        documents.extend(["--state".into(), path]);
+    }
 
     // Compile the component into the cache first: the timed run measures a
     // sync, not Cranelift.
@@ -106,8 +132,7 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
     let mut child = Command::new(&args.host)
         .arg("--config")
         .arg(&config)
-        .arg("--catalog")
-        .arg(&catalog)
+        .args(&documents)
         .arg("--component")
         .arg(&args.component)
         .arg("--cache-dir")
@@ -126,12 +151,14 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
     let summary = std::thread::spawn(move || read_summary(stderr));
     // Consume the Singer output as a target would, counting records.
     let mut records = 0;
+    let mut state = Value::Null;
     for line in BufReader::new(child.stdout.take().expect("stdout")).split(b'\n') {
-        if line
-            .expect("read stdout")
-            .starts_with(b"{\"type\":\"RECORD\"")
-        {
+        let line = line.expect("read stdout");
+        if line.starts_with(b"{\"type\":\"RECORD\"") {
             records += 1;
+        } else if line.starts_with(b"{\"type\":\"STATE\"") {
+            let mut message: Value = serde_json::from_slice(&line).expect("a STATE message");
+            state = message["value"].take();
         }
     }
     let status = child.wait().expect("wait for the host");
@@ -140,11 +167,20 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
     let peak_rss_kb = watcher.join().expect("rss watcher");
     let summary = summary.join().expect("stderr reader");
     if !status.success() {
-        eprintln!("warning: the host exited with {status} for {stream}");
+        eprintln!("warning: the host exited with {status}");
     }
     let after = sim.stats();
+    let by_endpoint = after
+        .by_endpoint
+        .iter()
+        .map(|(endpoint, n)| {
+            let earlier = before.by_endpoint.get(endpoint).copied().unwrap_or(0);
+            (endpoint.clone(), n - earlier)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
     Figures {
-        stream: stream.to_string(),
+        stream: sync.stream.unwrap_or("every stream").to_string(),
         records,
         seconds,
         requests: after.authenticated - before.authenticated,
@@ -154,6 +190,8 @@ pub fn run(args: &Args, sim: &Simulator, stream: &str) -> Figures {
         component_seconds: summary["component_seconds"].as_f64().unwrap_or(f64::NAN),
         host_seconds: summary["host_seconds"].as_f64().unwrap_or(f64::NAN),
         wait_seconds: summary["wait_seconds"].as_f64().unwrap_or(f64::NAN),
+        state,
+        by_endpoint,
     }
 }
 

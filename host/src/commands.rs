@@ -7,6 +7,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::config::{self, MergedConfig, Source};
 use crate::error::{Document, Documents, Error};
@@ -23,6 +24,15 @@ use crate::types::Sink;
 /// A sink for calls whose only output is logs.
 fn logs_only() -> SingerSink<std::io::Sink> {
     SingerSink::new(std::io::sink())
+}
+
+/// Drops everything, logs too.
+struct Silent;
+
+impl Sink for Silent {
+    fn records(&mut self, _stream: &str, _records: &[Box<RawValue>]) -> wasmtime::Result<()> {
+        Ok(())
+    }
 }
 
 /// Loads `component`, else the `embedded` one, compiled through `cache`
@@ -120,8 +130,13 @@ pub fn load_config(connector: &Connector, sources: &[Source]) -> Result<MergedCo
 
 /// The catalog, one value a line: Meltano reads discovery output in lines of
 /// at most 64 KiB.
-pub fn discover(connector: &Connector, config: &Config, path: &Path) -> Result<String, Error> {
-    let catalog = given_config(path, connector.discover(config, logs_only())?)?;
+pub fn discover(
+    connector: &Connector,
+    config: &Config,
+    path: &Path,
+    policy: NetworkPolicy,
+) -> Result<String, Error> {
+    let catalog = given_config(path, connector.discover(config, policy, logs_only())?)?;
     let catalog: serde_json::Value = serde_json::from_str(&catalog)
         .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))?;
     Ok(format!("{catalog:#}"))
@@ -181,10 +196,12 @@ pub fn check(
     given_config(path, connector.check(config, policy, logs_only())?)
 }
 
-/// The connector's own catalog.
+/// The connector's own catalog, for its streams and their relations: with
+/// no network, and the connector's note that it could not read the API
+/// left out.
 fn discovery(connector: &Connector, config: &Config) -> Result<serde_json::Value, Error> {
     let discovered = connector
-        .discover(config, logs_only())?
+        .discover(config, NetworkPolicy::deny_all(), Silent)?
         .map_err(|e| Error::Run(format!("{} error: {}", e.category, e.message)))?;
     serde_json::from_str(&discovered)
         .map_err(|e| Error::Run(format!("the connector's catalog is not JSON: {e}")))

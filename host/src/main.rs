@@ -45,13 +45,14 @@ fn run(cli: &Cli) -> Result<(), Error> {
     let merged = commands::load_config(&connector, &config_sources(cli))?;
     let config_path = merged.label.as_path();
     let config = commands::seal_config(&connector, &merged.text, config_path)?;
-    if cli.discover {
-        println!("{}", commands::discover(&connector, &config, config_path)?);
-        return Ok(());
-    }
     let grant = commands::config_grant(config.sealed(), config_path, &cli.common.allow_origin)?;
     let policy =
         |connector: &Connector| commands::network_policy(connector, &config, config_path, &grant);
+    if cli.discover {
+        let catalog = commands::discover(&connector, &config, config_path, policy(&connector)?)?;
+        println!("{catalog}");
+        return Ok(());
+    }
     if let Some(Command::Check) = cli.command {
         let workspace = commands::check(&connector, &config, config_path, policy(&connector)?)?;
         println!("ok: {workspace}");

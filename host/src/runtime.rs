@@ -179,16 +179,18 @@ impl Connector {
         }
     }
 
-    pub fn discover<S: Sink>(&self, config: &Config, sink: S) -> Result<Outcome<String>> {
-        let (_, catalog) = self.with_instance(
-            sink,
-            NetworkPolicy::deny_all(),
-            config.secrets(),
-            |c, store| {
-                c.connector_source_source()
-                    .call_discover(store, config.sealed())
-            },
-        )?;
+    /// The catalog; under `policy`, as discovery may read the API (the
+    /// connector reads the workspace's data attributes).
+    pub fn discover<S: Sink>(
+        &self,
+        config: &Config,
+        policy: NetworkPolicy,
+        sink: S,
+    ) -> Result<Outcome<String>> {
+        let (_, catalog) = self.with_instance(sink, policy, config.secrets(), |c, store| {
+            c.connector_source_source()
+                .call_discover(store, config.sealed())
+        })?;
         Ok(catalog)
     }
 

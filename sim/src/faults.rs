@@ -137,6 +137,9 @@ pub struct Stats {
     /// Counts authenticated requests as they arrive, refused and faulted ones
     /// included, so it shows how hard a client pushed.
     pub peak_window: u64,
+    /// Authenticated requests by method and path, ids as `{id}`
+    /// (`GET /conversations/{id}`), without the query.
+    pub by_endpoint: BTreeMap<String, u64>,
 }
 
 /// Parses the `--fault` grammar's kind: `429`/`rate-limited`, `401`/`unauthorized`,
@@ -436,9 +439,11 @@ impl Recorder {
     }
 
     /// An authenticated request arriving in the window starting at `window_start`.
-    pub(crate) fn authenticated(&self, window_start: u64) {
+    pub(crate) fn authenticated(&self, window_start: u64, method: &str, path: &str) {
+        let endpoint = endpoint(method, path);
         self.with(|stats, window| {
             stats.authenticated += 1;
+            *stats.by_endpoint.entry(endpoint).or_default() += 1;
             if window.start != window_start {
                 *window = Window {
                     start: window_start,
@@ -462,6 +467,20 @@ impl Recorder {
             }
         });
     }
+}
+
+/// `method path` with each id segment (one holding a digit) as `{id}`.
+fn endpoint(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(
+            |segment| match segment.bytes().any(|b| b.is_ascii_digit()) {
+                true => "{id}",
+                false => segment,
+            },
+        )
+        .collect();
+    format!("{method} {}", segments.join("/"))
 }
 
 #[cfg(test)]

@@ -50,7 +50,11 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         stamp_date(&state, &mut response);
         return response;
     }
-    stats.authenticated(window_start(state.server_now()));
+    stats.authenticated(
+        window_start(state.server_now()),
+        request.method().as_str(),
+        request.uri().path(),
+    );
     if let Some(latency) = state.latency {
         tokio::time::sleep(latency).await;
     }

@@ -494,14 +494,6 @@ async function main() {
     throw new Failure(`--config ${args.config}: ${e.message}`, 2);
   }
 
-  if (args.discover) {
-    // Discover needs no network, as in the Rust host.
-    const { value, error } = await call(instantiate, wasi, logOnly(), (c) => c.discover(config));
-    if (error) throw connectorFailure(error, args.config);
-    writeAll(1, `${value}\n`);
-    return;
-  }
-
   const declared = await call(instantiate, wasi, logOnly(), (c) => c.allowedOrigins(config));
   if (declared.error) throw connectorFailure(declared.error, args.config);
   let origins;
@@ -511,6 +503,14 @@ async function main() {
     throw new Failure(e.message, 1);
   }
   log('info', `admitted origins: ${origins.join(', ')}`);
+  if (args.discover) {
+    // Discovery reads the data attributes, as in the Rust host.
+    const host = new Instance({ origins, named: namedOrigins(origins, config), secrets, out });
+    const { value, error } = await call(instantiate, wasi, host, (c) => c.discover(config));
+    if (error) throw connectorFailure(error, args.config);
+    writeAll(1, `${value}\n`);
+    return;
+  }
   const catalog = args.catalog ? readInput('--catalog', args.catalog, true) : undefined;
   const state = args.state ? readInput('--state', args.state, true) : undefined;
 

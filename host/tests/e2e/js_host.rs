@@ -203,10 +203,7 @@ fn parse_singer(stdout: &str) -> Collected {
 fn the_js_host_discovers_the_same_catalog() {
     let sim = start_sim(SimConfig::default());
     let config = config_for(&sim);
-    let rust = connector()
-        .discover(&sealed(&config), Collected::default())
-        .expect("rust host")
-        .expect("rust discover");
+    let rust = discover(&config);
     let file = config_file(&config);
     let js = succeeded(&js_host(&[
         "--discover",

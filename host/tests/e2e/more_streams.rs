@@ -414,3 +414,74 @@ fn activity_logs_are_read_in_a_window_ending_at_the_run_start() {
         now - 5
     );
 }
+
+#[test]
+fn custom_date_attributes_are_date_times_declared_in_the_schema_at_no_extra_call() {
+    let sim = start_sim(SimConfig {
+        contacts: 120,
+        ..SimConfig::default()
+    });
+    let config = config_for(&sim);
+    let data = sim.dataset();
+    let declared = |schema: &Value| schema["properties"]["custom_attributes"]["properties"].clone();
+    let expected_dates = json!({"trial_ends_at": {"type": ["null", "string"], "format": "date-time",
+        "description": "A custom attribute of type date."}});
+
+    let catalog: Value = serde_json::from_str(&discover(&config)).unwrap();
+    let contacts = catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == "contacts")
+        .unwrap();
+    assert_eq!(declared(&contacts["schema"]), expected_dates);
+
+    let (_, attributes_alone) = read_counting(&sim, &config, &["contact_attributes"]);
+    let (_, contacts_alone) = read_counting(&sim, &config, &["contacts"]);
+    let (out, both) = read_counting(&sim, &config, &["contact_attributes", "contacts"]);
+    assert_eq!(
+        both,
+        attributes_alone + contacts_alone - 1,
+        "contacts read the data attributes again although contact_attributes did"
+    );
+    let (_, schema, _, _) = out.schemas.iter().find(|(s, ..)| s == "contacts").unwrap();
+    assert_eq!(declared(schema), expected_dates);
+    let records = out.records_of("contacts");
+    let dated = records
+        .iter()
+        .filter(|r| r["custom_attributes"]["trial_ends_at"].is_string())
+        .count();
+    assert!(dated > 0, "no contact has a trial_ends_at date-time");
+    assert_eq!(by_key(records), by_key(expected("contacts", &data)));
+
+    // A token that may not read data attributes: the values stay UNIX
+    // seconds, with a warning, and contacts are still read.
+    let refused = start_sim(SimConfig {
+        contacts: 120,
+        restricted: vec![Restriction {
+            path_prefix: "/data_attributes".into(),
+            refusal: Refusal::Permission,
+        }],
+        ..SimConfig::default()
+    });
+    let (out, outcome) = read(
+        &config_for(&refused),
+        Some(&catalog_of(&["contacts"])),
+        None,
+    );
+    outcome.expect("the sync succeeds");
+    assert!(
+        out.logs.iter().any(|(level, m)| *level == LogLevel::Warn
+            && m.contains("custom date attributes stay UNIX seconds")
+            && m.contains("Read data attributes")),
+        "{:?}",
+        out.logs
+    );
+    let records = out.records_of("contacts");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["custom_attributes"]["trial_ends_at"].is_number())
+    );
+    assert_eq!(records.len(), 120);
+}

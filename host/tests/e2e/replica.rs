@@ -25,9 +25,10 @@ fn a_company_changed_during_the_scroll_is_read_by_the_next_run() {
         .unwrap()
         .to_string();
     let (early, late) = (read_early.clone(), read_late.clone());
-    // After the scroll's first page: the company it returned first changes,
-    // then one on its last page, a second later.
-    sim.mutate_after_requests(1, move |data: &mut Dataset| {
+    // After the company data attributes (for custom dates) and the scroll's
+    // first page: the company it returned first changes, then one on its
+    // last page, a second later.
+    sim.mutate_after_requests(2, move |data: &mut Dataset| {
         let now = unix_now();
         data.update_company(&early, now);
         data.update_company(&late, now + 1);

@@ -20,10 +20,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `--discover` (no network needed) with the given cache directory.
+/// `--discover` with the given cache directory. Its API is a closed
+/// loopback port: discovery goes on without the data attributes.
 fn discover(dir: &Path, cache: &Path) -> Output {
     let config = dir.join("config.json");
-    std::fs::write(&config, r#"{"access_token": "test-token"}"#).unwrap();
+    let text = r#"{"access_token": "test-token", "base_url": "http://127.0.0.1:1"}"#;
+    std::fs::write(&config, text).unwrap();
     support::cli_running(&support::component_path(), cache)
         .arg("--config")
         .arg(config)

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use intercom_host::{
-    Config, Connector, Limits, LogLevel, NetworkGrant, Outcome, Runtime, Sink, commands,
+    Config, Connector, Limits, LogLevel, NetworkGrant, NetworkPolicy, Outcome, Runtime, Sink,
+    commands,
 };
 use intercom_sim::{SimConfig, Simulator};
 use serde_json::value::RawValue;
@@ -255,15 +256,30 @@ pub fn sealed(config: &str) -> Config {
 
 /// A full read through the network policy the component declares.
 pub fn read(config: &str, catalog: Option<&str>, state: Option<&str>) -> (Collected, Outcome<()>) {
+    let (connector, config, policy) = declared_policy(config);
+    connector
+        .read(&config, catalog, state, policy, Collected::default())
+        .expect("host failure")
+}
+
+/// The catalog `discover` gives for `config`, with the network `read` gets.
+pub fn discover(config: &str) -> String {
+    let (connector, config, policy) = declared_policy(config);
+    connector
+        .discover(&config, policy, Collected::default())
+        .expect("host failure")
+        .expect("discover")
+}
+
+/// The component, `config` sealed, and the origins it declares for it.
+fn declared_policy(config: &str) -> (&'static Connector, Config, NetworkPolicy) {
     let connector = connector();
-    let config = &sealed(config);
+    let config = sealed(config);
     let policy = connector
-        .network_policy(config, &NetworkGrant::Declared, Collected::default())
+        .network_policy(&config, &NetworkGrant::Declared, Collected::default())
         .expect("host")
         .expect("allowed origins");
-    connector
-        .read(config, catalog, state, policy, Collected::default())
-        .expect("host failure")
+    (connector, config, policy)
 }
 
 /// Intercom's cap on the parts `GET /conversations/{id}` returns: the newest
@@ -614,12 +630,36 @@ fn complete_contact_lists(mut contact: Value, data: &intercom_sim::Dataset) -> V
 
 /// What each stream must contain, as the connector emits it.
 pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
+    let dates = custom_dates(stream, data);
     expected_raw(stream, data)
         .into_iter()
         .map(|mut r| {
             emitted_form(stream, &mut r);
+            for name in &dates {
+                at_path(&mut r, &["custom_attributes", name], &|v| {
+                    if let Some(seconds) = v.as_f64() {
+                        *v = Value::String(rfc3339(seconds.trunc() as i64));
+                    }
+                });
+            }
             r
         })
+        .collect()
+}
+
+/// The custom attributes of type `date` the simulator's data attributes
+/// list for `stream`'s model: the README says records carry them as
+/// RFC 3339 date-times.
+fn custom_dates(stream: &str, data: &intercom_sim::Dataset) -> Vec<String> {
+    let model = match stream {
+        "contacts" => "contact",
+        "companies" => "company",
+        _ => return Vec::new(),
+    };
+    data.data_attributes
+        .iter()
+        .filter(|a| a["model"] == model && a["custom"] == true && a["data_type"] == "date")
+        .map(|a| a["name"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -646,7 +686,7 @@ pub fn warned_dropped_parts(logs: &str) -> BTreeMap<String, usize> {
             let (total, rest) = rest.split_once(" but Intercom returned only the newest ")?;
             let total: usize = total.parse().ok()?;
             let shown: usize = rest.trim().parse().ok()?;
-            Some((id.to_string(), total - shown))
+            Some((id.to_string(), total.checked_sub(shown)?))
         })
         .collect()
 }

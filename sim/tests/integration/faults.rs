@@ -315,6 +315,7 @@ fn stats_count_requests_statuses_faults_and_the_peak_window() {
             rate_limited: 2,
             faults_fired: 1,
             peak_window: 13,
+            by_endpoint: [("GET /teams".into(), 1), ("GET /tags".into(), 12)].into(),
         }
     );
 }
