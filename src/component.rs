@@ -136,6 +136,10 @@ impl Host for WitHost {
         output::stream_complete(stream, whole_table);
     }
 
+    fn absent_keys(&self, stream: &str, limit: u32) -> Vec<String> {
+        output::absent_keys(stream, limit)
+    }
+
     fn stream_version(&self, stream: &str, version: u64, first_load: bool) {
         output::stream_version(stream, version, first_load);
     }

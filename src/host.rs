@@ -70,6 +70,11 @@ pub trait Host {
     fn records(&self, stream: &str, records: Vec<String>);
     /// What follows of `stream` is a complete pass with this table version.
     fn stream_version(&self, stream: &str, version: u64, first_load: bool);
+    /// Up to `limit` keys of rows the host keeps for `stream` that its pass
+    /// has not sent; none from a host that keeps no copy.
+    fn absent_keys(&self, _stream: &str, _limit: u32) -> Vec<String> {
+        Vec::new()
+    }
     /// No more records of `stream` this run; `whole_table` when they were
     /// all of it.
     fn stream_complete(&self, stream: &str, whole_table: bool);

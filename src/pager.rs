@@ -12,6 +12,7 @@ use crate::error::{Category, Error, Result};
 use crate::host::{LogLevel, WaitReason};
 use crate::page::Page;
 use crate::record::Records;
+use crate::state::ListPosition;
 
 pub trait Pager {
     /// The next page's records; None when the source is exhausted.
@@ -25,6 +26,11 @@ pub trait Pager {
     /// The highest bookmark the records read so far justify, when that is
     /// less than the highest key among them (a scroll's unordered snapshot).
     fn bookmark_ceiling(&self) -> Option<i64> {
+        None
+    }
+
+    /// Where a complete pass's list has come to, for pagers that read one.
+    fn list_position(&self) -> Option<ListPosition> {
         None
     }
 }
@@ -61,6 +67,8 @@ pub struct ListPager {
     base: String,
     records_key: &'static str,
     next: Option<String>,
+    /// The `starting_after` of the next page, when it has one.
+    cursor: Option<String>,
     cursors: Cursors,
     /// Page numbers the server said it served, for lists paged by number.
     numbers: HashSet<u64>,
@@ -77,6 +85,7 @@ impl ListPager {
             base: path.clone(),
             records_key,
             next: Some(path),
+            cursor: None,
             cursors: Cursors::default(),
             numbers: HashSet::new(),
             total: None,
@@ -90,6 +99,23 @@ impl ListPager {
         Self {
             retry: Retry::RateLimitOnly,
             ..self
+        }
+    }
+
+    /// Starts at the page after `cursor`, where an earlier run stopped.
+    pub fn resume_after(self, cursor: String) -> Self {
+        Self {
+            next: Some(with_query(&self.base, "starting_after", &cursor)),
+            cursor: Some(cursor),
+            ..self
+        }
+    }
+
+    fn position(&self) -> ListPosition {
+        match (&self.next, &self.cursor) {
+            (None, _) => ListPosition::Done,
+            (Some(_), Some(cursor)) => ListPosition::After(cursor.clone()),
+            (Some(_), None) => ListPosition::Start,
         }
     }
 
@@ -110,6 +136,7 @@ impl ListPager {
         let records = page.take_records(self.records_key, &what)?;
         self.total = page.total_count();
         let pages = page.value("pages");
+        self.cursor = pages["next"]["starting_after"].as_str().map(String::from);
         self.next = match &pages["next"] {
             Value::Object(next) => match next.get("starting_after").and_then(Value::as_str) {
                 Some(cursor) => {
@@ -169,6 +196,72 @@ impl Pager for ListPager {
 
     fn total(&self) -> Option<u64> {
         self.total
+    }
+}
+
+/// A complete pass through a list, then `catch_up` (the stream's own source
+/// from the pass's start) for the records the list's stateless cursors
+/// missed because they changed while it ran.
+pub struct PassPager {
+    stream: &'static str,
+    /// None once read through.
+    list: Option<ListPager>,
+    catch_up: Box<dyn Pager>,
+    /// The list resumes from a saved cursor, and has served no page yet.
+    resumed: bool,
+}
+
+impl PassPager {
+    pub fn new(stream: &'static str, list: Option<ListPager>, catch_up: Box<dyn Pager>) -> Self {
+        let resumed = list.as_ref().is_some_and(|l| l.cursor.is_some());
+        Self {
+            stream,
+            list,
+            catch_up,
+            resumed,
+        }
+    }
+}
+
+impl Pager for PassPager {
+    fn next_page(&mut self, api: &Api) -> Result<Option<Records>> {
+        if let Some(list) = &mut self.list {
+            match list.next_page(api) {
+                Ok(Some(records)) => {
+                    self.resumed = false;
+                    return Ok(Some(records));
+                }
+                Ok(None) => self.list = None,
+                // A saved cursor the API no longer takes would fail every
+                // resume: the list starts over instead, once.
+                Err(e) if self.resumed && e.status == Some(400) => {
+                    api.host().log(
+                        LogLevel::Warn,
+                        &format!(
+                            "{}: the API refused the saved list cursor ({}); listing from the start",
+                            self.stream, e.message
+                        ),
+                    );
+                    self.resumed = false;
+                    *list = ListPager::new(list.base.clone(), list.records_key);
+                    return self.next_page(api);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.catch_up.next_page(api)
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.list.as_ref().and_then(Pager::total)
+    }
+
+    fn list_position(&self) -> Option<ListPosition> {
+        Some(
+            self.list
+                .as_ref()
+                .map_or(ListPosition::Done, ListPager::position),
+        )
     }
 }
 

@@ -11,17 +11,29 @@ use crate::streams::STREAMS;
 pub const STATE_VERSION: u64 = 1;
 
 /// What every refusal of a state document's form ends with.
-const ACCEPTED_FORMS: &str = "accepted state forms: {\"version\": 1, \"bookmarks\": {STREAM: {FIELD: RFC 3339 date-time}}, \"table_versions\": {STREAM: {\"current\": N, \"activated\": N}}} as this connector writes it; a Singer STATE message {\"type\": \"STATE\", \"value\": <that document>}; {} or an empty file for none";
+const ACCEPTED_FORMS: &str = "accepted state forms: {\"version\": 1, \"bookmarks\": {STREAM: {FIELD: RFC 3339 date-time}}, \"table_versions\": {STREAM: {\"current\": N, \"activated\": N, \"list_cursor\": CURSOR, \"listed\": true}}} as this connector writes it; a Singer STATE message {\"type\": \"STATE\", \"value\": <that document>}; {} or an empty file for none";
 
 fn unaccepted(problem: &str) -> Error {
     Error::state(format!("state: {problem}; {ACCEPTED_FORMS}"))
+}
+
+/// Where a complete pass's list has come to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListPosition {
+    Start,
+    /// The next page starts after this cursor.
+    After(String),
+    /// Read through.
+    Done,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct State {
     bookmarks: Map<String, Value>,
     /// Per stream sent whole: `current`, the Singer table version of the
-    /// pass in progress, and `activated`, that of the last completed pass.
+    /// pass in progress, and `activated`, that of the last completed pass;
+    /// for a pass read through a list, `list_cursor` (the next page) or
+    /// `listed` (read through), so a resumed pass goes on from there.
     table_versions: Map<String, Value>,
 }
 
@@ -67,14 +79,16 @@ impl State {
         };
         for (stream, entry) in &table_versions {
             let valid = entry.as_object().is_some_and(|fields| {
-                fields.iter().all(|(name, value)| {
-                    matches!(name.as_str(), "current" | "activated")
-                        && value.as_i64().is_some_and(|v| v > 0)
+                fields.iter().all(|(name, value)| match name.as_str() {
+                    "current" | "activated" => value.as_i64().is_some_and(|v| v > 0),
+                    "list_cursor" => value.is_string(),
+                    "listed" => value == &Value::Bool(true),
+                    _ => false,
                 })
             });
             if !valid {
                 return Err(unaccepted(&format!(
-                    "field `table_versions.{stream}` must hold positive integers `current` and `activated` only"
+                    "field `table_versions.{stream}` must hold positive integers `current` and `activated`, a string `list_cursor` and `listed: true` only"
                 )));
             }
         }
@@ -123,7 +137,42 @@ impl State {
             .and_then(Value::as_object_mut)
             && let Some(current) = entry.remove("current")
         {
+            entry.remove("list_cursor");
+            entry.remove("listed");
             entry.insert("activated".to_string(), current);
+        }
+    }
+
+    /// How far the list of `stream`'s pass under way has been read.
+    pub fn list_position(&self, stream: &str) -> ListPosition {
+        let entry = self.table_versions.get(stream);
+        if entry.is_some_and(|e| e["listed"] == true) {
+            return ListPosition::Done;
+        }
+        match entry.and_then(|e| e["list_cursor"].as_str()) {
+            Some(cursor) => ListPosition::After(cursor.to_string()),
+            None => ListPosition::Start,
+        }
+    }
+
+    pub fn set_list_position(&mut self, stream: &str, position: ListPosition) {
+        let Some(entry) = self
+            .table_versions
+            .get_mut(stream)
+            .and_then(Value::as_object_mut)
+        else {
+            return;
+        };
+        entry.remove("list_cursor");
+        entry.remove("listed");
+        match position {
+            ListPosition::Start => {}
+            ListPosition::After(cursor) => {
+                entry.insert("list_cursor".to_string(), Value::String(cursor));
+            }
+            ListPosition::Done => {
+                entry.insert("listed".to_string(), Value::Bool(true));
+            }
         }
     }
 
@@ -218,6 +267,20 @@ mod tests {
         assert!(!state.complete_pass_due("teams", 1_002, 10));
         assert!(state.complete_pass_due("teams", 1_011, 10));
         assert!(state.complete_pass_due("companies", 0, 10), "never passed");
+        let mut state = State::default();
+        state.begin_table_version("contacts", 7_000);
+        assert_eq!(state.list_position("contacts"), ListPosition::Start);
+        state.set_list_position("contacts", ListPosition::After("WzE3".into()));
+        let mut state = State::parse(Some(&state.to_json())).unwrap();
+        assert_eq!(
+            state.list_position("contacts"),
+            ListPosition::After("WzE3".into())
+        );
+        state.set_list_position("contacts", ListPosition::Done);
+        assert_eq!(state.begin_table_version("contacts", 9_000), (7_000, true));
+        assert_eq!(state.list_position("contacts"), ListPosition::Done);
+        state.activate_table_version("contacts");
+        assert_eq!(state.list_position("contacts"), ListPosition::Start);
         let text = r#"{"version":1,"table_versions":{"teams":{"current":"x"}}}"#;
         let e = State::parse(Some(text)).unwrap_err();
         assert!(

@@ -167,6 +167,29 @@ pub struct Shaping {
     pub custom_dates: Option<&'static str>,
 }
 
+/// How an incremental stream's complete pass reads the whole source, and
+/// confirms the deletion of rows it did not send.
+#[derive(Debug)]
+pub struct CompletePass {
+    /// Where a pass lists every record, for a stream whose own source reads
+    /// only changes; None when that source reads everything (a scroll).
+    pub list: Option<PassList>,
+    /// `GET` of one record, `{id}` its key: a 404 or 410 confirms that a row
+    /// the pass did not send is gone.
+    pub confirm: &'static str,
+}
+
+/// `GET path?per_page=…` following `starting_after` cursors, which are
+/// stateless: a record updated while the list runs may be missed, so the
+/// pass then reads the stream's own source from the pass's start.
+#[derive(Debug)]
+pub struct PassList {
+    pub path: &'static str,
+    pub records_key: &'static str,
+    /// The largest page the endpoint serves.
+    pub per_page: u32,
+}
+
 #[derive(Debug)]
 pub struct StreamDef {
     pub name: &'static str,
@@ -178,6 +201,9 @@ pub struct StreamDef {
     pub source: Source,
     pub replication: Replication,
     pub key_properties: &'static [&'static str],
+    /// Complete passes, every `complete_pass_interval_hours`; None: none
+    /// (full-table streams are sent whole every run).
+    pub complete_pass: Option<CompletePass>,
     pub shaping: Shaping,
     /// The OpenAPI component schema the stream's schema derives from.
     pub openapi_schema: &'static str,
@@ -205,10 +231,14 @@ impl StreamDef {
         self.replication.key().is_none()
     }
 
-    /// An incremental stream whose every run reads the whole source (a
-    /// scroll), so a complete pass costs no request, only records sent again.
+    /// An incremental stream that gets complete passes.
     pub fn has_complete_passes(&self) -> bool {
-        self.replication.key().is_some() && matches!(self.source, Source::Scroll { .. })
+        self.replication.key().is_some() && self.complete_pass.is_some()
+    }
+
+    /// Whether the stream's records may come as tombstones.
+    pub fn has_tombstones(&self) -> bool {
+        self.has_complete_passes() || deletions_of(self.name).is_some()
     }
 
     /// Whether another stream's custom date attributes are listed here.
@@ -265,7 +295,7 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "activity_logs",
         noun: "activity log entry",
-        permission: "Read admins",
+        permission: "Read admin activity logs",
         source: Source::Window {
             path: "/admins/activity_logs",
             records_key: "activity_logs",
@@ -274,6 +304,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::Incremental { key: "created_at" },
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "activity_log",
         schema: include_str!("schemas/activity_logs.json"),
@@ -288,6 +319,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "admin",
         schema: include_str!("schemas/admins.json"),
@@ -295,13 +327,14 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "articles",
         noun: "article",
-        permission: "Read and list articles",
+        permission: "Read and List articles",
         source: Source::NewestFirst {
             path: "/articles",
             records_key: "data",
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "article_list_item",
         schema: include_str!("schemas/articles.json"),
@@ -320,19 +353,24 @@ pub const STREAMS: &[StreamDef] = &[
             custom_dates: Some("company_attributes"),
             ..NO_SHAPING
         },
+        complete_pass: Some(CompletePass {
+            list: None,
+            confirm: "/companies/{id}",
+        }),
         openapi_schema: "company",
         schema: include_str!("schemas/companies.json"),
     },
     StreamDef {
         name: "company_attributes",
         noun: "company attribute",
-        permission: "Read data attributes",
+        permission: "Read and list users and companies",
         source: Source::List {
             path: "/data_attributes?model=company&include_archived=true",
             records_key: "data",
         },
         replication: Replication::FullTable,
         key_properties: &[RECORD_HASH_FIELD],
+        complete_pass: None,
         shaping: ATTRIBUTE_IDENTITY,
         openapi_schema: "data_attribute",
         schema: include_str!("schemas/company_attributes.json"),
@@ -351,6 +389,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "segment",
         schema: include_str!("schemas/company_segments.json"),
@@ -358,13 +397,14 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "contact_attributes",
         noun: "contact attribute",
-        permission: "Read data attributes",
+        permission: "Read and list users and companies",
         source: Source::List {
             path: "/data_attributes?model=contact&include_archived=true",
             records_key: "data",
         },
         replication: Replication::FullTable,
         key_properties: &[RECORD_HASH_FIELD],
+        complete_pass: None,
         shaping: ATTRIBUTE_IDENTITY,
         openapi_schema: "data_attribute",
         schema: include_str!("schemas/contact_attributes.json"),
@@ -380,6 +420,14 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: Some(CompletePass {
+            list: Some(PassList {
+                path: "/contacts",
+                records_key: "data",
+                per_page: 150,
+            }),
+            confirm: "/contacts/{id}",
+        }),
         shaping: Shaping {
             complete_lists: &[
                 contact_list!("tags", "data"),
@@ -402,6 +450,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "conversation_attribute",
         schema: include_str!("schemas/conversation_attributes.json"),
@@ -439,6 +488,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "conversation_part",
         schema: include_str!("schemas/conversation_parts.json"),
@@ -454,6 +504,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: Shaping {
             drop: &["conversation_parts"],
             ..NO_SHAPING
@@ -464,13 +515,14 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "help_center_collections",
         noun: "help center collection",
-        permission: "Read and list articles",
+        permission: "Read and List articles",
         source: Source::NewestFirst {
             path: "/help_center/collections",
             records_key: "data",
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "collection",
         schema: include_str!("schemas/help_center_collections.json"),
@@ -478,13 +530,14 @@ pub const STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "help_centers",
         noun: "help center",
-        permission: "Read and list articles",
+        permission: "Read and List articles",
         source: Source::List {
             path: "/help_center/help_centers",
             records_key: "data",
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "help_center",
         schema: include_str!("schemas/help_centers.json"),
@@ -499,6 +552,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "segment",
         schema: include_str!("schemas/segments.json"),
@@ -513,6 +567,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "subscription_type",
         schema: include_str!("schemas/subscription_types.json"),
@@ -527,6 +582,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "tag",
         schema: include_str!("schemas/tags.json"),
@@ -541,6 +597,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "team",
         schema: include_str!("schemas/teams.json"),
@@ -578,6 +635,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "ticket_part",
         schema: include_str!("schemas/ticket_parts.json"),
@@ -592,6 +650,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "ticket_state_detailed",
         schema: include_str!("schemas/ticket_states.json"),
@@ -606,6 +665,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: Replication::FullTable,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: NO_SHAPING,
         openapi_schema: "ticket_type",
         schema: include_str!("schemas/ticket_types.json"),
@@ -621,6 +681,7 @@ pub const STREAMS: &[StreamDef] = &[
         },
         replication: UPDATED_AT,
         key_properties: &["id"],
+        complete_pass: None,
         shaping: Shaping {
             drop: &["ticket_parts"],
             ..NO_SHAPING
@@ -702,6 +763,31 @@ mod tests {
             let stream = find(deletions.stream).expect("stream");
             assert!(stream.parent().is_none(), "{}", stream.name);
             assert_eq!(stream.key_properties, ["id"], "{}", stream.name);
+        }
+    }
+
+    #[test]
+    fn complete_passes_belong_to_incremental_roots_keyed_by_id() {
+        for stream in STREAMS.iter().filter(|s| s.complete_pass.is_some()) {
+            assert!(stream.has_complete_passes(), "{}", stream.name);
+            assert!(stream.parent().is_none(), "{}", stream.name);
+            assert_eq!(stream.key_properties, ["id"], "{}", stream.name);
+            let pass = stream.complete_pass.as_ref().unwrap();
+            assert!(pass.confirm.contains("{id}"), "{}", stream.name);
+            let lists = pass.list.is_some();
+            let scrolls = matches!(stream.source, Source::Scroll { .. });
+            assert!(
+                lists != scrolls,
+                "{}: a pass reads everything once",
+                stream.name
+            );
+            if lists {
+                assert!(
+                    matches!(stream.source, Source::Search { .. }),
+                    "{}",
+                    stream.name
+                );
+            }
         }
     }
 

@@ -16,17 +16,20 @@ use crate::custom_dates;
 use crate::error::{Error, Result};
 use crate::host::{Host, LogLevel};
 use crate::page::Page;
-use crate::pager::{ListPager, Pager, ScrollPager, SearchPager};
+use crate::pager::{ListPager, Pager, PassPager, ScrollPager, SearchPager};
 use crate::record::{FieldName, Record, Records};
 use crate::shape::RecordShape;
-use crate::state::State;
+use crate::state::{ListPosition, State};
 use crate::streams::{
-    DELETED_AT_FIELD, DateMatching, Deletions, Parent, RECORD_HASH_FIELD, STREAMS, Source,
-    StreamDef, deletions_of,
+    CompletePass, DELETED_AT_FIELD, DateMatching, Deletions, Parent, PassList, RECORD_HASH_FIELD,
+    STREAMS, Source, StreamDef, deletions_of,
 };
 
 const DAY: i64 = 86_400;
 const HOUR_MS: i64 = 3_600_000;
+/// Rows a complete pass did not send, asked of the host and confirmed (one
+/// `GET` each, in one batch) at a time.
+const CONFIRM_BATCH: u32 = 100;
 
 /// Replicates the selected streams, moving their bookmarks.
 pub struct Replicator<'a> {
@@ -219,7 +222,7 @@ impl<'a> Replicator<'a> {
         }
         if let Some(properties) = schema["properties"].as_object_mut() {
             properties.retain(|field, _| !selection.excluded_fields.contains(field));
-            if deletions_of(stream.name).is_some() {
+            if stream.has_tombstones() {
                 properties.insert(
                     DELETED_AT_FIELD.to_string(),
                     json!({
@@ -322,6 +325,10 @@ impl<'a> Replicator<'a> {
         if !versions.is_empty() {
             self.api.host().checkpoint(&self.state.to_json())?;
         }
+        let own_version = versions
+            .iter()
+            .find(|(stream, ..)| *stream == root.name)
+            .map(|(_, version, _)| *version);
         for (stream, version, first_load) in versions {
             let version = u64::try_from(version).unwrap_or_default();
             self.api.host().stream_version(stream, version, first_load);
@@ -338,8 +345,14 @@ impl<'a> Replicator<'a> {
             )
             .map(|since| since.unwrap_or(i64::MIN))
             .min();
-        let mut pager = self.pager(root, lower)?;
-        let monotonic = matches!(root.source, Source::Search { .. });
+        let pass_list = root.complete_pass.as_ref().and_then(|p| p.list.as_ref());
+        let (mut pager, monotonic) = match (pass_list, own_version) {
+            (Some(list), Some(version)) => (self.pass_pager(root, list, version)?, false),
+            _ => (
+                self.pager(root, lower)?,
+                matches!(root.source, Source::Search { .. }),
+            ),
+        };
         for run in own.iter_mut().chain(&mut children) {
             run.ordered = monotonic;
         }
@@ -375,6 +388,9 @@ impl<'a> Replicator<'a> {
             if monotonic {
                 self.save_bookmarks(own.iter().chain(&children), false);
             }
+            if let Some(position) = pager.list_position() {
+                self.state.set_list_position(root.name, position);
+            }
             self.api.host().checkpoint(&self.state.to_json())?;
         }
         // A record changed after the scroll opened may have been read in its
@@ -390,6 +406,13 @@ impl<'a> Replicator<'a> {
         {
             self.api.host().checkpoint(&self.state.to_json())?;
             self.sync_deletions(run, deletions)?;
+        }
+        if let Some(run) = &mut own
+            && run.whole
+            && let Some(pass) = &root.complete_pass
+        {
+            self.api.host().checkpoint(&self.state.to_json())?;
+            self.confirm_absent(run, pass)?;
         }
         // Before the last commit, so a host's sweep commits with the state.
         for run in own.iter().chain(&children) {
@@ -476,6 +499,98 @@ impl<'a> Replicator<'a> {
                 )));
             }
         })
+    }
+
+    /// A complete pass read through `list`, from where a killed run of it
+    /// stopped, then the stream's own source from the pass's start (the
+    /// table `version`, in milliseconds).
+    fn pass_pager(
+        &self,
+        root: &'static StreamDef,
+        list: &PassList,
+        version: i64,
+    ) -> Result<Box<dyn Pager>> {
+        let path = format!("{}?per_page={}", list.path, list.per_page);
+        let lister = ListPager::new(path, list.records_key);
+        let lister = match self.state.list_position(root.name) {
+            ListPosition::Start => Some(lister),
+            ListPosition::After(cursor) => Some(lister.resume_after(cursor)),
+            ListPosition::Done => None,
+        };
+        let catch_up = self.pager(root, Some(version.div_euclid(1000)))?;
+        Ok(Box::new(PassPager::new(root.name, lister, catch_up)))
+    }
+
+    /// Confirms each row the host keeps that the pass did not send: the
+    /// record again when `GET` finds it (the list missed it), a tombstone on
+    /// a 404 or 410. Any other answer fails the run, deleting nothing.
+    fn confirm_absent(&self, run: &mut Run, pass: &CompletePass) -> Result<()> {
+        let host = self.api.host();
+        let stream = run.stream;
+        let key = stream.key_properties.first().copied().unwrap_or("id");
+        // Each key is answered once; a host naming one again would loop.
+        let mut asked = HashSet::new();
+        let (mut kept, mut deleted) = (0u64, 0u64);
+        loop {
+            let keys = host.absent_keys(stream.name, CONFIRM_BATCH);
+            if keys.is_empty() {
+                break;
+            }
+            if let Some(again) = keys.iter().find(|k| !asked.insert(k.to_string())) {
+                return Err(Error::internal(format!(
+                    "{}: the host named row {again} as not sent after it was confirmed",
+                    stream.name
+                )));
+            }
+            let paths: Vec<String> = keys
+                .iter()
+                .map(|k| pass.confirm.replace("{id}", &path_segment(k)))
+                .collect();
+            let answers = self.api.get_batch::<Value>(&paths);
+            let deleted_at =
+                crate::dates::rfc3339((host.now_ms() / 1000) as f64).unwrap_or_default();
+            let (mut found, mut tombstones) = (Vec::new(), Vec::new());
+            for ((answer, id), path) in answers.into_iter().zip(keys).zip(&paths) {
+                match answer {
+                    Ok(record) if record.get(key).and_then(Value::as_str) == Some(id.as_str()) => {
+                        found.push(record);
+                    }
+                    Ok(_) => {
+                        return Err(Error::api(format!(
+                            "GET {path}: the answer is not {} {id}",
+                            stream.noun
+                        )));
+                    }
+                    Err(e) if matches!(e.status, Some(404 | 410)) => {
+                        tombstones
+                            .push(json!({ key: id, DELETED_AT_FIELD: deleted_at }).to_string());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            kept += found.len() as u64;
+            deleted += tombstones.len() as u64;
+            let mut found = Records::from_values(found).ok_or_else(|| {
+                Error::internal(format!(
+                    "{}: a confirmed record is not an object",
+                    stream.name
+                ))
+            })?;
+            self.emit(run, found.records(), false)?;
+            if !tombstones.is_empty() {
+                run.emitted += tombstones.len() as u64;
+                host.records(stream.name, tombstones);
+            }
+            host.checkpoint(&self.state.to_json())?;
+        }
+        host.log(
+            LogLevel::Info,
+            &format!(
+                "{}: of the rows the pass did not send, {kept} still exist, {deleted} are deleted",
+                stream.name
+            ),
+        );
+        Ok(())
     }
 
     /// Shapes and emits records of `run`. With `own_key`, only those at or

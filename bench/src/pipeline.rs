@@ -221,6 +221,10 @@ impl output::Host for Canned {
     fn stream_version(&mut self, _: String, _: u64, _: bool) -> wasmtime::Result<()> {
         Ok(())
     }
+    /// Keeps no copy.
+    fn absent_keys(&mut self, _: String, _: u32) -> wasmtime::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     fn stream_progress(&mut self, _: String, _: u64, _: u64) -> wasmtime::Result<()> {
         Ok(())
     }

@@ -262,6 +262,10 @@ impl<S: Sink> Sink for Tracked<S> {
         self.inner.stream_version(stream, version, first_load)
     }
 
+    fn absent_keys(&mut self, stream: &str, limit: u32) -> Result<Vec<String>> {
+        self.inner.absent_keys(stream, limit)
+    }
+
     fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
         self.inner.stream_complete(stream, whole_table)?;
         self.group.retain(|s| s != stream);

@@ -4,6 +4,8 @@
 //! output: nothing after a bad record or a failed commit is written, and the
 //! failure is answered at the guest's next output call and when the call ends.
 //! Logs and progress still pass, so what the guest says last is not lost.
+//! A question (`absent-keys`) waits in the same queue, so its answer sees
+//! every record sent before it.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +32,7 @@ enum Message {
     Records(String, Vec<String>),
     StreamVersion(String, u64, bool),
     StreamComplete(String, bool),
+    AbsentKeys(String, u32, SyncSender<Vec<String>>),
     Checkpoint(Box<RawValue>),
     Log(LogLevel, String),
     Progress(String, u64, u64),
@@ -118,6 +121,19 @@ impl<S: Sink> SinkThread<S> {
         self.send(Message::StreamComplete(stream, whole_table))
     }
 
+    /// Asks the sink, after everything queued before, and waits for it.
+    pub fn absent_keys(&self, stream: String, limit: u32) -> Result<Vec<String>> {
+        let (reply, answer) = sync_channel(1);
+        self.send(Message::AbsentKeys(stream, limit, reply))?;
+        // No answer: the thread stopped on a failure, now recorded.
+        match answer.recv() {
+            Ok(keys) => Ok(keys),
+            Err(_) => self
+                .check()
+                .and_then(|()| Err(format_err!("the output thread stopped without an answer"))),
+        }
+    }
+
     /// Commits come in order after the records before them; a failed one is
     /// answered by the next output call, and by [`Self::finish`].
     pub fn checkpoint(&self, state: Box<RawValue>) -> Result<()> {
@@ -184,6 +200,7 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
             | Message::Records(..)
             | Message::StreamVersion(..)
             | Message::StreamComplete(..)
+            | Message::AbsentKeys(..)
             | Message::Checkpoint(_)
                 if stopped =>
             {
@@ -212,6 +229,20 @@ fn serve<S: Sink>(mut sink: S, messages: Receiver<Message>, failure: Shared) -> 
             Message::StreamComplete(stream, whole_table) => sink
                 .stream_complete(&stream, whole_table)
                 .map_err(Failure::Output),
+            Message::AbsentKeys(stream, limit, reply) => match sink.absent_keys(&stream, limit) {
+                Ok(keys) => {
+                    // The guest waits for the answer; it cannot have gone.
+                    let _ = reply.send(keys);
+                    Ok(())
+                }
+                Err(e) => {
+                    // Recorded before the reply drops, so the guest finds it.
+                    *failure.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(Failure::Output(e));
+                    stopped = true;
+                    continue;
+                }
+            },
             Message::Checkpoint(state) => sink.checkpoint(&state).map_err(Failure::Commit),
             Message::Log(level, message) => {
                 sink.log(level, &message);
@@ -277,6 +308,10 @@ mod tests {
         fn log(&mut self, _: LogLevel, message: &str) {
             self.lines.push(format!("log {message}"));
         }
+        /// How many lines came before the question.
+        fn absent_keys(&mut self, _: &str, _: u32) -> Result<Vec<String>> {
+            Ok(vec![self.lines.len().to_string()])
+        }
     }
 
     fn json(text: &str) -> Box<RawValue> {
@@ -313,6 +348,23 @@ mod tests {
                 ]
             );
         }
+    }
+
+    #[test]
+    fn a_question_is_answered_after_everything_sent_before_it() {
+        let sink = SinkThread::spawn(Kept::default()).unwrap();
+        for n in 0..20 {
+            sink.records("s".into(), records(&[&format!(r#"{{"n":{n}}}"#)]))
+                .unwrap();
+        }
+        assert_eq!(sink.absent_keys("s".into(), 5).unwrap(), ["20"]);
+        sink.records("s".into(), records(&["{oops"])).unwrap();
+        let error = (0..1000)
+            .find_map(|_| sink.absent_keys("s".into(), 5).err())
+            .expect("the failure reaches the guest");
+        assert!(error.to_string().contains("not valid JSON"), "{error}");
+        let (_, outcome) = sink.finish();
+        assert!(outcome.is_err());
     }
 
     #[test]

@@ -9,8 +9,14 @@
 //!
 //! Streams the component sends whole (`stream-complete` with `whole-table`)
 //! are replaced by mark and sweep: every row carries the id of the run that
-//! last wrote it (`_sdc_run_id`); at `stream-complete`, rows from older runs
-//! are deleted in the same transaction as the next commit. Until then the
+//! last wrote it (`_sdc_run_id`) and the table version of the complete pass
+//! that did (`_sdc_table_version`, so rows a killed run of the same pass
+//! wrote count as sent after a resume); at `stream-complete`, rows no record
+//! of the pass wrote are deleted in the same transaction as the next commit,
+//! but for rows changed since the pass began. Before that the component
+//! confirms each such row (`absent-keys`, answered from the open
+//! transaction, so it sees every record sent before), and the sweep finds
+//! none left unconfirmed. Until then the
 //! previous copy stays, so a crash mid-stream never leaves a table empty or
 //! half-replaced (it may hold rows of both runs, the next complete run sweeps
 //! the old ones).
@@ -47,6 +53,10 @@ use crate::types::Sink;
 /// The column stamping each row with the run that last wrote it.
 pub const RUN_COLUMN: &str = "_sdc_run_id";
 
+/// The column stamping each row with the table version of the complete
+/// pass that last wrote it (null: written outside a pass).
+pub const VERSION_COLUMN: &str = "_sdc_table_version";
+
 /// The database layout this release writes. 0: the first release's (no
 /// version recorded). 1: `_connector_runs.reset` names the streams a run
 /// started over.
@@ -68,9 +78,9 @@ pub struct SqliteSink {
     children: BTreeMap<String, Vec<ChildStream>>,
     /// The replication key column of each incremental stream.
     bookmark_columns: BTreeMap<String, String>,
-    /// When each pass under way began (UNIX seconds, the server's clock),
-    /// from its table version.
-    pass_starts: BTreeMap<String, i64>,
+    /// The table version of each pass under way: its start in UNIX
+    /// milliseconds by the server's clock.
+    versions: BTreeMap<String, i64>,
 }
 
 /// A stream whose rows belong to a parent stream's row.
@@ -83,7 +93,7 @@ struct ChildStream {
 /// A stream's table as this run knows it.
 struct Table {
     keys: Vec<String>,
-    /// Every column, [`RUN_COLUMN`] last.
+    /// Every column, [`VERSION_COLUMN`] and [`RUN_COLUMN`] last.
     columns: Vec<String>,
     known: HashSet<String>,
     upsert: String,
@@ -126,7 +136,7 @@ impl SqliteSink {
             soft_delete: false,
             children: BTreeMap::new(),
             bookmark_columns: BTreeMap::new(),
-            pass_starts: BTreeMap::new(),
+            versions: BTreeMap::new(),
         })
     }
 
@@ -244,7 +254,8 @@ impl SqliteSink {
         }
         self.add_column(table, DELETED_AT_COLUMN, "TEXT")?;
         if let Some(known) = self.tables.get(table) {
-            let columns = known.columns[..known.columns.len() - 1]
+            let columns = known
+                .fields()
                 .iter()
                 .cloned()
                 .chain([DELETED_AT_COLUMN.to_string()])
@@ -303,6 +314,7 @@ impl SqliteSink {
                     format!("{} {ty}{not_null}", quote(name))
                 })
                 .collect();
+            defs.push(format!("{} INTEGER", quote(VERSION_COLUMN)));
             defs.push(format!("{} INTEGER NOT NULL", quote(RUN_COLUMN)));
             if !keys.is_empty() {
                 let keys: Vec<String> = keys.iter().map(|k| quote(k)).collect();
@@ -347,12 +359,16 @@ impl SqliteSink {
             for (name, ty) in wanted.iter().filter(|(n, _)| !declared.contains_key(n)) {
                 self.add_column(stream, name, ty)?;
             }
+            // Tables of releases before table versions lack the column.
+            if !declared.contains_key(VERSION_COLUMN) {
+                self.add_column(stream, VERSION_COLUMN, "INTEGER")?;
+            }
         }
         let columns: Vec<String> = self
             .columns_of(stream)?
             .into_iter()
             .map(|(n, _)| n)
-            .filter(|n| n != RUN_COLUMN)
+            .filter(|n| n != RUN_COLUMN && n != VERSION_COLUMN)
             .collect();
         let table = Table::new(keys.to_vec(), columns, stream);
         self.tables.insert(stream.to_string(), table);
@@ -426,6 +442,37 @@ impl SqliteSink {
         Ok(())
     }
 
+    /// The condition, with its parameters numbered from `first`, on the rows
+    /// of `stream` its completed run did not send: for a pass (a whole table
+    /// with a version), rows no record of the version wrote whose bookmark
+    /// is before the version, the pass's start; else rows of other runs.
+    fn unsent(
+        &self,
+        stream: &str,
+        whole_table: bool,
+        first: usize,
+    ) -> Result<(String, Vec<SqlValue>)> {
+        let Some(&version) = self.versions.get(stream).filter(|_| whole_table) else {
+            let sql = format!("{} IS NOT ?{first}", quote(RUN_COLUMN));
+            return Ok((sql, vec![SqlValue::Integer(self.run_id)]));
+        };
+        let mut sql = format!("{} IS NOT ?{first}", quote(VERSION_COLUMN));
+        let mut params = vec![SqlValue::Integer(version)];
+        if let Some(column) = self.bookmark_columns.get(stream) {
+            let started = version / 1000;
+            let started = chrono::DateTime::from_timestamp(started, 0)
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .ok_or_else(|| format_err!("stream `{stream}`: pass start {started} is no date"))?;
+            sql.push_str(&format!(
+                " AND ({0} IS NULL OR {0} < ?{1})",
+                quote(column),
+                first + 1
+            ));
+            params.push(SqlValue::Text(started));
+        }
+        Ok((sql, params))
+    }
+
     /// Columns of `table` and their position in the primary key (0: none).
     fn columns_of(&self, table: &str) -> Result<Vec<(String, i64)>> {
         let mut statement = self
@@ -437,7 +484,13 @@ impl SqliteSink {
 }
 
 impl Table {
+    /// The stream's own columns, without the two this sink adds.
+    fn fields(&self) -> &[String] {
+        &self.columns[..self.columns.len() - 2]
+    }
+
     fn new(keys: Vec<String>, mut columns: Vec<String>, stream: &str) -> Self {
+        columns.push(VERSION_COLUMN.to_string());
         columns.push(RUN_COLUMN.to_string());
         let names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
@@ -515,11 +568,7 @@ impl Sink for SqliteSink {
                     self.add_column(stream, name, "")?;
                 }
                 let table = &self.tables[stream];
-                let columns = table.columns[..table.columns.len() - 1]
-                    .iter()
-                    .cloned()
-                    .chain(new)
-                    .collect();
+                let columns = table.fields().iter().cloned().chain(new).collect();
                 let rebuilt = Table::new(table.keys.clone(), columns, stream);
                 self.tables.insert(stream.to_string(), rebuilt);
             }
@@ -531,9 +580,12 @@ impl Sink for SqliteSink {
             {
                 bail!("a record of stream `{stream}` has no key property `{key}`");
             }
+            let version = self.versions.get(stream).copied();
             let values = table.columns.iter().map(|column| {
                 if column == RUN_COLUMN {
                     SqlValue::Integer(self.run_id)
+                } else if column == VERSION_COLUMN {
+                    version.map_or(SqlValue::Null, SqlValue::Integer)
                 } else {
                     record.get(column).map_or(SqlValue::Null, to_sql)
                 }
@@ -545,54 +597,71 @@ impl Sink for SqliteSink {
         Ok(())
     }
 
-    /// A whole table: rows older runs left are gone from the source, but
-    /// for rows changed since the pass began, which paging may have missed.
+    /// A whole table: rows its pass did not send are gone from the source,
+    /// but for rows changed since the pass began, which paging may have missed.
     fn stream_complete(&mut self, stream: &str, whole_table: bool) -> Result<()> {
         let started_over = self.reset.iter().any(|s| s == stream);
         if !(whole_table || started_over) || !self.tables.contains_key(stream) {
+            self.versions.remove(stream);
             return Ok(());
         }
-        let (mut sql, mut params) = if self.soft_delete {
+        let (sql, params) = if self.soft_delete {
             self.ensure_deleted_at_column(stream)?;
+            let (unsent, mut params) = self.unsent(stream, whole_table, 2)?;
             let sql = format!(
-                "UPDATE {} SET {deleted_at} = ?1 WHERE {deleted_at} IS NULL AND {} IS NOT ?2",
+                "UPDATE {} SET {deleted_at} = ?1 WHERE {deleted_at} IS NULL AND {unsent}",
                 quote(stream),
-                quote(RUN_COLUMN),
                 deleted_at = quote(DELETED_AT_COLUMN),
             );
-            (
-                sql,
-                vec![SqlValue::Text(now()), SqlValue::Integer(self.run_id)],
-            )
+            params.insert(0, SqlValue::Text(now()));
+            (sql, params)
         } else {
-            let sql = format!(
-                "DELETE FROM {} WHERE {} IS NOT ?1",
-                quote(stream),
-                quote(RUN_COLUMN)
-            );
-            (sql, vec![SqlValue::Integer(self.run_id)])
-        };
-        if whole_table
-            && let (Some(column), Some(started)) = (
-                self.bookmark_columns.get(stream),
-                self.pass_starts.get(stream),
+            let (unsent, params) = self.unsent(stream, whole_table, 1)?;
+            (
+                format!("DELETE FROM {} WHERE {unsent}", quote(stream)),
+                params,
             )
-        {
-            let started = chrono::DateTime::from_timestamp(*started, 0)
-                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .ok_or_else(|| format_err!("stream `{stream}`: pass start {started} is no date"))?;
-            let at = params.len() + 1;
-            sql.push_str(&format!(" AND ({0} IS NULL OR {0} < ?{at})", quote(column)));
-            params.push(SqlValue::Text(started));
-        }
+        };
         self.conn.execute(&sql, params_from_iter(params))?;
+        self.versions.remove(stream);
         Ok(())
     }
 
-    /// The version is the pass's start in milliseconds.
+    /// Keys of the rows `stream_complete` would remove now, live ones only.
+    fn absent_keys(&mut self, stream: &str, limit: u32) -> Result<Vec<String>> {
+        let Some(table) = self.tables.get(stream) else {
+            return Ok(Vec::new());
+        };
+        let [key] = table.keys.as_slice() else {
+            return Ok(Vec::new());
+        };
+        if !self.versions.contains_key(stream) {
+            return Ok(Vec::new());
+        }
+        let key = quote(key);
+        let (mut unsent, mut params) = self.unsent(stream, true, 1)?;
+        if self
+            .columns_of(stream)?
+            .iter()
+            .any(|(c, _)| c == DELETED_AT_COLUMN)
+        {
+            unsent.push_str(&format!(" AND {} IS NULL", quote(DELETED_AT_COLUMN)));
+        }
+        params.push(SqlValue::Integer(limit.into()));
+        let sql = format!(
+            "SELECT CAST({key} AS TEXT) FROM {} WHERE {unsent} LIMIT ?{}",
+            quote(stream),
+            params.len()
+        );
+        let mut statement = self.conn.prepare(&sql)?;
+        let keys = statement.query_map(params_from_iter(params), |r| r.get(0))?;
+        Ok(keys.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn stream_version(&mut self, stream: &str, version: u64, _first_load: bool) -> Result<()> {
-        let started = i64::try_from(version / 1000)?;
-        self.pass_starts.insert(stream.to_string(), started);
+        let version = i64::try_from(version)
+            .map_err(|_| format_err!("stream `{stream}`: table version {version} is too large"))?;
+        self.versions.insert(stream.to_string(), version);
         Ok(())
     }
 
@@ -674,8 +743,10 @@ fn check_column(stream: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
         bail!("stream `{stream}` has a field name unfit for a column: {name:?}");
     }
-    if name.eq_ignore_ascii_case(RUN_COLUMN) {
-        bail!("stream `{stream}` has a field named `{RUN_COLUMN}`, which the database reserves");
+    for reserved in [RUN_COLUMN, VERSION_COLUMN] {
+        if name.eq_ignore_ascii_case(reserved) {
+            bail!("stream `{stream}` has a field named `{reserved}`, which the database reserves");
+        }
     }
     Ok(())
 }
@@ -973,6 +1044,82 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(ids, ["missed", "sent"]);
+    }
+
+    #[test]
+    fn absent_keys_are_the_rows_a_pass_would_sweep_and_a_resumed_pass_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let props = json!({"id": {"type": "string"}, "updated_at": {"type": "string"},
+            "_sdc_deleted_at": {"type": ["null", "string"]}});
+        let open = |soft: bool| {
+            let mut sink = SqliteSink::open(&path).unwrap().with_soft_delete(soft);
+            sink.schema(
+                "contacts",
+                &schema(props.clone()),
+                &["id".into()],
+                &["updated_at".into()],
+            )
+            .unwrap();
+            sink
+        };
+        let row = |id: &str, at: &str| raw(json!({"id": id, "updated_at": at}));
+        let old = "2026-11-01T00:00:00Z";
+        let mut sink = open(false);
+        let rows: Vec<_> = ["a", "b", "c", "d"].iter().map(|id| row(id, old)).collect();
+        sink.records("contacts", &rows).unwrap();
+        sink.records("contacts", &[row("e", "2026-12-01T00:00:00Z")])
+            .unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        sink.finish().unwrap();
+        // A pass begun at 2026-12-01T00:00:00Z sends `a`, commits, and is killed.
+        let version = 1_796_083_200_000;
+        let mut sink = open(false);
+        sink.stream_version("contacts", version, false).unwrap();
+        assert_eq!(sink.absent_keys("contacts", 10).unwrap().len(), 4);
+        sink.records("contacts", &[row("a", old)]).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        drop(sink);
+        // Resumed, it keeps its version: `a` is sent, `e` changed since it began.
+        let mut sink = open(true);
+        assert!(
+            sink.absent_keys("contacts", 10).unwrap().is_empty(),
+            "no pass"
+        );
+        sink.stream_version("contacts", version, false).unwrap();
+        sink.records("contacts", &[row("b", old)]).unwrap();
+        let mut absent = sink.absent_keys("contacts", 10).unwrap();
+        absent.sort();
+        assert_eq!(absent, ["c", "d"]);
+        assert_eq!(sink.absent_keys("contacts", 1).unwrap().len(), 1);
+        // `c` still exists, `d` is confirmed deleted: nothing is left to confirm.
+        let tombstone = raw(json!({"id": "d", "_sdc_deleted_at": "2026-12-01T00:00:05Z"}));
+        sink.records("contacts", &[row("c", old), tombstone])
+            .unwrap();
+        assert!(sink.absent_keys("contacts", 10).unwrap().is_empty());
+        sink.stream_complete("contacts", true).unwrap();
+        sink.checkpoint(&raw(json!({}))).unwrap();
+        sink.finish().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let rows: Vec<(String, bool)> = conn
+            .prepare("SELECT id, _sdc_deleted_at IS NOT NULL FROM contacts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = [
+            ("a", false),
+            ("b", false),
+            ("c", false),
+            ("d", true),
+            ("e", false),
+        ];
+        let expected: Vec<(String, bool)> = expected
+            .iter()
+            .map(|(id, d)| (id.to_string(), *d))
+            .collect();
+        assert_eq!(rows, expected);
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub trait Sink: Send + 'static {
     fn stream_complete(&mut self, _stream: &str, _whole_table: bool) -> Result<()> {
         Ok(())
     }
+    /// Up to `limit` keys of rows kept for `stream` that its pass has not
+    /// sent (see the WIT's `absent-keys`); a sink keeping no copy has none.
+    fn absent_keys(&mut self, _stream: &str, _limit: u32) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     fn checkpoint(&mut self, _state: &RawValue) -> Result<()> {
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The simulated workspace: every record exactly as the API serves it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,10 +71,14 @@ pub struct Dataset {
     /// Deleted conversations as `GET /conversations/deleted` lists them
     /// (`deleted_conversation_item`), in deletion order.
     pub deleted_conversations: Vec<Value>,
-    /// Archived contacts, by id: out of search and lists, `GET` answers 404.
+    /// Archived contacts, by id: out of search and `GET /contacts`, and
+    /// `GET /contacts/{id}` answers 404, as for a deleted one.
     pub archived_contacts: HashMap<String, Value>,
     /// Contact id merged away → the id it was merged into: `GET` answers 410.
     pub merged_contacts: HashMap<String, String>,
+    /// Ids `GET /contacts` and the companies scroll leave out though they
+    /// exist, as stateless paging may: a test's way to make a list miss one.
+    pub hidden_from_lists: HashSet<String>,
     index: Index,
     maker: Maker,
 }
@@ -87,6 +91,8 @@ struct Index {
     conversations: HashMap<String, usize>,
     tickets: HashMap<String, usize>,
     contact_searches: SearchCache,
+    /// `GET /contacts` reads the live records, not the search index's copy.
+    contact_list: SearchCache,
     conversation_searches: SearchCache,
     ticket_searches: SearchCache,
 }
@@ -278,6 +284,7 @@ impl Dataset {
             deleted_conversations: Vec::new(),
             archived_contacts: HashMap::new(),
             merged_contacts: HashMap::new(),
+            hidden_from_lists: HashSet::new(),
             index: Index::default(),
             maker: Maker {
                 rng: rng(Stream::Mutations),
@@ -320,6 +327,7 @@ impl Dataset {
             conversations: positions(&self.conversations),
             tickets: positions(&self.tickets),
             contact_searches: SearchCache::default(),
+            contact_list: SearchCache::default(),
             conversation_searches: SearchCache::default(),
             ticket_searches: SearchCache::default(),
         };
@@ -329,6 +337,7 @@ impl Dataset {
     /// before every change (and [`Self::reindex`] starts afresh after it).
     pub(crate) fn forget_searches(&self) {
         self.index.contact_searches.clear();
+        self.index.contact_list.clear();
         self.index.conversation_searches.clear();
         self.index.ticket_searches.clear();
     }
@@ -344,6 +353,11 @@ impl Dataset {
     /// Memoized contact search results for the current records.
     pub(crate) fn contact_searches(&self) -> &SearchCache {
         &self.index.contact_searches
+    }
+
+    /// Memoized `GET /contacts` order for the current records.
+    pub(crate) fn contact_list_cache(&self) -> &SearchCache {
+        &self.index.contact_list
     }
 
     /// Memoized conversation search results for the current records.

@@ -42,8 +42,9 @@ pub enum Fault {
     /// on a scroll page, and the scroll is invalidated (its param no longer works; the slot is
     /// freed). Applies only to `/companies/scroll`.
     ScrollServerError,
-    /// The response repeats the previous page's continuation: for search endpoints
-    /// `pages.next.starting_after` equals the request's cursor (a client following it loops);
+    /// The response repeats the previous page's continuation: for search endpoints and
+    /// `GET /contacts`, `pages.next.starting_after` equals the request's cursor (a client
+    /// following it loops);
     /// for the scroll, the same page and the same scroll_param again. Applies only to requests
     /// carrying a cursor or `scroll_param`.
     RepeatCursor,

@@ -32,6 +32,8 @@ const UNLIMITED_PER_WINDOW: u32 = 1_000_000;
 
 /// The endpoints whose `pages.next.starting_after` [`Fault::RepeatCursor`] repeats.
 const SEARCH_PATHS: [&str; 2] = ["/contacts/search", "/conversations/search"];
+/// The list whose query's `starting_after` [`Fault::RepeatCursor`] repeats.
+const CONTACT_LIST_PATH: &str = "/contacts";
 
 /// axum's default body limit, which the search handlers' extractor applies too.
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -294,7 +296,14 @@ async fn draw_fault(
         });
         (Request::from_parts(parts, Body::from(bytes)), cursor)
     } else {
-        (request, false)
+        let listed_after = request.method() == Method::GET
+            && path == CONTACT_LIST_PATH
+            && request.uri().query().is_some_and(|query| {
+                query
+                    .split('&')
+                    .any(|pair| pair.starts_with("starting_after="))
+            });
+        (request, listed_after)
     };
     let fault = state.shared.faults.draw(&Target {
         path: &path,

@@ -144,8 +144,8 @@ KIND:
   invalid-json            200 whose body is not JSON
   scroll-exists           400 scroll_exists when a companies scroll starts
   scroll-server-error     500 on a scroll page; the scroll is closed
-  repeat-cursor           a search repeats the request's cursor as the next one;
-                          a scroll page is served again
+  repeat-cursor           a search or the contacts list repeats the request's
+                          cursor as the next one; a scroll page is served again
 Examples:
   --fault 500@/contacts/search:after=3:times=2
   --fault hang@/companies/scroll --fault rate-limited:times=5

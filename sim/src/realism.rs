@@ -122,7 +122,51 @@ pub(crate) fn apply(
             part["app_package_code"] = Value::Null;
         }
     }
+    vary_tickets_and_help_center(data, &mut stream(4));
     data.refresh_contact_embeds();
+}
+
+/// Tickets' titles and parts' bodies, articles' and collections' text, in
+/// the varied text above, and a field the spec does not know on tickets.
+fn vary_tickets_and_help_center(data: &mut Dataset, rng: &mut ChaCha8Rng) {
+    let text = |rng: &mut ChaCha8Rng| TEXTS[rng.random_range(0..TEXTS.len())];
+    for ticket in &mut data.tickets {
+        if rng.random_bool(0.15) {
+            ticket["ticket_attributes"]["_default_title_"] = json!(text(rng));
+        }
+        ticket["x_escalation_level"] = json!(rng.random_range(0..4));
+        let Some(id) = ticket["id"].as_str().map(str::to_owned) else {
+            continue;
+        };
+        let Some(parts) = data.ticket_parts.get_mut(&id) else {
+            continue;
+        };
+        for part in parts.iter_mut() {
+            if part["body"].is_string() && rng.random_bool(0.2) {
+                part["body"] = json!(text(rng));
+            }
+        }
+        crate::resources::tickets::embed_parts(ticket, parts);
+    }
+    for article in &mut data.articles {
+        if rng.random_bool(0.2) {
+            let title = NAMES[rng.random_range(0..NAMES.len())];
+            let body = text(rng);
+            for pointer in ["", "/translated_content/en"] {
+                if let Some(content) = article.pointer_mut(pointer) {
+                    content["title"] = json!(title);
+                    content["body"] = json!(body);
+                }
+            }
+        }
+    }
+    for collection in &mut data.help_center_collections {
+        if rng.random_bool(0.2) {
+            let name = format!("{} ✨", NAMES[rng.random_range(0..NAMES.len())]);
+            collection["name"] = json!(name);
+            collection["translated_content"]["en"]["name"] = json!(name);
+        }
+    }
 }
 
 /// Registers [`ODD_ATTRIBUTES`] as custom contact attributes, copied from an

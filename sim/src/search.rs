@@ -159,6 +159,31 @@ enum Predicate {
 }
 
 impl Search {
+    /// `GET /contacts`: every record, newest updated first (the order is
+    /// not documented; this one lets an update made while a client pages
+    /// move a record onto a page already read, which stateless cursors
+    /// allow), `per_page` at most [`MAX_PER_PAGE`], after `starting_after`,
+    /// leaving out the ids `hidden`.
+    pub(crate) fn list(
+        per_page: usize,
+        cursor: Option<&str>,
+        hidden: &std::collections::HashSet<String>,
+    ) -> Result<Search, ApiError> {
+        let mut hidden: Vec<Value> = hidden.iter().map(|id| Value::from(id.as_str())).collect();
+        hidden.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        let visible = Node::Leaf(
+            Location::Scalar("/id".to_owned()),
+            Predicate::NoneOf(hidden),
+        );
+        Ok(Search {
+            filter: Node::All(vec![visible]),
+            sort: Location::Scalar("/updated_at".to_owned()),
+            descending: true,
+            per_page: per_page.min(MAX_PER_PAGE),
+            after: cursor.map(decode_cursor).transpose()?,
+        })
+    }
+
     /// Parses a search body, answering 400 for anything Intercom would refuse.
     pub(crate) fn parse(body: &Value, on: &Searchable<'_>) -> Result<Search, ApiError> {
         let body = body

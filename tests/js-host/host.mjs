@@ -352,6 +352,13 @@ class Instance {
           this.versions.delete(stream);
           if (wholeTable && version !== undefined) this.#activate(stream, version);
         },
+        // This host keeps no copy of the streams: nothing to confirm.
+        absentKeys: (stream) => {
+          if (!this.declared.has(stream)) {
+            throw new Error(`component asked for absent keys of undeclared stream \`${stream}\``);
+          }
+          return [];
+        },
         // A display's business; this host shows none.
         streamProgress: (stream) => {
           if (!this.declared.has(stream)) {

@@ -66,6 +66,17 @@ impl<S: Sink> output::Host for HostState<S> {
         })
     }
 
+    fn absent_keys(&mut self, stream: String, limit: u32) -> wasmtime::Result<Vec<String>> {
+        self.progress(|s| {
+            if !s.declared_streams.contains(&stream) {
+                return Err(format_err!(
+                    "component asked for absent keys of undeclared stream `{stream}`"
+                ));
+            }
+            s.sink.absent_keys(stream, limit)
+        })
+    }
+
     fn stream_progress(&mut self, stream: String, done: u64, total: u64) -> wasmtime::Result<()> {
         if !self.declared_streams.contains(&stream) {
             return Err(format_err!(

@@ -28,7 +28,9 @@ fn config(sim: &Simulator) -> String {
 }
 
 /// One sync of every stream with `rules` injected must still yield the
-/// clean dataset, each rule having fired as often as it was told to.
+/// clean dataset, each rule having fired as often as it was told to. A
+/// first sync reads contacts in a complete pass (`GET /contacts`, then one
+/// search page): rules on `/contacts` hit the list and contacts' sub-lists.
 fn survives(rules: Vec<FaultRule>) {
     let what = format!("{rules:?}");
     let sim = Simulator::start(small()).unwrap();
@@ -53,7 +55,7 @@ fn transient_server_errors_are_retried() {
     for status in [500, 502, 503, 504] {
         survives(vec![
             FaultRule::new(Fault::Status(status))
-                .on("/contacts/search")
+                .on("/contacts")
                 .after(1)
                 .times(2),
             FaultRule::new(Fault::Status(status))
@@ -69,7 +71,7 @@ fn broken_transports_and_bodies_are_retried() {
     for fault in [Fault::Reset, Fault::Truncated, Fault::InvalidJson] {
         survives(vec![
             FaultRule::new(fault.clone())
-                .on("/contacts/search")
+                .on("/contacts")
                 .after(2)
                 .times(2),
             FaultRule::new(fault.clone())
@@ -85,7 +87,7 @@ fn broken_transports_and_bodies_are_retried() {
 fn slow_and_hung_responses_time_out_and_are_retried() {
     survives(vec![
         FaultRule::new(Fault::Delay(Duration::from_millis(300)))
-            .on("/contacts/search")
+            .on("/contacts")
             .times(3),
         FaultRule::new(Fault::Hang)
             .on("/conversations/search")
@@ -101,7 +103,7 @@ fn slow_and_hung_responses_time_out_and_are_retried() {
 fn a_429_burst_waits_for_the_window() {
     survives(vec![
         FaultRule::new(Fault::RateLimited)
-            .on("/contacts/search")
+            .on("/contacts")
             .after(1)
             .times(2),
     ]);
@@ -216,13 +218,13 @@ fn a_revoked_token_stops_at_once_and_a_rerun_resumes() {
 
 #[test]
 fn repeating_cursors_end_the_loop_with_an_error() {
+    // The contacts list's third page: a pass keeps no bookmark until it is
+    // read through, and the rerun resumes it from the list cursor.
     fatal_then_resumed(
-        FaultRule::new(Fault::RepeatCursor)
-            .on("/contacts/search")
-            .after(1),
+        FaultRule::new(Fault::RepeatCursor).on("/contacts").after(1),
         ErrorCategory::Api,
         "twice",
-        ("contacts", &["contacts"]),
+        ("contacts", &[]),
     );
     // Companies keep no bookmark: the rerun reads them all.
     fatal_then_resumed(

@@ -272,15 +272,19 @@ fn the_js_host_syncs_what_the_rust_host_syncs() {
     assert_eq!(passes(&js), passes(&rust));
 }
 
-/// States with each table version (a clock reading) replaced by `true`.
+/// States with each table version (a clock reading) replaced by `true`; a
+/// pass's list cursor is the same for a seed and stays.
 fn clockless(states: &[Value]) -> Vec<Value> {
     let mut states = states.to_vec();
     for state in &mut states {
         let versions = state["table_versions"].as_object_mut().into_iter();
         for entry in versions.flat_map(|v| v.values_mut()) {
-            for version in entry.as_object_mut().unwrap().values_mut() {
-                assert!(version.is_i64(), "{version}");
-                *version = Value::Bool(true);
+            let entry = entry.as_object_mut().unwrap();
+            for (name, version) in entry.iter_mut() {
+                if matches!(name.as_str(), "current" | "activated") {
+                    assert!(version.is_i64(), "{version}");
+                    *version = Value::Bool(true);
+                }
             }
         }
     }

@@ -473,7 +473,7 @@ fn custom_date_attributes_are_date_times_declared_in_the_schema_at_no_extra_call
     assert!(
         out.logs.iter().any(|(level, m)| *level == LogLevel::Warn
             && m.contains("custom date attributes stay UNIX seconds")
-            && m.contains("Read data attributes")),
+            && m.contains("Read and list users and companies")),
         "{:?}",
         out.logs
     );

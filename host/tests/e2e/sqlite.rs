@@ -611,3 +611,253 @@ fn a_complete_pass_drops_deleted_companies_at_its_interval() {
     assert!(!expected.contains(&gone));
     assert_eq!(companies(&f.open()), expected);
 }
+
+/// Contacts for complete passes: more than one list page of 150.
+fn contacts_fixture() -> Fixture {
+    Fixture::new(SimConfig {
+        contacts: 320,
+        companies: 20,
+        conversations: 0,
+        huge_conversations: 0,
+        // The catch-up search sees no change made during a pass: only the
+        // list and the confirming `GET`s do.
+        index_lag: Duration::from_secs(600),
+        ..SimConfig::default()
+    })
+}
+
+impl Fixture {
+    /// Every run a complete pass.
+    fn pass_every_run(&self) {
+        let config = json!({"access_token": "sim-token", "base_url": self.sim.base_url(),
+            "complete_pass_interval_hours": 0});
+        std::fs::write(self.path("config.json"), config.to_string()).unwrap();
+    }
+
+    fn id_of(&self, stream: &str, pick: impl Fn(&Value) -> bool) -> String {
+        let data = self.sim.dataset();
+        let records = match stream {
+            "contacts" => &data.contacts,
+            _ => &data.companies,
+        };
+        let record = records.iter().find(|r| pick(r)).expect("a record");
+        record["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// A deleted contact, a lead merged into a user and an archived contact:
+/// the ids gone, after the first sync.
+fn delete_merge_archive(f: &Fixture) -> [String; 3] {
+    let lead = f.id_of("contacts", |c| c["role"] == "lead");
+    let user = f.id_of("contacts", |c| c["role"] == "user");
+    let others: Vec<String> = (0..2)
+        .map(|n| {
+            f.sim.dataset().contacts[10 + n]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(!others.contains(&lead) && !others.contains(&user));
+    let now = f.sim.now();
+    f.sim.mutate(|d| {
+        assert!(d.delete_contact(&others[0]));
+        assert!(d.merge_contact(&lead, &user, now));
+        assert!(d.archive_contact(&others[1]));
+    });
+    [others[0].clone(), lead, others[1].clone()]
+}
+
+#[test]
+fn a_due_pass_drops_deleted_merged_and_archived_contacts() {
+    let f = contacts_fixture();
+    f.sync(&["--streams", "contacts"]);
+    let gone = delete_merge_archive(&f);
+    // Within the interval the run is incremental: nothing is dropped.
+    let output = f.sync(&["--streams", "contacts"]);
+    assert!(!stderr(&output).contains("a complete pass"));
+    let kept = table_keys(&f.open(), "contacts");
+    assert!(gone.iter().all(|id| kept.contains(id)));
+
+    f.pass_every_run();
+    let output = f.sync(&["--streams", "contacts"]);
+    let log = stderr(&output);
+    assert!(log.contains("contacts: a complete pass"), "{log}");
+    assert!(log.contains("0 still exist, 3 are deleted"), "{log}");
+    let expected = dataset_keys(&f.sim.dataset())["contacts"].clone();
+    assert!(gone.iter().all(|id| !expected.contains(id)));
+    assert_eq!(table_keys(&f.open(), "contacts"), expected);
+}
+
+#[test]
+fn under_soft_delete_a_pass_marks_deleted_and_merged_contacts() {
+    let f = contacts_fixture();
+    f.pass_every_run();
+    f.sync(&["--streams", "contacts", "--soft-delete"]);
+    let before = table_keys(&f.open(), "contacts");
+    let gone = delete_merge_archive(&f);
+    f.sync(&["--streams", "contacts", "--soft-delete"]);
+    let conn = f.open();
+    assert_eq!(table_keys(&conn, "contacts"), before, "every row stays");
+    for id in &gone {
+        let marks = deletion_marks(&conn, "contacts", "id", id);
+        assert!(matches!(marks.as_slice(), [Some(_)]), "{id}: {marks:?}");
+    }
+    let unmarked: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM contacts WHERE _sdc_deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unmarked as usize, before.len() - gone.len());
+}
+
+/// The list misses one contact that exists, and another is updated while
+/// the pass runs (the catch-up search, lagging, misses it too): `GET`
+/// confirms both, and both rows are sent again, not deleted.
+#[test]
+fn contacts_the_pass_did_not_list_are_confirmed_by_get_and_kept() {
+    let f = contacts_fixture();
+    f.pass_every_run();
+    f.sync(&["--streams", "contacts"]);
+    let hidden = f.sim.dataset().contacts[5]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let changed = f.sim.dataset().contacts[6]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hide = hidden.clone();
+    f.sim.mutate(move |d| d.hidden_from_lists.insert(hide));
+    let id = changed.clone();
+    let served = f.sim.stats().authenticated;
+    // After the run's first request: while the pass runs, after it began.
+    f.sim.mutate_after_requests(served + 1, move |d| {
+        let now = std::time::UNIX_EPOCH.elapsed().unwrap().as_secs() as i64;
+        d.update_contact(&id, now).unwrap();
+        d.hidden_from_lists.insert(id);
+    });
+    let output = f.sync(&["--streams", "contacts"]);
+    let log = stderr(&output);
+    assert!(log.contains("2 still exist, 0 are deleted"), "{log}");
+    let conn = f.open();
+    assert_eq!(
+        table_keys(&conn, "contacts"),
+        dataset_keys(&f.sim.dataset())["contacts"]
+    );
+    let at = f.sim.dataset().contact(&changed).unwrap()["updated_at"].clone();
+    assert_eq!(
+        cell(&conn, "contacts", "updated_at", &changed).1,
+        Some(rfc3339(&at)),
+        "the confirming GET sent it again"
+    );
+}
+
+/// A pass killed after its first pages resumes with its version and list
+/// cursor, and deletes nothing before it completes.
+#[test]
+fn a_killed_pass_resumes_with_its_version_and_deletes_only_when_complete() {
+    let f = contacts_fixture();
+    f.pass_every_run();
+    f.sync(&["--streams", "contacts"]);
+    let gone = delete_merge_archive(&f);
+    f.sim.inject(
+        FaultRule::new(Fault::Delay(Duration::from_millis(400)))
+            .on("/contacts")
+            .times(1_000),
+    );
+    let state = |conn: &Connection| -> Value {
+        let text: String = conn
+            .query_row("SELECT state FROM _connector_state", [], |r| r.get(0))
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let conn = f.open();
+    let mut child = f
+        .command(&[
+            "sync",
+            "--database",
+            f.db().to_str().unwrap(),
+            "--streams",
+            "contacts",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let version = loop {
+        let pass = &state(&conn)["table_versions"]["contacts"];
+        if pass["list_cursor"].is_string() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break pass["current"].as_i64().unwrap();
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sync ended unkilled"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no list page committed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let kept = table_keys(&conn, "contacts");
+    assert!(
+        gone.iter().all(|id| kept.contains(id)),
+        "deleted before completion"
+    );
+    let written: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM contacts WHERE _sdc_table_version = ?1",
+            [version],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(written >= 150, "the killed run's first page: {written}");
+
+    f.sim.clear_faults();
+    f.sync(&["--streams", "contacts"]);
+    let pass = &state(&conn)["table_versions"]["contacts"];
+    assert_eq!(
+        pass,
+        &json!({"activated": version}),
+        "resumed with its version"
+    );
+    assert_eq!(
+        table_keys(&conn, "contacts"),
+        dataset_keys(&f.sim.dataset())["contacts"]
+    );
+}
+
+#[test]
+fn a_company_the_scroll_missed_is_confirmed_and_kept() {
+    let f = Fixture::new(small());
+    f.pass_every_run();
+    f.sync(&["--streams", "companies"]);
+    let (missed, deleted) = (
+        f.id_of("companies", |_| true),
+        f.sim.dataset().companies[4]["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let hide = missed.clone();
+    let gone = deleted.clone();
+    f.sim.mutate(move |d| {
+        d.hidden_from_lists.insert(hide);
+        assert!(d.delete_company(&gone));
+    });
+    let output = f.sync(&["--streams", "companies"]);
+    let log = stderr(&output);
+    assert!(
+        log.contains("companies: of the rows the pass did not send, 1 still exist, 1 are deleted"),
+        "{log}"
+    );
+    let kept = table_keys(&f.open(), "companies");
+    assert!(kept.contains(&missed) && !kept.contains(&deleted));
+    assert_eq!(kept, dataset_keys(&f.sim.dataset())["companies"]);
+}

@@ -189,3 +189,47 @@ fn a_complete_pass_of_companies_is_a_table_version_at_its_interval() {
         "no version outside a pass"
     );
 }
+
+/// Through Singer a contacts pass reads the list, stamps its version and
+/// activates it; a deleted contact is simply not sent. The tap keeps no copy,
+/// so it has nothing to confirm: no tombstone, the target's version drops the row.
+#[test]
+fn a_complete_pass_of_contacts_is_a_table_version_without_tombstones() {
+    let (sim, dir) = setup();
+    let config = json!({"access_token": "sim-token", "base_url": sim.base_url(),
+        "complete_pass_interval_hours": 0});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    std::fs::write(dir.path().join("catalog.json"), catalog_of(&["contacts"])).unwrap();
+    let first = read(dir.path(), None, None);
+    let gone = sim.mutate(|d| {
+        let id = d.contacts[7]["id"].as_str().unwrap().to_string();
+        assert!(d.delete_contact(&id));
+        id
+    });
+    let second = read(dir.path(), Some(&last_state(&first)), None);
+    let next = version_of(&second, "contacts");
+    assert!(next > version_of(&first, "contacts"));
+    assert_eq!(
+        shape_of(&second, "contacts"),
+        [
+            "SCHEMA:null".to_string(),
+            format!("RECORD:{next}"),
+            format!("ACTIVATE_VERSION:{next}"),
+        ]
+    );
+    let schema = second
+        .iter()
+        .find(|m| m["type"] == "SCHEMA" && m["stream"] == "contacts")
+        .unwrap();
+    assert!(schema["schema"]["properties"]["_sdc_deleted_at"].is_object());
+    let records: Vec<&Value> = second
+        .iter()
+        .filter(|m| m["type"] == "RECORD" && m["stream"] == "contacts")
+        .map(|m| &m["record"])
+        .collect();
+    let ids: std::collections::BTreeSet<&str> =
+        records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), sim.dataset().contacts.len(), "every contact");
+    assert!(!ids.contains(gone.as_str()));
+    assert!(records.iter().all(|r| r.get("_sdc_deleted_at").is_none()));
+}

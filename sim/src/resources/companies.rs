@@ -249,6 +249,7 @@ async fn scroll(
                     .companies
                     .iter()
                     .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+                    .filter(|id| !data.hidden_from_lists.contains(id))
                     .collect(),
                 page_start: 0,
                 next: 0,

@@ -1,5 +1,6 @@
-//! Contacts: `POST /contacts/search`, `GET /contacts/{id}` and the full lists
-//! behind the embedded ones, `GET /contacts/{id}/tags|companies|notes`.
+//! Contacts: `GET /contacts`, `POST /contacts/search`, `GET /contacts/{id}`
+//! and the full lists behind the embedded ones,
+//! `GET /contacts/{id}/tags|companies|notes`.
 
 use std::collections::HashMap;
 
@@ -20,7 +21,7 @@ use crate::faults::RepeatCursor;
 use crate::names::{COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, pick};
 use crate::paging::{Continuation, CursorPage};
 use crate::resources::data_attributes::{CONTACT_CUSTOM, PLAN_TIERS};
-use crate::search::{self, Kind, Location, Searchable, requested_version};
+use crate::search::{self, Kind, Location, Search, Searchable, requested_version};
 use crate::server::AppState;
 use crate::times::Timeline;
 
@@ -40,6 +41,7 @@ const OSES: &[&str] = &["OS X 14.4", "Windows 11", "Linux", "iOS 17.2", "Android
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/contacts", get(list))
         .route("/contacts/search", post(search))
         .route("/contacts/{id}", get(show))
         .route("/contacts/{id}/tags", get(tags))
@@ -306,6 +308,36 @@ async fn search(
         |d| (&d.contacts, d.contact_searches()),
         ("list", "data"),
     )
+}
+
+/// `GET /contacts`: 50 a page unless `per_page` asks for more (at most
+/// 150, Intercom's pagination rules), `starting_after` cursors. Archived and
+/// merged contacts are not listed; the list reads the live data, not the
+/// lagging search index.
+async fn list(
+    State(state): State<AppState>,
+    repeat: Option<Extension<RepeatCursor>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let per_page = match params.get("per_page") {
+        None => 50,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| ApiError::invalid("per_page must be a positive integer"))?,
+    };
+    let data = state.data();
+    let cursor = params.get("starting_after").map(String::as_str);
+    let search = Search::list(per_page, cursor, &data.hidden_from_lists)?;
+    let mut page = search.run(&data.contacts, data.contact_list_cache());
+    if repeat.is_some() {
+        search::repeat_cursor(
+            &json!({"pagination": {"starting_after": cursor}}),
+            &mut page.pages,
+        );
+    }
+    Ok(page.into_response("list", "data"))
 }
 
 fn contact_not_found() -> ApiError {

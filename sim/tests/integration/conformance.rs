@@ -19,6 +19,7 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/companies/scroll"),
     ("get", "/companies/{company_id}"),
     ("get", "/companies/{company_id}/segments"),
+    ("get", "/contacts"),
     ("post", "/contacts/search"),
     ("get", "/contacts/{contact_id}"),
     ("get", "/contacts/{contact_id}/tags"),
@@ -81,6 +82,7 @@ fn concrete(path: &str, data: &Dataset) -> Vec<String> {
             format!("{filled}?created_at_after=0"),
             format!("{filled}?created_at_after=0&created_at_before=1770000000"),
         ],
+        "/contacts" => vec![filled.clone(), format!("{filled}?per_page=150")],
         "/contacts/{contact_id}/companies" | "/contacts/{contact_id}/notes" => {
             vec![filled.clone(), format!("{filled}?per_page=2&page=2")]
         }

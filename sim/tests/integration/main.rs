@@ -3,6 +3,7 @@
 
 mod binary;
 mod conformance;
+mod contact_list;
 mod endpoints;
 mod families;
 mod faults;

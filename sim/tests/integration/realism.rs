@@ -108,6 +108,23 @@ fn text_is_escaped_and_varied_with_nulls_unknown_fields_and_zero_timestamps() {
             .iter()
             .any(|a| a["name"] == "score (β) 🎯")
     );
+    let tickets = serde_json::to_string(&data.tickets).unwrap();
+    assert!(!tickets.is_ascii(), "ticket titles and parts vary");
+    assert!(
+        data.tickets
+            .iter()
+            .all(|t| t.get("x_escalation_level").is_some())
+    );
+    assert!(
+        data.articles
+            .iter()
+            .any(|a| !a["title"].as_str().unwrap().is_ascii())
+    );
+    assert!(
+        data.help_center_collections
+            .iter()
+            .any(|c| !c["name"].as_str().unwrap().is_ascii())
+    );
 
     let plain = start(SimConfig {
         lenient: Lenient {
