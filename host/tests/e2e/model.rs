@@ -22,9 +22,8 @@ use intercom_sim::{Dataset, SimConfig, Simulator};
 use serde_json::{Value, json};
 
 /// Contacts deleted, archived and merged away reach the replica only through
-/// a contacts complete pass; until the connector has one these changes stay
-/// out of the model.
-const CONTACT_REMOVALS: bool = false;
+/// a contacts complete pass: the one switch for these changes.
+const CONTACT_REMOVALS: bool = true;
 
 /// Changes a round makes before its sync, and at most during it.
 const CHANGES_BETWEEN: std::ops::RangeInclusive<usize> = 20..=60;
@@ -195,10 +194,13 @@ fn run_seed(seed: u64) -> Summary {
     for _ in 0..model.rng.usize(ROUNDS) {
         model.round();
     }
-    // Changes scheduled for requests a killed sync never made run now.
+    // Changes scheduled for requests a killed sync never made run now; and
+    // a pass a kill left is completed: resumed, it keeps its start, and the
+    // rows changed since wait for the next pass (as the README says).
     while model.fired.load(Ordering::SeqCst) < model.scheduled {
         model.sync(Stop::Never, false);
     }
+    model.sync(Stop::Never, true);
     // Past the second of the last change, and the search index up to date:
     // a complete pass keeps rows changed in the second it begins.
     let subsecond = std::time::UNIX_EPOCH.elapsed().unwrap().subsec_millis();
