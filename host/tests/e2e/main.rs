@@ -11,6 +11,7 @@ mod crash_resume;
 mod faults;
 mod foundation;
 mod js_host;
+mod model;
 mod more_streams;
 mod oauth;
 mod postgres;

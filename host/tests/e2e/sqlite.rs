@@ -2,16 +2,17 @@
 //! release component against the real simulator, into a real SQLite file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ALL_STREAMS, cli_running, component_cache, component_path, dataset_keys, realistic, schema_of,
-    wait_for_index,
+    ALL_STREAMS, assert_replica, cli_running, component_cache, component_path, dataset_keys,
+    dropped_parts, key_column, realistic, wait_for_index, warned_dropped_parts,
 };
 use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 
 pub(crate) const FULL_TABLE: [&str; 10] = [
@@ -75,60 +76,47 @@ impl Fixture {
         output
     }
 
-    fn spawn_sync(&self) -> Child {
-        self.command(&["sync", "--database", self.db().to_str().unwrap()])
+    /// A sync into `db` in the background, its log into `log`.
+    fn spawn_sync(&self, db: &Path, log: &Path) -> Child {
+        self.command(&["sync", "--database", db.to_str().unwrap()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .unwrap()
     }
 
     fn open(&self) -> Connection {
-        let conn = Connection::open(self.db()).unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        conn
+        open(&self.db())
     }
+}
+
+fn open(db: &Path) -> Connection {
+    let conn = Connection::open(db).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn
 }
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `_sdc_record_hash` for streams whose schema has it (records without an id).
-fn key_column(stream: &str) -> &'static str {
-    match schema_of(stream)["properties"].get("_sdc_record_hash") {
-        Some(_) => "_sdc_record_hash",
-        None => "id",
-    }
-}
-
-/// Keys of a table, asserting there are no duplicates.
+/// Keys of a table (its primary key: no duplicates).
 fn table_keys(conn: &Connection, stream: &str) -> BTreeSet<String> {
     let sql = format!("SELECT CAST({} AS TEXT) FROM {stream}", key_column(stream));
     let Ok(mut statement) = conn.prepare(&sql) else {
         return BTreeSet::new(); // not created yet
     };
-    let keys: Vec<String> = statement
+    statement
         .query_map([], |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
-        .unwrap();
-    let set: BTreeSet<String> = keys.iter().cloned().collect();
-    assert_eq!(set.len(), keys.len(), "duplicate keys in {stream}");
-    set
+        .unwrap()
 }
 
+/// The database is the dataset, row by row.
 fn assert_copy_of(conn: &Connection, data: &Dataset) {
-    for (stream, expected) in dataset_keys(data) {
-        let actual = table_keys(conn, stream);
-        let missing: Vec<_> = expected.difference(&actual).take(5).collect();
-        let extra: Vec<_> = actual.difference(&expected).take(5).collect();
-        assert!(
-            missing.is_empty() && extra.is_empty(),
-            "{stream}: missing {missing:?}, extra {extra:?} (of {} expected)",
-            expected.len()
-        );
-    }
+    let excepted = assert_replica(conn, data, "the copy");
+    assert_eq!(excepted, 0, "parts beyond the newest 500 of unchanged data");
 }
 
 fn rfc3339(unix: &Value) -> String {
@@ -232,12 +220,20 @@ fn sync_makes_a_typed_copy_and_a_second_sync_applies_exactly_the_changes() {
     assert_eq!(runs, 2);
 }
 
-/// Rows the current run has committed to `stream`.
-fn committed_this_run(conn: &Connection, stream: &str) -> usize {
-    let sql = format!(
-        "SELECT count(*) FROM {stream} WHERE _sdc_run_id = (SELECT max(id) FROM _connector_runs)"
-    );
-    conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
+/// The id of the last run recorded in the database, 0 for none.
+fn last_run(conn: &Connection) -> i64 {
+    conn.query_row(
+        "SELECT coalesce(max(id), 0) FROM _connector_runs",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(0)
+}
+
+/// Rows runs after `run` have committed to `stream`.
+fn committed_after(conn: &Connection, run: i64, stream: &str) -> usize {
+    let sql = format!("SELECT count(*) FROM {stream} WHERE _sdc_run_id > ?1");
+    conn.query_row(&sql, [run], |r| r.get::<_, i64>(0))
         .map_or(0, |n| n as usize)
 }
 
@@ -252,82 +248,134 @@ fn row_counts(conn: &Connection) -> BTreeMap<String, i64> {
         .collect()
 }
 
-/// Kill when this run has committed this many rows of this stream.
-const KILL_POINTS: &[(&str, usize)] = &[
-    ("admins", 1),
-    ("companies", 1),
-    ("companies", 300),
-    ("company_segments", 1),
-    ("company_attributes", 1),
-    ("contact_attributes", 1),
-    ("contacts", 1),
-    ("contacts", 450),
-    ("contacts", 1500),
-    ("conversations", 1),
-    ("conversation_parts", 1),
-    ("conversations", 300),
-    ("conversation_parts", 3000),
-    ("conversations", 800),
-    ("segments", 1),
-    ("tags", 1),
-    ("teams", 1),
+/// SIGKILL a sync once it has committed this many rows of this stream.
+type KillPoint = (&'static str, usize);
+
+/// Each chain starts from an empty database; each of its syncs is killed at
+/// its kill point and the next resumes from the same database; a last sync
+/// completes the chain. The points of a chain come in the order the streams
+/// are read, each within what its sync still has to commit after the kills
+/// before it, so every one lands.
+const KILL_CHAINS: &[&[KillPoint]] = &[
+    &[
+        ("activity_logs", 1),
+        ("admins", 1),
+        ("companies", 1),
+        ("contacts", 1),
+        ("conversations", 1),
+        ("conversation_parts", 1),
+        ("segments", 1),
+        ("tags", 1),
+        ("teams", 1),
+    ],
+    &[
+        ("articles", 1),
+        ("company_segments", 1),
+        ("company_attributes", 1),
+        ("contact_attributes", 1),
+        ("contacts", 300),
+        ("conversations", 150),
+        ("help_center_collections", 1),
+        ("tickets", 1),
+    ],
+    &[
+        ("companies", 120),
+        ("contacts", 600),
+        ("conversation_parts", 1500),
+        ("ticket_parts", 1),
+    ],
+    &[("conversations", 300), ("ticket_types", 1)],
 ];
+
+/// A sync into `db`, SIGKILLed at `kill` if given: then it must have been
+/// running when the kill reached it. Returns what it logged.
+fn sync_killed_at(f: &Fixture, db: &Path, kill: Option<KillPoint>) -> String {
+    let log = f.path("sync.log");
+    let before = if db.exists() { last_run(&open(db)) } else { 0 };
+    let mut child = f.spawn_sync(db, &log);
+    let started = Instant::now();
+    // Opened once the sync has created the database, which it makes 0600.
+    let mut conn = None;
+    loop {
+        if conn.is_none() {
+            conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).ok();
+        }
+        if let Some((stream, at)) = kill
+            && let Some(conn) = &conn
+            && committed_after(conn, before, stream) >= at
+        {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{stream} {at}: the sync had ended"
+            );
+            child.kill().unwrap(); // SIGKILL: no cleanup
+            let status = child.wait().unwrap();
+            assert_eq!(status.signal(), Some(9), "{stream} {at}: {status}");
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(kill.is_none(), "{kill:?}: the sync ended before it");
+            assert!(status.success(), "an unkilled sync failed: {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "sync hangs");
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    std::fs::read_to_string(log).unwrap()
+}
 
 #[test]
 fn killed_syncs_resume_from_the_database_and_end_with_an_exact_copy() {
     // A killed run leaves its scroll open until it expires; keep that short.
     let f = Fixture::new(SimConfig {
         scroll_expiry: Duration::from_secs(1),
+        contacts: 800,
+        companies: 200,
+        conversations: 400,
+        // Three pages: work is left after the first page's parts commit.
+        tickets: 400,
         ..SimConfig::default()
     });
     let data = f.sim.dataset();
-    let conn = f.open();
-    let mut kills = 0;
-    let mut completed = 0;
-    let mut before = BTreeMap::new();
-    for &(stream, at) in KILL_POINTS {
-        let mut child = f.spawn_sync();
-        let started = Instant::now();
-        let killed = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "an unkilled sync failed: {status}");
-                break false;
-            }
-            if committed_this_run(&conn, stream) >= at {
-                child.kill().unwrap(); // SIGKILL: no cleanup
-                child.wait().unwrap();
-                break true;
-            }
-            assert!(started.elapsed() < Duration::from_secs(120), "sync hangs");
-            std::thread::sleep(Duration::from_millis(3));
-        };
-        // A kill never takes committed rows away.
-        let after = row_counts(&conn);
-        for (table, n) in &before {
-            assert!(
-                after[table] >= *n,
-                "{table} lost rows: {n} -> {}",
-                after[table]
-            );
-        }
-        before = after;
-        if killed {
-            kills += 1;
-        } else {
-            // A completed sync after any number of kills is an exact copy;
-            // then forget the state so the next kill points come round again.
-            assert_copy_of(&conn, &data);
-            completed += 1;
-            conn.execute("DELETE FROM _connector_state", []).unwrap();
-        }
-    }
-    f.sync(&[]);
-    assert_copy_of(&conn, &data);
-    eprintln!("{kills} syncs killed, {completed} completed");
+    let dropped = dropped_parts(&data);
     assert!(
-        kills >= 12,
-        "only {kills} syncs were killed ({completed} completed)"
+        !dropped.is_empty(),
+        "a conversation has parts beyond the newest 500"
     );
+    let mut kills = 0;
+    for (n, chain) in KILL_CHAINS.iter().enumerate() {
+        let db = f.path(&format!("chain-{n}.db"));
+        let mut logs = String::new();
+        let mut before = BTreeMap::new();
+        for &point in chain.iter() {
+            logs += &sync_killed_at(&f, &db, Some(point));
+            kills += 1;
+            // A kill never takes committed rows away.
+            let after = row_counts(&open(&db));
+            for (table, n) in &before {
+                assert!(
+                    after[table] >= *n,
+                    "{table} lost rows: {n} -> {}",
+                    after[table]
+                );
+            }
+            before = after;
+        }
+        logs += &sync_killed_at(&f, &db, None);
+        let conn = open(&db);
+        assert_copy_of(&conn, &data);
+        assert_eq!(
+            warned_dropped_parts(&logs),
+            dropped,
+            "chain {n}: parts left out"
+        );
+        let runs: i64 = conn
+            .query_row("SELECT count(*) FROM _connector_runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(runs as usize, chain.len() + 1, "chain {n}: runs");
+    }
+    let points: usize = KILL_CHAINS.iter().map(|c| c.len()).sum();
+    assert_eq!(kills, points);
 }
 
 #[test]
@@ -351,7 +399,7 @@ fn a_kill_during_full_table_streams_keeps_their_committed_rows() {
         f.sim.clear_faults();
         let fired = f.sim.stats().faults_fired;
         f.sim.inject(FaultRule::new(Fault::Hang).on(path));
-        let mut child = f.spawn_sync();
+        let mut child = f.spawn_sync(&f.db(), &f.path("sync.log"));
         let started = Instant::now();
         while f.sim.stats().faults_fired == fired {
             assert!(

@@ -282,36 +282,217 @@ fn declared_policy(config: &str) -> (&'static Connector, Config, NetworkPolicy) 
     (connector, config, policy)
 }
 
-/// The connector's committed schema of `stream`.
-pub fn schema_of(stream: &str) -> Value {
-    let path = root().join(format!("src/schemas/{stream}.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+/// Intercom's cap on the parts `GET /conversations/{id}` returns: the newest
+/// this many.
+pub const PART_LIMIT: usize = 500;
 
-/// The documented transformations, applied independently of the connector:
-/// integers under a `format: date-time` schema become RFC 3339, and numeric
-/// ids (`id`, `*_id`) under a string schema become strings.
-pub fn emitted_form(schema: &Value, value: &mut Value) {
-    match value {
-        Value::Number(n) if schema["format"] == "date-time" => {
-            let t = chrono::DateTime::from_timestamp(n.as_i64().unwrap(), 0).unwrap();
-            *value = Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        }
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                let field = &schema["properties"][k];
-                let text_id = (k == "id" || k.ends_with("_id"))
-                    && (field["type"] == "string" || field["type"] == json!(["string", "null"]));
-                match v {
-                    Value::Number(n) if text_id => *v = Value::String(n.to_string()),
-                    _ => emitted_form(field, v),
-                }
+const CREATED_UPDATED: &[&str] = &["created_at", "updated_at"];
+
+/// The fields whose UNIX seconds the connector writes as RFC 3339 text, by
+/// stream: dotted paths, `*` for every item of an array or value of an
+/// object. Listed here, not read from the connector's schemas, so that a
+/// timestamp its schema fails to mark is caught.
+const TIMESTAMPS: &[(&str, &[&str])] = &[
+    (
+        "activity_logs",
+        &[
+            "created_at",
+            "metadata.expired_at",
+            "metadata.last_activity_at",
+        ],
+    ),
+    ("admins", &[]),
+    (
+        "articles",
+        &[
+            "created_at",
+            "updated_at",
+            "draft_updated_at",
+            "scheduled_publish_at",
+            "scheduled_unpublish_at",
+            "tags.tags.*.applied_at",
+            "translated_content.*.created_at",
+            "translated_content.*.updated_at",
+            "translated_content.*.draft_updated_at",
+        ],
+    ),
+    (
+        "companies",
+        &[
+            "created_at",
+            "updated_at",
+            "last_request_at",
+            "remote_created_at",
+            "notes.notes.*.created_at",
+            "segments.segments.*.created_at",
+            "segments.segments.*.updated_at",
+        ],
+    ),
+    ("company_attributes", CREATED_UPDATED),
+    ("company_segments", CREATED_UPDATED),
+    ("contact_attributes", CREATED_UPDATED),
+    (
+        "contacts",
+        &[
+            "created_at",
+            "updated_at",
+            "signed_up_at",
+            "last_seen_at",
+            "last_contacted_at",
+            "last_replied_at",
+            "last_email_opened_at",
+            "last_email_clicked_at",
+            "android_last_seen_at",
+            "ios_last_seen_at",
+            "merge_history.*.merged_at",
+        ],
+    ),
+    ("conversation_attributes", CREATED_UPDATED),
+    (
+        "conversation_parts",
+        &[
+            "created_at",
+            "updated_at",
+            "notified_at",
+            "conversation_created_at",
+            "conversation_updated_at",
+        ],
+    ),
+    (
+        "conversations",
+        &[
+            "created_at",
+            "updated_at",
+            "waiting_since",
+            "snoozed_until",
+            "tags.tags.*.applied_at",
+            "ai_agent.created_at",
+            "ai_agent.updated_at",
+            "company.created_at",
+            "company.updated_at",
+            "company.last_request_at",
+            "company.remote_created_at",
+            "company.notes.notes.*.created_at",
+            "company.segments.segments.*.created_at",
+            "company.segments.segments.*.updated_at",
+            "conversation_rating.created_at",
+            "conversation_rating.updated_at",
+            "first_contact_reply.created_at",
+            "monitor_evaluations.*.evaluated_at",
+            "scorecards.*.evaluated_at",
+            "statistics.first_admin_reply_at",
+            "statistics.first_assignment_at",
+            "statistics.first_close_at",
+            "statistics.first_contact_reply_at",
+            "statistics.last_admin_reply_at",
+            "statistics.last_assignment_admin_reply_at",
+            "statistics.last_assignment_at",
+            "statistics.last_close_at",
+            "statistics.last_contact_reply_at",
+        ],
+    ),
+    ("help_center_collections", CREATED_UPDATED),
+    ("help_centers", CREATED_UPDATED),
+    ("segments", CREATED_UPDATED),
+    ("subscription_types", &[]),
+    ("tags", &["applied_at"]),
+    ("teams", &[]),
+    (
+        "ticket_parts",
+        &[
+            "created_at",
+            "updated_at",
+            "ticket_created_at",
+            "ticket_updated_at",
+        ],
+    ),
+    (
+        "ticket_states",
+        &[
+            "ticket_types.data.*.created_at",
+            "ticket_types.data.*.updated_at",
+            "ticket_types.data.*.ticket_type_attributes.ticket_type_attributes.*.created_at",
+            "ticket_types.data.*.ticket_type_attributes.ticket_type_attributes.*.updated_at",
+        ],
+    ),
+    (
+        "ticket_types",
+        &[
+            "created_at",
+            "updated_at",
+            "ticket_type_attributes.ticket_type_attributes.*.created_at",
+            "ticket_type_attributes.ticket_type_attributes.*.updated_at",
+        ],
+    ),
+    (
+        "tickets",
+        &[
+            "created_at",
+            "updated_at",
+            "snoozed_until",
+            "ticket_type.created_at",
+            "ticket_type.updated_at",
+            "ticket_type.ticket_type_attributes.ticket_type_attributes.*.created_at",
+            "ticket_type.ticket_type_attributes.ticket_type_attributes.*.updated_at",
+        ],
+    ),
+];
+
+/// Fields Intercom sends as numbers that the schemas type as strings, by
+/// stream: the connector writes them as their decimal text.
+const TEXT_IDS: &[(&str, &[&str])] = &[("conversation_parts", &["id"])];
+
+/// Applies `change` to every value at the dotted `path` in `value`.
+fn at_path(value: &mut Value, path: &[&str], change: &impl Fn(&mut Value)) {
+    match path.split_first() {
+        None => change(value),
+        Some((&"*", rest)) => match value {
+            Value::Array(items) => items.iter_mut().for_each(|v| at_path(v, rest, change)),
+            Value::Object(map) => map.values_mut().for_each(|v| at_path(v, rest, change)),
+            _ => {}
+        },
+        Some((key, rest)) => {
+            if let Some(inner) = value.get_mut(*key) {
+                at_path(inner, rest, change);
             }
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| emitted_form(&schema["items"], v)),
-        _ => {}
+    }
+}
+
+/// The fields of `stream` in `table` (one of [`TIMESTAMPS`], [`TEXT_IDS`]).
+fn fields_of(table: &[(&str, &'static [&'static str])], stream: &str) -> &'static [&'static str] {
+    table
+        .iter()
+        .find(|(s, _)| *s == stream)
+        .map_or(&[], |(_, fields)| fields)
+}
+
+/// UNIX seconds as the connector writes them.
+pub fn rfc3339(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The documented transformations of a record of `stream`, applied
+/// independently of the connector: the [`TIMESTAMPS`] become RFC 3339, the
+/// [`TEXT_IDS`] their text.
+pub fn emitted_form(stream: &str, record: &mut Value) {
+    for path in fields_of(TIMESTAMPS, stream) {
+        let path: Vec<&str> = path.split('.').collect();
+        at_path(record, &path, &|v| {
+            if let Some(seconds) = v.as_f64() {
+                *v = Value::String(rfc3339(seconds.trunc() as i64));
+            }
+        });
+    }
+    for path in fields_of(TEXT_IDS, stream) {
+        let path: Vec<&str> = path.split('.').collect();
+        at_path(record, &path, &|v| {
+            if let Value::Number(n) = v {
+                *v = Value::String(n.to_string());
+            }
+        });
     }
 }
 
@@ -400,10 +581,11 @@ pub fn expected_raw(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
             .iter()
             .flat_map(|c| {
                 let id = c["id"].as_str().unwrap();
-                let full = data.conversation_with_parts(id).unwrap();
-                full["conversation_parts"]["conversation_parts"]
-                    .as_array()
-                    .unwrap()
+                let parts = data
+                    .conversation_parts
+                    .get(id)
+                    .map_or(&[][..], Vec::as_slice);
+                parts[parts.len().saturating_sub(PART_LIMIT)..]
                     .iter()
                     .map(|part| {
                         let mut part = part.clone();
@@ -448,36 +630,65 @@ fn complete_contact_lists(mut contact: Value, data: &intercom_sim::Dataset) -> V
 
 /// What each stream must contain, as the connector emits it.
 pub fn expected(stream: &str, data: &intercom_sim::Dataset) -> Vec<Value> {
-    let mut schema = schema_of(stream);
-    declare_custom_dates(stream, data, &mut schema);
+    let dates = custom_dates(stream, data);
     expected_raw(stream, data)
         .into_iter()
         .map(|mut r| {
-            emitted_form(&schema, &mut r);
+            emitted_form(stream, &mut r);
+            for name in &dates {
+                at_path(&mut r, &["custom_attributes", name], &|v| {
+                    if let Some(seconds) = v.as_f64() {
+                        *v = Value::String(rfc3339(seconds.trunc() as i64));
+                    }
+                });
+            }
             r
         })
         .collect()
 }
 
-/// Declares the custom attributes of type `date` the simulator's data
-/// attributes list for `stream`'s model as date-times, as the README says
-/// the records carry them.
-pub fn declare_custom_dates(stream: &str, data: &intercom_sim::Dataset, schema: &mut Value) {
+/// The custom attributes of type `date` the simulator's data attributes
+/// list for `stream`'s model: the README says records carry them as
+/// RFC 3339 date-times.
+fn custom_dates(stream: &str, data: &intercom_sim::Dataset) -> Vec<String> {
     let model = match stream {
         "contacts" => "contact",
         "companies" => "company",
-        _ => return,
+        _ => return Vec::new(),
     };
-    for attribute in &data.data_attributes {
-        if attribute["model"] == model
-            && attribute["custom"] == true
-            && attribute["data_type"] == "date"
-        {
-            let name = attribute["name"].as_str().unwrap();
-            schema["properties"]["custom_attributes"]["properties"][name] =
-                json!({"type": ["null", "string"], "format": "date-time"});
-        }
-    }
+    data.data_attributes
+        .iter()
+        .filter(|a| a["model"] == model && a["custom"] == true && a["data_type"] == "date")
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Conversation id → how many of its parts are older than the newest
+/// [`PART_LIMIT`], for the conversations that have such parts.
+pub fn dropped_parts(data: &intercom_sim::Dataset) -> BTreeMap<String, usize> {
+    data.conversations
+        .iter()
+        .filter_map(|c| {
+            let id = c["id"].as_str()?;
+            let parts = data.conversation_parts.get(id)?.len();
+            (parts > PART_LIMIT).then(|| (id.to_string(), parts - PART_LIMIT))
+        })
+        .collect()
+}
+
+/// Conversation id → the parts the connector's warnings say Intercom left
+/// out, the last warning about each conversation in `logs` winning.
+pub fn warned_dropped_parts(logs: &str) -> BTreeMap<String, usize> {
+    logs.lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("conversation_parts: conversation ")?;
+            let (id, rest) = rest.split_once(" has ")?;
+            let (total, rest) = rest.split_once(" but Intercom returned only the newest ")?;
+            let total: usize = total.parse().ok()?;
+            let shown: usize = rest.trim().parse().ok()?;
+            Some((id.to_string(), total.checked_sub(shown)?))
+        })
+        .collect()
 }
 
 pub const ALL_STREAMS: [&str; 21] = [
@@ -564,4 +775,140 @@ pub fn dataset_keys(data: &intercom_sim::Dataset) -> BTreeMap<&'static str, BTre
         .into_iter()
         .map(|stream| (stream, expected_raw(stream, data).iter().map(key).collect()))
         .collect()
+}
+
+/// The streams keyed by `_sdc_record_hash` (records without an id).
+pub const HASH_KEYED: [&str; 2] = ["company_attributes", "contact_attributes"];
+
+/// The primary-key column of `stream`'s table.
+pub fn key_column(stream: &str) -> &'static str {
+    if HASH_KEYED.contains(&stream) {
+        "_sdc_record_hash"
+    } else {
+        "id"
+    }
+}
+
+/// Whether SQLite's `cell` holds `expected` (`None`: the record lacks the
+/// field) as the README's mapping writes it: booleans 0/1, objects and
+/// arrays JSON text, and numbers and numeric text as a column's type
+/// affinity stores them.
+fn cell_holds(cell: &rusqlite::types::Value, expected: Option<&Value>) -> bool {
+    use rusqlite::types::Value as Sql;
+    match (expected, cell) {
+        (None | Some(Value::Null), Sql::Null) => true,
+        (Some(Value::Bool(b)), Sql::Integer(i)) => *i == i64::from(*b),
+        (Some(Value::Number(n)), Sql::Integer(i)) => n.as_i64() == Some(*i),
+        (Some(Value::Number(n)), Sql::Real(f)) => n.as_f64() == Some(*f),
+        (Some(Value::Number(n)), Sql::Text(t)) => n.to_string() == *t,
+        (Some(Value::String(s)), Sql::Text(t)) => s == t,
+        (Some(Value::String(s)), Sql::Integer(i)) => s.parse() == Ok(*i),
+        (Some(Value::String(s)), Sql::Real(f)) => s.parse() == Ok(*f),
+        (Some(nested @ (Value::Object(_) | Value::Array(_))), Sql::Text(t)) => {
+            serde_json::from_str::<Value>(t).ok().as_ref() == Some(nested)
+        }
+        _ => false,
+    }
+}
+
+/// The rows of `table` by primary key, each column by name; none when the
+/// table was never created. Asserts the key column is the table's primary
+/// key, so the rows have no duplicate keys.
+fn rows_of(
+    conn: &rusqlite::Connection,
+    table: &str,
+) -> BTreeMap<String, BTreeMap<String, rusqlite::types::Value>> {
+    use rusqlite::types::Value as Sql;
+    let column = key_column(table);
+    let pk: Vec<String> = conn
+        .prepare(&format!(
+            "SELECT name FROM pragma_table_info('{table}') WHERE pk > 0"
+        ))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut rows = BTreeMap::new();
+    if pk.is_empty() {
+        return rows; // not created: a table has a primary key
+    }
+    assert_eq!(pk, [column], "{table}: the primary key");
+    let mut statement = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+    let names: Vec<String> = statement.column_names().map(String::from).collect();
+    let mut query = statement.query([]).unwrap();
+    while let Some(row) = query.next().unwrap() {
+        let cells: BTreeMap<String, Sql> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), row.get(i).unwrap()))
+            .collect();
+        let key = match &cells[column] {
+            Sql::Text(t) => t.clone(),
+            Sql::Integer(i) => i.to_string(),
+            other => panic!("{table}: a key {other:?}"),
+        };
+        rows.insert(key, cells);
+    }
+    rows
+}
+
+/// The replica in `conn` is `data`, table by table, row by row: each row
+/// holds its record's fields (after the documented transformations) and
+/// NULL in the columns the record lacks (the `_sdc_` bookkeeping columns
+/// aside). The one exception: parts of a conversation older than its newest
+/// [`PART_LIMIT`], which a replica keeps from when they were among them;
+/// they are counted and returned.
+pub fn assert_replica(
+    conn: &rusqlite::Connection,
+    data: &intercom_sim::Dataset,
+    what: &str,
+) -> usize {
+    let older_parts: BTreeSet<String> = data
+        .conversation_parts
+        .iter()
+        .filter(|(id, _)| data.conversation(id).is_some())
+        .flat_map(|(_, parts)| &parts[..parts.len().saturating_sub(PART_LIMIT)])
+        .map(key)
+        .collect();
+    let mut excepted = 0;
+    for stream in ALL_STREAMS {
+        let mut rows = rows_of(conn, stream);
+        let expected = expected(stream, data);
+        let count = expected.len();
+        for record in expected {
+            let key = key(&record);
+            let Some(row) = rows.remove(&key) else {
+                panic!("{what}: {stream}: no row {key} (of {count} expected): {record}");
+            };
+            let fields = record.as_object().unwrap();
+            for (column, cell) in &row {
+                let field = fields.get(column);
+                if field.is_none() && column.starts_with("_sdc_") {
+                    continue;
+                }
+                assert!(
+                    cell_holds(cell, field),
+                    "{what}: {stream} {key}: column {column} holds {cell:?}, not {field:?}"
+                );
+            }
+            let missing: Vec<&String> = fields.keys().filter(|f| !row.contains_key(*f)).collect();
+            assert!(
+                missing.is_empty(),
+                "{what}: {stream}: no columns {missing:?}"
+            );
+        }
+        if stream == "conversation_parts" {
+            let before = rows.len();
+            rows.retain(|key, _| !older_parts.contains(key));
+            excepted = before - rows.len();
+        }
+        let extra: Vec<&String> = rows.keys().take(5).collect();
+        assert!(
+            extra.is_empty(),
+            "{what}: {stream}: {} rows beyond the dataset, e.g. {extra:?}",
+            rows.len()
+        );
+    }
+    excepted
 }
