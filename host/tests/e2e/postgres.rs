@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 
 use crate::singer_target::{load, messages, venv};
 use crate::sqlite::FULL_TABLE;
-use crate::support::{ALL_STREAMS, INDEX_LAG, cli, dataset_keys, key, schema_of, wait_for_index};
+use crate::support::{
+    ALL_STREAMS, INDEX_LAG, cli, dataset_keys, key, key_column, root, wait_for_index,
+};
 use crate::table_versions::shape_of;
 
 /// The shared server's host and port; `None` (after a notice) without one.
@@ -93,13 +95,10 @@ fn sync_sqlite(dir: &Path) {
 /// The key column and the compared columns of `stream`: `updated_at`, and
 /// the fields the simulator's updates change, where the schema has them.
 fn columns_of(stream: &str) -> (&'static str, Vec<&'static str>) {
-    let schema = schema_of(stream);
+    let path = root().join(format!("src/schemas/{stream}.json"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let properties = &schema["properties"];
-    let key = if properties.get("_sdc_record_hash").is_some() {
-        "_sdc_record_hash"
-    } else {
-        "id"
-    };
+    let key = key_column(stream);
     let compared = ["updated_at", "last_seen_at", "read", "name"]
         .into_iter()
         .filter(|c| properties.get(*c).is_some())
