@@ -139,17 +139,9 @@ print(json.dumps(tables))"#;
             json!([s, key, columns])
         })
         .collect();
-    let output = Command::new(venv.join("bin/python"))
-        .args(["-c", QUERY, host, &port.to_string(), schema])
-        .arg(Value::from(spec).to_string())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    let spec = Value::from(spec).to_string();
+    let output = python(venv, QUERY, &[host, &port.to_string(), schema, &spec]);
+    serde_json::from_value(output).unwrap()
 }
 
 /// Runs `sql` on the server (the target's venv has psycopg).
@@ -158,13 +150,19 @@ fn execute(venv: &Path, (host, port): &(String, u16), sql: &str) -> Value {
 with psycopg.connect(host=sys.argv[1], port=sys.argv[2], user='postgres', dbname='postgres', autocommit=True) as db:
     cur = db.execute(sys.argv[3])
     print(json.dumps(cur.fetchall() if cur.description else cur.rowcount))"#;
+    python(venv, RUN, &[host, &port.to_string(), sql])
+}
+
+/// The JSON `script` prints, run by the target venv's python with `args`.
+fn python(venv: &Path, script: &str, args: &[&str]) -> Value {
     let output = Command::new(venv.join("bin/python"))
-        .args(["-c", RUN, host, &port.to_string(), sql])
+        .args(["-c", script])
+        .args(args)
         .output()
         .unwrap();
     assert!(
         output.status.success(),
-        "{sql}: {}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap()
