@@ -16,9 +16,9 @@ use intercom_sim::{Dataset, SimConfig, Simulator};
 use crate::Args;
 use crate::stream_run::{self, Sync};
 
-/// The largest pages the API serves: searches, the companies scroll,
-/// deleted conversations, a contact's companies and notes, articles,
-/// help-center collections, activity logs.
+/// The largest pages the API serves: searches and the contacts list, the
+/// companies scroll, deleted conversations, a contact's companies and
+/// notes, articles, help-center collections, activity logs.
 const SEARCH_PAGE: usize = 150;
 const SCROLL_PAGE: usize = 50;
 const DELETED_PAGE: usize = 60;
@@ -106,10 +106,10 @@ fn full_sync_floor(data: &Dataset) -> BTreeMap<String, u64> {
         .sum();
     let mut floor = base_floor(data);
     floor.extend([
-        (
-            "POST /contacts/search",
-            pages(data.contacts.len(), SEARCH_PAGE),
-        ),
+        // A first sync is a complete pass: the contacts list, then one
+        // search page for what its stateless cursors missed.
+        ("GET /contacts", pages(data.contacts.len(), SEARCH_PAGE)),
+        ("POST /contacts/search", 1),
         (
             "GET /contacts/{id}/tags",
             over(&data.contact_tags, usize::MAX),
