@@ -56,18 +56,22 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
     }
     let paths: Vec<String> = wanted.iter().map(|(_, _, p)| p.clone()).collect();
     let pages = api.get_batch::<Page>(&paths);
-    for ((index, list, path), response) in wanted.into_iter().zip(pages) {
+    // Merged (410) or deleted (404) since the search, before any page of
+    // its list or between two: the embedded list is all there is.
+    let gone = |path: &str, e: &crate::error::Error| {
+        let found = matches!(e.status, Some(404 | 410));
+        if found {
+            api.host().log(
+                LogLevel::Info,
+                &format!("{path}: {}; kept the embedded list", e.message),
+            );
+        }
+        found
+    };
+    'lists: for ((index, list, path), response) in wanted.into_iter().zip(pages) {
         let page = match response {
             Ok(page) => page,
-            // Merged (410) or deleted (404) since the search: the embedded
-            // list is all there is.
-            Err(e) if matches!(e.status, Some(404 | 410)) => {
-                api.host().log(
-                    LogLevel::Info,
-                    &format!("{path}: {}; kept the embedded list", e.message),
-                );
-                continue;
-            }
+            Err(e) if gone(&path, &e) => continue,
             Err(e) => return Err(e),
         };
         let mut pager = ListPager::new(path.clone(), list.items_key);
@@ -75,9 +79,11 @@ pub fn complete(api: &Api, stream: &StreamDef, records: &mut [Record]) -> Result
         let mut refs = Vec::new();
         loop {
             refs.extend(items.records().iter().map(|item| reference(list, item)));
-            match pager.next_page(api)? {
-                Some(more) => items = more,
-                None => break,
+            match pager.next_page(api) {
+                Ok(Some(more)) => items = more,
+                Ok(None) => break,
+                Err(e) if gone(&path, &e) => continue 'lists,
+                Err(e) => return Err(e),
             }
         }
         records[index].update(list.field, |embedded| {
