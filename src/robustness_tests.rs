@@ -217,3 +217,32 @@ fn a_newest_first_list_stops_at_the_page_that_reaches_past_the_bookmark() {
     crate::read(&host, config, Some(&catalog), Some(&state.to_string())).unwrap();
     assert_eq!(host.next.get(), 2);
 }
+
+#[test]
+fn a_sub_list_gone_after_its_first_page_keeps_the_embedded_list() {
+    let note = |id: &str| json!({"type": "note", "id": id, "body": "b"});
+    let first = json!({"type": "list", "data": [note("n1"), note("n2")],
+        "pages": {"type": "pages", "next": {"starting_after": "c2"}}});
+    let gone = json!({"type": "error.list", "errors": [{"code": "not_found", "message": "User Not Found"}]});
+    let host = ScriptedHost {
+        answers: vec![Answer::Json(200, first), Answer::Json(404, gone)],
+        next: Cell::new(0),
+        clock: Cell::new(1_700_000_000_000),
+        checkpoints: RefCell::new(0),
+    };
+    let config = crate::config::Config::parse(
+        r#"{"access_token":"t","base_url":"https://api.example.test"}"#,
+    )
+    .unwrap();
+    let api = crate::api::Api::new(&host, &config);
+    let embedded = json!({"type": "contact", "id": "c1", "notes": {"type": "list",
+        "data": [{"type": "note", "id": "n1"}], "total_count": 12, "has_more": true}})
+    .to_string();
+    let mut records = vec![crate::record::Record::parse(&embedded, "contacts").unwrap()];
+    let contacts = crate::streams::find("contacts").unwrap();
+    crate::lists::complete(&api, contacts, &mut records).unwrap();
+    assert_eq!(host.next.get(), 2, "both pages were asked for");
+    let kept: Value = serde_json::from_str(&records[0].to_json()).unwrap();
+    assert_eq!(kept["notes"]["has_more"], json!(true));
+    assert_eq!(kept["notes"]["data"], json!([{"type": "note", "id": "n1"}]));
+}
