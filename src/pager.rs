@@ -170,19 +170,23 @@ impl ListPager {
                 _ => None,
             },
         };
-        if let Some((field, since)) = self.older_than {
-            let past = (0..records.len()).any(|i| {
-                records
-                    .value_of(i, field)
-                    .and_then(|v| v.as_i64())
-                    .is_some_and(|v| v < since)
-            });
-            if past {
-                self.next = None;
-            }
+        if let Some((field, since)) = self.older_than
+            && reaches_below(&records, field, since)
+        {
+            self.next = None;
         }
         Ok(records)
     }
+}
+
+/// Whether a record of `records` has an integer `field` below `since`.
+fn reaches_below(records: &Records, field: &str, since: i64) -> bool {
+    (0..records.len()).any(|i| {
+        records
+            .value_of(i, field)
+            .and_then(|v| v.as_i64())
+            .is_some_and(|v| v < since)
+    })
 }
 
 impl Pager for ListPager {
@@ -276,6 +280,8 @@ pub struct SearchPager {
     done: bool,
     cursors: Cursors,
     total: Option<u64>,
+    /// Newest first, stopping after the page that reaches below this.
+    older_than: Option<i64>,
 }
 
 impl SearchPager {
@@ -296,6 +302,17 @@ impl SearchPager {
             done: false,
             cursors: Cursors::default(),
             total: None,
+            older_than: None,
+        }
+    }
+
+    /// Reads newest first and stops after the page holding a record whose
+    /// sort field is below `since`: for a filter that cannot say "since"
+    /// precisely, the pages past it are not read.
+    pub fn newest_first_until(self, since: i64) -> Self {
+        Self {
+            older_than: Some(since),
+            ..self
         }
     }
 
@@ -304,10 +321,14 @@ impl SearchPager {
         if let Some(cursor) = &self.cursor {
             pagination["starting_after"] = json!(cursor);
         }
+        let order = match self.older_than {
+            Some(_) => "descending",
+            None => "ascending",
+        };
         json!({
             "query": self.query,
             "pagination": pagination,
-            "sort": { "field": self.sort_field, "order": "ascending" },
+            "sort": { "field": self.sort_field, "order": order },
         })
     }
 }
@@ -327,6 +348,9 @@ impl Pager for SearchPager {
                 self.cursor = Some(cursor.to_string());
             }
             _ => self.done = true,
+        }
+        if let Some(since) = self.older_than {
+            self.done |= reaches_below(&records, self.sort_field, since);
         }
         Ok(Some(records))
     }

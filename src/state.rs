@@ -1,6 +1,8 @@
 //! The state document: one versioned JSON object with a bookmark per stream,
 //! and the table versions of streams sent whole.
 
+use std::collections::HashMap;
+
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
@@ -11,7 +13,7 @@ use crate::streams::STREAMS;
 pub const STATE_VERSION: u64 = 1;
 
 /// What every refusal of a state document's form ends with.
-const ACCEPTED_FORMS: &str = "accepted state forms: {\"version\": 1, \"bookmarks\": {STREAM: {FIELD: RFC 3339 date-time}}, \"table_versions\": {STREAM: {\"current\": N, \"activated\": N, \"list_cursor\": CURSOR, \"listed\": true}}} as this connector writes it; a Singer STATE message {\"type\": \"STATE\", \"value\": <that document>}; {} or an empty file for none";
+const ACCEPTED_FORMS: &str = "accepted state forms: {\"version\": 1, \"bookmarks\": {STREAM: {FIELD: RFC 3339 date-time}}, \"table_versions\": {STREAM: {\"current\": N, \"activated\": N, \"list_cursor\": CURSOR, \"listed\": true}}, \"recent\": {STREAM: {ID: [UNIX seconds, FINGERPRINT]}}} as this connector writes it; a Singer STATE message {\"type\": \"STATE\", \"value\": <that document>}; {} or an empty file for none";
 
 fn unaccepted(problem: &str) -> Error {
     Error::state(format!("state: {problem}; {ACCEPTED_FORMS}"))
@@ -35,6 +37,11 @@ pub struct State {
     /// for a pass read through a list, `list_cursor` (the next page) or
     /// `listed` (read through), so a resumed pass goes on from there.
     table_versions: Map<String, Value>,
+    /// Per stream read with a lookback: the records (or, for a child, the
+    /// parents) already sent whose key falls within the lookback before the
+    /// bookmark, by id, with that key: a later run reads them again and
+    /// skips the ones unchanged.
+    recent: Map<String, Value>,
 }
 
 impl State {
@@ -92,9 +99,25 @@ impl State {
                 )));
             }
         }
+        let recent = match doc.remove("recent") {
+            None => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(unaccepted("field `recent` must be an object")),
+        };
+        for (stream, entry) in &recent {
+            let valid = entry
+                .as_object()
+                .is_some_and(|ids| ids.values().all(|v| sent(v).is_some()));
+            if !valid {
+                return Err(unaccepted(&format!(
+                    "field `recent.{stream}` must map ids to [UNIX seconds, 16 hex digits]"
+                )));
+            }
+        }
         Ok(State {
             bookmarks,
             table_versions,
+            recent,
         })
     }
 
@@ -227,12 +250,70 @@ impl State {
         }
     }
 
+    /// What `stream` sent within the lookback before its bookmark: by id,
+    /// the key and the record's fingerprint.
+    pub fn recent(&self, stream: &str) -> HashMap<String, Sent> {
+        self.recent
+            .get(stream)
+            .and_then(Value::as_object)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|(id, entry)| Some((id.clone(), sent(entry)?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Replaces what `stream` sent within the lookback; `None` forgets it.
+    pub fn set_recent<'k>(
+        &mut self,
+        stream: &str,
+        recent: Option<impl Iterator<Item = (&'k String, &'k Sent)>>,
+    ) {
+        match recent {
+            Some(ids) => {
+                let ids: Map<String, Value> = ids
+                    .map(|(id, sent)| {
+                        let entry = json!([sent.key, format!("{:016x}", sent.fingerprint)]);
+                        (id.clone(), entry)
+                    })
+                    .collect();
+                self.recent.insert(stream.to_string(), Value::Object(ids));
+            }
+            None => {
+                self.recent.remove(stream);
+            }
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let mut doc = json!({ "version": STATE_VERSION, "bookmarks": self.bookmarks });
         if !self.table_versions.is_empty() {
             doc["table_versions"] = Value::Object(self.table_versions.clone());
         }
+        if !self.recent.is_empty() {
+            doc["recent"] = Value::Object(self.recent.clone());
+        }
         doc.to_string()
+    }
+}
+
+/// A record (or a child's parent) a run sent: its replication key and
+/// [`crate::record::Record::fingerprint`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub key: i64,
+    pub fingerprint: u64,
+}
+
+fn sent(entry: &Value) -> Option<Sent> {
+    match entry.as_array()?.as_slice() {
+        [key, fingerprint] => Some(Sent {
+            key: key.as_i64()?,
+            fingerprint: u64::from_str_radix(fingerprint.as_str().filter(|f| f.len() == 16)?, 16)
+                .ok()?,
+        }),
+        _ => None,
     }
 }
 
@@ -288,6 +369,25 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn what_was_sent_within_the_lookback_round_trips_and_a_bad_entry_is_refused() {
+        let mut state = State::default();
+        let sent = Sent {
+            key: 1_780_160_531,
+            fingerprint: 0x9f2c_4e1a_7b3d_5c60,
+        };
+        let ids = HashMap::from([("c1".to_string(), sent)]);
+        state.set_recent("contacts", Some(ids.iter()));
+        let state = State::parse(Some(&state.to_json())).unwrap();
+        assert_eq!(state.recent("contacts"), ids);
+        assert!(state.recent("tickets").is_empty());
+        for bad in [r#"[1, "x"]"#, r#"[1, "9f2c4e1a7b3d5c6"]"#, r#"1"#] {
+            let text = format!(r#"{{"version":1,"recent":{{"contacts":{{"c1":{bad}}}}}}}"#);
+            let e = State::parse(Some(&text)).unwrap_err();
+            assert!(e.message.contains("`recent.contacts`"), "{}", e.message);
+        }
     }
 
     #[test]

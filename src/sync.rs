@@ -19,7 +19,7 @@ use crate::page::Page;
 use crate::pager::{ListPager, Pager, PassPager, ScrollPager, SearchPager};
 use crate::record::{FieldName, Record, Records};
 use crate::shape::RecordShape;
-use crate::state::{ListPosition, State};
+use crate::state::{ListPosition, Sent, State};
 use crate::streams::{
     CompletePass, DELETED_AT_FIELD, DateMatching, Deletions, Parent, PassList, RECORD_HASH_FIELD,
     STREAMS, Source, StreamDef, deletions_of,
@@ -30,6 +30,9 @@ const HOUR_MS: i64 = 3_600_000;
 /// Rows a complete pass did not send, asked of the host and confirmed (one
 /// `GET` each, in one batch) at a time.
 const CONFIRM_BATCH: u32 = 100;
+/// Most records a stream remembers as sent within its lookback; with more,
+/// the next run sends them all again.
+const RECENT_LIMIT: usize = 1_000;
 
 /// Replicates the selected streams, moving their bookmarks.
 pub struct Replicator<'a> {
@@ -68,6 +71,16 @@ struct Run {
     /// This run sends the whole table: a full-table stream, or a complete
     /// pass of an incremental one.
     whole: bool,
+    /// How far before its bookmark the read starts (seconds), for a search
+    /// and the children of one, since the index lags writes.
+    lookback: i64,
+    /// What an earlier run sent within the lookback (id to key), not sent
+    /// or fetched again while unchanged.
+    known: HashMap<String, Sent>,
+    /// What the state will say was sent within the lookback.
+    recent: HashMap<String, Sent>,
+    /// Size of `recent` at which what fell out of the lookback is dropped.
+    prune_at: usize,
 }
 
 impl Run {
@@ -98,6 +111,34 @@ impl Run {
         }
         self.last = Some(value);
         self.reached = self.reached.max(Some(value));
+    }
+
+    /// Whether `record` (or a child's parent), with this key, was sent
+    /// before as it is now; if not, it is remembered as sent now. Only
+    /// records the next run reads again (within the lookback of the
+    /// highest key so far) are fingerprinted.
+    fn sent_before(&mut self, id: String, key: i64, record: &Record) -> bool {
+        let floor = self
+            .reached
+            .unwrap_or(i64::MIN)
+            .saturating_sub(self.lookback);
+        if self.lookback == 0 || key < floor {
+            return false;
+        }
+        let sent = Sent {
+            key,
+            fingerprint: record.fingerprint(),
+        };
+        if self.known.get(&id) == Some(&sent) {
+            return true;
+        }
+        self.recent.insert(id, sent);
+        if self.recent.len() > self.prune_at {
+            self.recent.retain(|_, sent| sent.key >= floor);
+            // Doubling the next threshold keeps a burst of changes linear.
+            self.prune_at = (2 * self.recent.len()).max(2 * RECENT_LIMIT);
+        }
+        false
     }
 
     /// The bookmark to save: how far everything is known read.
@@ -254,6 +295,27 @@ impl<'a> Replicator<'a> {
                     self.api.host().now_ms() as i64,
                     i64::from(self.config.complete_pass_interval_hours) * HOUR_MS,
                 ));
+        let searched = |s: &StreamDef| matches!(s.source, Source::Search { .. });
+        let lookback = match stream.parent() {
+            None if searched(stream) => self.config.search_lookback_seconds,
+            Some(Parent::Changed { stream: parent, .. })
+                if crate::streams::find(parent).is_some_and(searched) =>
+            {
+                self.config.search_lookback_seconds
+            }
+            _ => 0,
+        };
+        // What was sent is known only together with the bookmark it was
+        // sent below: a state stripped of the bookmark starts over.
+        let starts_over = lookback == 0
+            || self
+                .state
+                .bookmark(stream.name, stream.bookmark_field())?
+                .is_none();
+        let known = match whole || starts_over {
+            true => HashMap::new(),
+            false => self.state.recent(stream.name),
+        };
         let since = match stream.replication.key() {
             None => None,
             Some(_) if whole => {
@@ -265,10 +327,6 @@ impl<'a> Replicator<'a> {
             }
             Some(_) => {
                 let bookmark = self.state.bookmark(stream.name, stream.bookmark_field())?;
-                let lookback = match stream.source {
-                    Source::Search { .. } => self.config.search_lookback_seconds,
-                    _ => 0,
-                };
                 Some(match bookmark {
                     Some(b) => b - lookback,
                     None => self.config.start_date.timestamp(),
@@ -287,6 +345,10 @@ impl<'a> Replicator<'a> {
             disordered: false,
             cap: None,
             whole,
+            lookback,
+            recent: known.clone(),
+            known,
+            prune_at: 2 * RECENT_LIMIT,
         })
     }
 
@@ -350,7 +412,13 @@ impl<'a> Replicator<'a> {
             (Some(list), Some(version)) => (self.pass_pager(root, list, version)?, false),
             _ => (
                 self.pager(root, lower)?,
-                matches!(root.source, Source::Search { .. }),
+                matches!(
+                    root.source,
+                    Source::Search {
+                        dates: DateMatching::Seconds,
+                        ..
+                    }
+                ),
             ),
         };
         for run in own.iter_mut().chain(&mut children) {
@@ -484,13 +552,13 @@ impl<'a> Replicator<'a> {
                     "operator": "AND",
                     "value": [{ "field": key, "operator": ">", "value": value }],
                 });
-                Box::new(SearchPager::new(
-                    path,
-                    records_key,
-                    query,
-                    key,
-                    self.config.page_size,
-                ))
+                let pager = SearchPager::new(path, records_key, query, key, self.config.page_size);
+                // A whole-day filter would have every run read the days
+                // before its bookmark: newest first, paging stops there.
+                match dates {
+                    DateMatching::CalendarDay => Box::new(pager.newest_first_until(lower)),
+                    DateMatching::Seconds => Box::new(pager),
+                }
             }
             Source::PerParent { .. } => {
                 return Err(Error::internal(format!(
@@ -617,6 +685,11 @@ impl<'a> Replicator<'a> {
             if let Some(key) = key_name {
                 run.observe(self.api.host(), key, value, &record);
             }
+            if let Some(value) = value.filter(|_| run.lookback > 0)
+                && run.sent_before(primary_key(&record, stream)?, value, &record)
+            {
+                continue;
+            }
             passing.push(record);
         }
         if !stream.shaping.complete_lists.is_empty() {
@@ -661,6 +734,7 @@ impl<'a> Replicator<'a> {
         let parent_field = parent_key.map(FieldName::new);
         let mut chosen = Vec::new();
         for record in parents {
+            let id = primary_key(record, parent)?;
             if let (Parent::Changed { .. }, Some(key), Some(field)) =
                 (link, parent_key, &parent_field)
             {
@@ -671,8 +745,13 @@ impl<'a> Replicator<'a> {
                     continue;
                 }
                 run.observe(self.api.host(), key, updated, record);
+                if let Some(updated) = updated
+                    && run.sent_before(id.clone(), updated, record)
+                {
+                    continue;
+                }
             }
-            chosen.push((primary_key(record, parent)?, record));
+            chosen.push((id, record));
         }
         let embedded_at = embedded_at.filter(|_| !self.config.reads_per_parent(run.stream.name));
         let mut fetched: Vec<(Records, &Record)> = Vec::new();
@@ -817,6 +896,12 @@ impl<'a> Replicator<'a> {
             if let Some(reached) = run.bookmark(read_complete) {
                 self.state
                     .set_bookmark(run.stream.name, run.stream.bookmark_field(), reached);
+                if run.lookback > 0 {
+                    let floor = reached - run.lookback;
+                    let within = || run.recent.iter().filter(move |(_, s)| s.key >= floor);
+                    let remembered = (within().count() <= RECENT_LIMIT).then(within);
+                    self.state.set_recent(run.stream.name, remembered);
+                }
             }
         }
     }

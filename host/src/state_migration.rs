@@ -73,6 +73,11 @@ pub fn without_bookmarks(text: &str, streams: &[String]) -> Option<String> {
     for stream in streams {
         bookmarks.remove(stream);
     }
+    if let Some(recent) = doc.get_mut("recent").and_then(Value::as_object_mut) {
+        for stream in streams {
+            recent.remove(stream);
+        }
+    }
     Some(doc.to_string())
 }
 

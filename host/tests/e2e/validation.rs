@@ -93,7 +93,7 @@ fn bad_state_catalog_and_config_exit_2_before_the_tap_prints_anything() {
         "field `version` is missing; accepted state forms: ",
     );
     assert!(line.contains(
-        r#"{"version": 1, "bookmarks": {STREAM: {FIELD: RFC 3339 date-time}}, "table_versions": {STREAM: {"current": N, "activated": N, "list_cursor": CURSOR, "listed": true}}}"#
+        r#"{"version": 1, "bookmarks": {STREAM: {FIELD: RFC 3339 date-time}}, "table_versions": {STREAM: {"current": N, "activated": N, "list_cursor": CURSOR, "listed": true}}, "recent": {STREAM: {ID: [UNIX seconds, FINGERPRINT]}}}"#
     ));
     assert!(line.contains(r#"a Singer STATE message {"type": "STATE", "value": <that document>}"#));
     refused(
