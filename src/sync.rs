@@ -74,7 +74,7 @@ struct Run {
     /// How far before its bookmark the read starts (seconds), for a search
     /// and the children of one, since the index lags writes.
     lookback: i64,
-    /// What an earlier run sent within the lookback (id to key), not sent
+    /// What an earlier run sent within the lookback (by id), not sent
     /// or fetched again while unchanged.
     known: HashMap<String, Sent>,
     /// What the state will say was sent within the lookback.
