@@ -113,18 +113,25 @@ impl Run {
         self.reached = self.reached.max(Some(value));
     }
 
-    /// Whether `record` (or a child's parent), with this key, was sent
-    /// before as it is now; if not, it is remembered as sent now. Only
-    /// records the next run reads again (within the lookback of the
-    /// highest key so far) are fingerprinted.
-    fn sent_before(&mut self, id: String, key: i64, record: &Record) -> bool {
-        let floor = self
-            .reached
+    /// The lowest key the next run reads again: the lookback before the
+    /// highest key so far.
+    fn lookback_floor(&self) -> i64 {
+        self.reached
             .unwrap_or(i64::MIN)
-            .saturating_sub(self.lookback);
-        if self.lookback == 0 || key < floor {
-            return false;
-        }
+            .saturating_sub(self.lookback)
+    }
+
+    /// Whether a record with this key may be read again by the next run,
+    /// and so is worth remembering (and fingerprinting).
+    fn rereads(&self, key: i64) -> bool {
+        self.lookback > 0 && key >= self.lookback_floor()
+    }
+
+    /// Whether `record` (or a child's parent), with this key, was sent
+    /// before as it is now; if not, it is remembered as sent now. For
+    /// keys [`Run::rereads`] accepts.
+    fn sent_before(&mut self, id: String, key: i64, record: &Record) -> bool {
+        let floor = self.lookback_floor();
         let sent = Sent {
             key,
             fingerprint: record.fingerprint(),
@@ -307,11 +314,11 @@ impl<'a> Replicator<'a> {
         };
         // What was sent is known only together with the bookmark it was
         // sent below: a state stripped of the bookmark starts over.
-        let starts_over = lookback == 0
-            || self
-                .state
-                .bookmark(stream.name, stream.bookmark_field())?
-                .is_none();
+        let bookmark = match stream.replication.key() {
+            Some(_) => self.state.bookmark(stream.name, stream.bookmark_field())?,
+            None => None,
+        };
+        let starts_over = lookback == 0 || bookmark.is_none();
         let known = match whole || starts_over {
             true => HashMap::new(),
             false => self.state.recent(stream.name),
@@ -325,13 +332,10 @@ impl<'a> Replicator<'a> {
                 );
                 Some(self.config.start_date.timestamp())
             }
-            Some(_) => {
-                let bookmark = self.state.bookmark(stream.name, stream.bookmark_field())?;
-                Some(match bookmark {
-                    Some(b) => b - lookback,
-                    None => self.config.start_date.timestamp(),
-                })
-            }
+            Some(_) => Some(match bookmark {
+                Some(b) => b - lookback,
+                None => self.config.start_date.timestamp(),
+            }),
         };
         Ok(Run {
             stream,
@@ -685,7 +689,7 @@ impl<'a> Replicator<'a> {
             if let Some(key) = key_name {
                 run.observe(self.api.host(), key, value, &record);
             }
-            if let Some(value) = value.filter(|_| run.lookback > 0)
+            if let Some(value) = value.filter(|v| run.rereads(*v))
                 && run.sent_before(primary_key(&record, stream)?, value, &record)
             {
                 continue;
@@ -745,7 +749,7 @@ impl<'a> Replicator<'a> {
                     continue;
                 }
                 run.observe(self.api.host(), key, updated, record);
-                if let Some(updated) = updated
+                if let Some(updated) = updated.filter(|u| run.rereads(*u))
                     && run.sent_before(id.clone(), updated, record)
                 {
                     continue;
