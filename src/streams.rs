@@ -102,8 +102,8 @@ pub enum Parent {
         stream: &'static str,
         bookmark: &'static str,
     },
-    /// Every parent; child records are filtered on their own replication
-    /// key and deduplicated by primary key.
+    /// Every parent; child records are deduplicated by primary key and
+    /// filtered on their own replication key, if they have one.
     Every(&'static str),
 }
 
@@ -387,7 +387,7 @@ pub const STREAMS: &[StreamDef] = &[
             parent_fields: &[],
             embedded_at: Some("/segments/segments"),
         },
-        replication: UPDATED_AT,
+        replication: Replication::FullTable,
         key_properties: &["id"],
         complete_pass: None,
         shaping: NO_SHAPING,
@@ -550,7 +550,7 @@ pub const STREAMS: &[StreamDef] = &[
             path: "/segments?include_count=true",
             records_key: "segments",
         },
-        replication: UPDATED_AT,
+        replication: Replication::FullTable,
         key_properties: &["id"],
         complete_pass: None,
         shaping: NO_SHAPING,

@@ -484,7 +484,7 @@ impl<'a> Replicator<'a> {
             && let Some(pass) = &root.complete_pass
         {
             self.api.host().checkpoint(&self.state.to_json())?;
-            self.confirm_absent(run, pass)?;
+            self.confirm_absent(run, &mut children, pass)?;
         }
         // Before the last commit, so a host's sweep commits with the state.
         for run in own.iter().chain(&children) {
@@ -594,9 +594,16 @@ impl<'a> Replicator<'a> {
     }
 
     /// Confirms each row the host keeps that the pass did not send: the
-    /// record again when `GET` finds it (the list missed it), a tombstone on
-    /// a 404 or 410. Any other answer fails the run, deleting nothing.
-    fn confirm_absent(&self, run: &mut Run, pass: &CompletePass) -> Result<()> {
+    /// record again when `GET` finds it (the list missed it), with its
+    /// children (a child sent whole would otherwise lose what only that
+    /// record holds), a tombstone on a 404 or 410. Any other answer fails
+    /// the run, deleting nothing.
+    fn confirm_absent(
+        &self,
+        run: &mut Run,
+        children: &mut [Run],
+        pass: &CompletePass,
+    ) -> Result<()> {
         let host = self.api.host();
         let stream = run.stream;
         let key = stream.key_properties.first().copied().unwrap_or("id");
@@ -648,7 +655,11 @@ impl<'a> Replicator<'a> {
                     stream.name
                 ))
             })?;
-            self.emit(run, found.records(), false)?;
+            let found = found.records();
+            for child in children.iter_mut() {
+                self.sync_children(stream, child, &found)?;
+            }
+            self.emit(run, found, false)?;
             if !tombstones.is_empty() {
                 run.emitted += tombstones.len() as u64;
                 host.records(stream.name, tombstones);

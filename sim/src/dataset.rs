@@ -648,6 +648,29 @@ impl Dataset {
         true
     }
 
+    /// Removes the segment, people's or companies'; the companies that were
+    /// in it drop it from their embedded list, a change stamped
+    /// `updated_at`. `false` if unknown.
+    pub fn delete_segment(&mut self, id: &str, updated_at: i64) -> bool {
+        let before = self.segments.len() + self.company_segments.len();
+        self.segments.retain(|segment| segment["id"] != id);
+        self.company_segments.retain(|segment| segment["id"] != id);
+        if self.segments.len() + self.company_segments.len() == before {
+            return false;
+        }
+        for company in &mut self.companies {
+            let Some(list) = company["segments"]["segments"].as_array_mut() else {
+                continue;
+            };
+            let held = list.len();
+            list.retain(|segment| segment["id"] != id);
+            if list.len() < held {
+                company["updated_at"] = Value::from(updated_at);
+            }
+        }
+        true
+    }
+
     /// Archives the contact: it leaves search and lists, and `GET` answers
     /// 404 until it is unarchived. `false` if unknown.
     pub fn archive_contact(&mut self, id: &str) -> bool {

@@ -421,7 +421,7 @@ fn change(d: &mut Dataset, rng: &mut fastrand::Rng, now: i64) {
                 };
             }
         }
-        12 => match rng.u32(0..3) {
+        12 => match rng.u32(0..4) {
             0 => {
                 if let Some(id) = any(rng, &d.articles) {
                     d.update_article(&id, now);
@@ -432,8 +432,19 @@ fn change(d: &mut Dataset, rng: &mut fastrand::Rng, now: i64) {
                     d.update_collection(&id, now);
                 }
             }
-            _ => {
+            2 => {
                 d.add_activity_log(now);
+            }
+            _ => {
+                let all: Vec<Value> = d
+                    .segments
+                    .iter()
+                    .chain(&d.company_segments)
+                    .cloned()
+                    .collect();
+                if let Some(id) = any(rng, &all) {
+                    d.delete_segment(&id, now);
+                }
             }
         },
         13 => {

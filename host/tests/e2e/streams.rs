@@ -59,11 +59,9 @@ fn a_full_sync_yields_exactly_the_dataset() {
     for stream in [
         "articles",
         "companies",
-        "company_segments",
         "contacts",
         "conversations",
         "help_center_collections",
-        "segments",
         "tickets",
     ] {
         assert!(

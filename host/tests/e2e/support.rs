@@ -903,13 +903,6 @@ pub fn assert_replica(
             rows.retain(|key, _| !older_parts.contains(key));
             excepted = before - rows.len();
         }
-        // Company segments are read from the companies that embed them, so
-        // one no company embeds any more stays as last read (README,
-        // **Deletes**): only such a segment may remain.
-        if stream == "company_segments" {
-            let segments: BTreeSet<String> = data.company_segments.iter().map(key).collect();
-            rows.retain(|key, _| !segments.contains(key));
-        }
         let extra: Vec<&String> = rows.keys().take(5).collect();
         assert!(
             extra.is_empty(),
