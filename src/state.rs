@@ -264,26 +264,24 @@ impl State {
             .unwrap_or_default()
     }
 
-    /// Replaces what `stream` sent within the lookback; `None` forgets it.
+    /// Replaces what `stream` sent within the lookback.
     pub fn set_recent<'k>(
         &mut self,
         stream: &str,
-        recent: Option<impl Iterator<Item = (&'k String, &'k Sent)>>,
+        recent: impl Iterator<Item = (&'k String, &'k Sent)>,
     ) {
-        match recent {
-            Some(ids) => {
-                let ids: Map<String, Value> = ids
-                    .map(|(id, sent)| {
-                        let entry = json!([sent.key, format!("{:016x}", sent.fingerprint)]);
-                        (id.clone(), entry)
-                    })
-                    .collect();
-                self.recent.insert(stream.to_string(), Value::Object(ids));
-            }
-            None => {
-                self.recent.remove(stream);
-            }
-        }
+        let ids: Map<String, Value> = recent
+            .map(|(id, sent)| {
+                let entry = json!([sent.key, format!("{:016x}", sent.fingerprint)]);
+                (id.clone(), entry)
+            })
+            .collect();
+        self.recent.insert(stream.to_string(), Value::Object(ids));
+    }
+
+    /// Forgets what `stream` sent: its next run sends the lookback again.
+    pub fn forget_recent(&mut self, stream: &str) {
+        self.recent.remove(stream);
     }
 
     pub fn to_json(&self) -> String {
@@ -379,7 +377,7 @@ mod tests {
             fingerprint: 0x9f2c_4e1a_7b3d_5c60,
         };
         let ids = HashMap::from([("c1".to_string(), sent)]);
-        state.set_recent("contacts", Some(ids.iter()));
+        state.set_recent("contacts", ids.iter());
         let state = State::parse(Some(&state.to_json())).unwrap();
         assert_eq!(state.recent("contacts"), ids);
         assert!(state.recent("tickets").is_empty());

@@ -914,8 +914,10 @@ impl<'a> Replicator<'a> {
                 if run.lookback > 0 {
                     let floor = reached - run.lookback;
                     let within = || run.recent.iter().filter(move |(_, s)| s.key >= floor);
-                    let remembered = (within().count() <= RECENT_LIMIT).then(within);
-                    self.state.set_recent(run.stream.name, remembered);
+                    match within().count() <= RECENT_LIMIT {
+                        true => self.state.set_recent(run.stream.name, within()),
+                        false => self.state.forget_recent(run.stream.name),
+                    }
                 }
             }
         }
