@@ -15,12 +15,14 @@ use intercom_sim::{Dataset, Fault, FaultRule, SimConfig, Simulator};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 
-pub(crate) const FULL_TABLE: [&str; 10] = [
+pub(crate) const FULL_TABLE: [&str; 12] = [
     "admins",
     "company_attributes",
+    "company_segments",
     "contact_attributes",
     "conversation_attributes",
     "help_centers",
+    "segments",
     "subscription_types",
     "tags",
     "teams",
@@ -833,11 +835,12 @@ fn a_killed_pass_resumes_with_its_version_and_deletes_only_when_complete() {
     );
 }
 
+/// With its company segments: those only the missed company embeds stay,
+/// those only the deleted one embedded go.
 #[test]
 fn a_company_the_scroll_missed_is_confirmed_and_kept() {
     let f = Fixture::new(small());
     f.pass_every_run();
-    f.sync(&["--streams", "companies"]);
     let (missed, deleted) = (
         f.id_of("companies", |_| true),
         f.sim.dataset().companies[4]["id"]
@@ -845,19 +848,48 @@ fn a_company_the_scroll_missed_is_confirmed_and_kept() {
             .unwrap()
             .to_string(),
     );
-    let hide = missed.clone();
-    let gone = deleted.clone();
+    // A segment each of the two alone embeds.
+    let only = |company: &str| format!("9{}", &company[company.len().saturating_sub(7)..]);
+    let (missed_only, deleted_only) = (only(&missed), only(&deleted));
+    let (hide, gone) = (missed.clone(), deleted.clone());
+    let segments = [
+        (hide.clone(), missed_only.clone()),
+        (gone.clone(), deleted_only.clone()),
+    ];
+    f.sim.mutate(move |d| {
+        let mut template = d.company_segments[0].clone();
+        template.as_object_mut().unwrap().remove("count");
+        for (company, segment) in &segments {
+            let c = d
+                .companies
+                .iter_mut()
+                .find(|c| c["id"] == company.as_str())
+                .unwrap();
+            let mut own = template.clone();
+            own["id"] = json!(segment);
+            c["segments"]["segments"].as_array_mut().unwrap().push(own);
+        }
+    });
+    let streams = ["--streams", "companies,company_segments"];
+    f.sync(&streams);
+    let segments = table_keys(&f.open(), "company_segments");
+    assert!(segments.contains(&missed_only) && segments.contains(&deleted_only));
     f.sim.mutate(move |d| {
         d.hidden_from_lists.insert(hide);
         assert!(d.delete_company(&gone));
     });
-    let output = f.sync(&["--streams", "companies"]);
+    let output = f.sync(&streams);
     let log = stderr(&output);
     assert!(
         log.contains("companies: of the rows the pass did not send, 1 still exist, 1 are deleted"),
         "{log}"
     );
-    let kept = table_keys(&f.open(), "companies");
+    let conn = f.open();
+    let kept = table_keys(&conn, "companies");
     assert!(kept.contains(&missed) && !kept.contains(&deleted));
-    assert_eq!(kept, dataset_keys(&f.sim.dataset())["companies"]);
+    let expected = dataset_keys(&f.sim.dataset());
+    assert_eq!(kept, expected["companies"]);
+    let segments = table_keys(&conn, "company_segments");
+    assert!(segments.contains(&missed_only) && !segments.contains(&deleted_only));
+    assert_eq!(segments, expected["company_segments"]);
 }
