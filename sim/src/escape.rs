@@ -4,34 +4,25 @@
 //! the Basic Multilingual Plane (emoji) as UTF-16 surrogate pairs. Other
 //! non-ASCII text stays raw UTF-8, so a client meets both forms.
 
-/// Rewrites valid JSON text; anything else passes through unchanged.
+/// Rewrites valid JSON text; anything else passes through unchanged. The
+/// characters rewritten can occur only inside strings of valid JSON, so the
+/// text is scanned for them without tracking where strings begin and end.
 pub(crate) fn escape_json(json: &[u8]) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(json) else {
         return json.to_vec();
     };
+    // `<`, `>`, `&`, the lead byte of U+2028 and U+2029, and of astral characters.
+    let notable = |b: &u8| matches!(b, b'<' | b'>' | b'&' | 0xE2 | 0xF0..=0xF4);
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + text.len() / 16);
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if !in_string {
-            in_string = c == '"';
-            out.push(c);
-            continue;
-        }
-        if escaped {
-            escaped = false;
-            out.push(c);
-            continue;
-        }
+    let mut copied = 0;
+    while let Some(offset) = bytes[copied..].iter().position(notable) {
+        let at = copied + offset;
+        out.push_str(&text[copied..at]);
+        let Some(c) = text[at..].chars().next() else {
+            break;
+        };
         match c {
-            '\\' => {
-                escaped = true;
-                out.push(c);
-            }
-            '"' => {
-                in_string = false;
-                out.push(c);
-            }
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => push_unit(&mut out, c as u16),
             c if u32::from(c) > 0xFFFF => {
                 let mut units = [0u16; 2];
@@ -41,7 +32,9 @@ pub(crate) fn escape_json(json: &[u8]) -> Vec<u8> {
             }
             c => out.push(c),
         }
+        copied = at + c.len_utf8();
     }
+    out.push_str(&text[copied..]);
     out.into_bytes()
 }
 
